@@ -1,0 +1,77 @@
+"""The ``core`` command line (click). Listing and describing never import torch."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+import click
+
+from core._version import __version__
+from core.errors import CoreError
+
+__all__ = ["main", "build_cli"]
+
+
+def _debug_enabled(argv: Sequence[str]) -> bool:
+    return "--debug" in argv or os.environ.get("CORE_DEBUG", "").lower() in {"1", "true", "yes"}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="core")
+@click.option("--debug", is_flag=True, help="Show full tracebacks (also CORE_DEBUG=1).")
+def cli(debug: bool) -> None:
+    """core: plugin-based deep generative and lookup-table models.
+
+    Model families are plugins; list them with `core plugins list`.
+    """
+
+
+def build_cli() -> click.Group:
+    """The root group with core's commands and every loaded plugin's."""
+    from core.cli import components_cmd, plugins_cmd, pretrained_cmd
+    from core.plugins import get_manager
+
+    for command in (
+        plugins_cmd.plugins,
+        components_cmd.components,
+        components_cmd.info,
+        components_cmd.schema,
+        pretrained_cmd.pretrained,
+    ):
+        cli.add_command(command)
+    get_manager().add_commands(cli)
+    return cli
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; a CoreError is one line on stderr and exit code 2."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = _debug_enabled(argv)
+    try:
+        group = build_cli()
+        result = group.main(args=argv, prog_name="core", standalone_mode=False)
+        return int(result) if isinstance(result, int) else 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except click.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except CoreError as exc:
+        if debug:
+            traceback.print_exc()
+        message = " ".join(str(exc).split("\n"))
+        click.echo(f"error: {message}", err=True)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""``core plugins list`` and ``core plugins check``."""
+
+from __future__ import annotations
+
+import click
+
+from core.cli._output import echo_json, echo_table
+from core.errors import PluginError
+from core.plugins import get_manager
+
+
+@click.group()
+def plugins() -> None:
+    """Installed plugins and their health."""
+
+
+def _summary(components: dict[str, int]) -> str:
+    return ", ".join(f"{kind}:{count}" for kind, count in sorted(components.items())) or "-"
+
+
+@plugins.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--all", "show_all", is_flag=True, help="Include core's built-ins.")
+def list_plugins(as_json: bool, show_all: bool) -> None:
+    """List plugins: distribution, version, status, hooks and components per kind."""
+    manager = get_manager()
+    records = manager.plugins(include_builtins=show_all)
+    conflicts = manager.registry.conflicts()
+    if as_json:
+        echo_json(
+            {
+                "plugins": [r.to_dict() for r in records],
+                "conflicts": [{"kind": k, "name": n, "providers": o} for k, n, o in conflicts],
+            }
+        )
+        return
+    if not records:
+        click.echo("no plugins installed (pip install core-diffusion, core-difflut, ...)")
+    else:
+        echo_table(
+            ("PLUGIN", "DISTRIBUTION", "VERSION", "STATUS", "HOOKS", "COMPONENTS"),
+            [
+                (
+                    r.name,
+                    r.distribution or "-",
+                    r.version or "-",
+                    r.status,
+                    len(r.hooks),
+                    _summary(r.components),
+                )
+                for r in records
+            ],
+        )
+    for r in records:
+        if r.error:
+            click.echo(f"{r.name}: {r.error}")
+    for kind, name, owners in conflicts:
+        click.echo(f"conflict: {kind} '{name}' is given by {', '.join(owners)}")
+
+
+@plugins.command("check")
+def check_plugins() -> None:
+    """Load every plugin, import every registered target; exit 2 on any problem."""
+    manager = get_manager()
+    problems = manager.check()
+    loaded = sum(r.status == "loaded" for r in manager.plugins())
+    components = len(manager.registry.entries())
+    for problem in problems:
+        click.echo(f"problem: {problem}")
+    if problems:
+        raise PluginError(f"{len(problems)} problem(s) found in {len(manager.plugins())} plugin(s)")
+    click.echo(f"ok: {loaded} plugin(s), {components} component(s), every target imports")

@@ -1,0 +1,317 @@
+"""Run configs: YAML with ``_base_`` inheritance, ``${ENV}`` expansion and dotted overrides."""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from core.errors import ConfigError
+
+__all__ = ["Config", "load_yaml", "parse_override", "apply_overrides", "deep_merge"]
+
+_BASE_KEY = "_base_"
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_OVERRIDE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*$")
+COMMAND_LINE = "<command line>"
+
+
+def deep_merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursive merge; the child wins, mappings merge key by key."""
+    merged = dict(base)
+    for key, value in child.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _origins(data: Any, source: str, prefix: str = "") -> dict[str, str]:
+    found = {}
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            found[path] = source
+            found.update(_origins(value, source, path))
+    return found
+
+
+def _read_yaml_file(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    return _parse_yaml(text, str(path))
+
+
+def _parse_yaml(text: str, source: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        raise ConfigError(
+            f"{where}: {exc.problem}; only plain YAML is read (no Python tags)"
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+
+
+def _expand_env(value: Any, source: str, path: str = "") -> Any:
+    if isinstance(value, Mapping):
+        return {
+            k: _expand_env(v, source, f"{path}.{k}" if path else str(k)) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_expand_env(v, source, f"{path}.{i}") for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def lookup(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{source}: {path}: environment variable ${{{name}}} is not set")
+
+    whole = _ENV.fullmatch(value)
+    expanded = _ENV.sub(lookup, value)
+    if whole:  # "${EPOCHS}" alone takes the YAML type of the variable's value
+        return _parse_yaml(expanded, f"{source}: {path}") if expanded else expanded
+    return expanded
+
+
+def load_yaml(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Read a YAML config with its bases; returns (data, origin file of each dotted key)."""
+    return _load(Path(path), ())
+
+
+def _load(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], dict[str, str]]:
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, resolved))
+        raise ConfigError(f"_base_ cycle: {cycle}")
+    data = _read_yaml_file(path)
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{path}: a config file must hold a mapping, got {type(data).__name__}")
+    data = _expand_env(dict(data), str(path))
+    bases = data.pop(_BASE_KEY, None)
+    merged: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for base in [bases] if isinstance(bases, str) else bases or []:
+        if not isinstance(base, str):
+            raise ConfigError(f"{path}: _base_ must be a file name or a list of them, got {base!r}")
+        base_path = (path.parent / base) if not os.path.isabs(base) else Path(base)
+        if not base_path.exists():
+            via = " -> ".join(str(p) for p in (*chain, resolved))
+            raise ConfigError(f"{path}: _base_ file not found: {base_path} (chain: {via})")
+        base_data, base_origins = _load(base_path, (*chain, resolved))
+        merged = deep_merge(merged, base_data)
+        origins.update(base_origins)
+    merged = deep_merge(merged, data)
+    origins.update(_origins(data, str(path)))
+    return merged, origins
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"train.lr=1e-3"`` -> ``("train.lr", 0.001)``; the value is typed like YAML."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not _OVERRIDE_KEY.match(key):
+        raise ConfigError(f"{COMMAND_LINE}: override {text!r} must look like 'section.key=value'")
+    value = _parse_yaml(raw, f"{COMMAND_LINE}: {key}") if raw.strip() else ""
+    return key, value
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any, source: str) -> None:
+    parts = dotted.split(".")
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        if isinstance(node, list):
+            node = _list_item(node, part, ".".join(parts[: i + 1]), source)
+            continue
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, (dict, list)):
+            where = ".".join(parts[: i + 1])
+            raise ConfigError(
+                f"{source}: cannot set '{dotted}': '{where}' holds {child!r}, not a section"
+            )
+        node = child
+    last = parts[-1]
+    if isinstance(node, list):
+        index = _list_index(node, last, dotted, source)
+        node[index] = value
+    else:
+        node[last] = value
+
+
+def _list_index(node: list[Any], part: str, dotted: str, source: str) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise ConfigError(
+            f"{source}: '{dotted}': list index {part!r} out of range ({len(node)} items)"
+        )
+    return int(part)
+
+
+def _list_item(node: list[Any], part: str, dotted: str, source: str) -> Any:
+    return node[_list_index(node, part, dotted, source)]
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str | tuple[str, Any]]) -> list[str]:
+    """Apply ``a.b=value`` overrides in place; returns the dotted keys set."""
+    keys = []
+    for override in overrides:
+        key, value = parse_override(override) if isinstance(override, str) else override
+        _set_dotted(data, key, value, COMMAND_LINE)
+        keys.append(key)
+    return keys
+
+
+class Config(MutableMapping[str, Any]):
+    """A run config: a nested mapping with attribute and item access.
+
+    ``Config("run.yaml")`` reads a file (``_base_``, ``${ENV}``); ``Config({...})`` wraps a
+    dict; ``Config(path, overrides=["train.lr=1e-3"])`` applies dotted overrides.
+    """
+
+    __slots__ = ("_data", "_source", "_origins", "_prefix")
+
+    def __init__(
+        self,
+        source: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+        overrides: Iterable[str | tuple[str, Any]] = (),
+        **values: Any,
+    ) -> None:
+        origins: dict[str, str] = {}
+        file = None
+        if source is None:
+            data: dict[str, Any] = {}
+        elif isinstance(source, (str, os.PathLike)):
+            data, origins = load_yaml(source)
+            file = str(source)
+        elif isinstance(source, Config):
+            data, origins, file = source.to_dict(), dict(source._origins), source._source
+        elif isinstance(source, Mapping):
+            data = copy.deepcopy(dict(source))
+        elif hasattr(source, "model_dump"):
+            data = source.model_dump(mode="python")
+        else:
+            raise ConfigError(
+                f"a Config is made from a YAML path, a mapping or a pydantic model, got "
+                f"{type(source).__name__}"
+            )
+        data = deep_merge(data, values)
+        for key in apply_overrides(data, overrides):
+            origins[key] = COMMAND_LINE
+        self._data = data
+        self._source = file
+        self._origins = origins
+        self._prefix = ""
+
+    @classmethod
+    def _view(cls, data: dict[str, Any], parent: Config, key: str) -> Config:
+        view = cls.__new__(cls)
+        view._data = data
+        view._source = parent._source
+        view._origins = parent._origins
+        view._prefix = f"{parent._prefix}{key}."
+        return view
+
+    # -- mapping protocol --------------------------------------------------------------------
+    def __getitem__(self, key: str) -> Any:
+        value = self._data[key]
+        return Config._view(value, self, key) if isinstance(value, dict) else value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._data[key] = value.to_dict() if isinstance(value, Config) else value
+
+    def __delitem__(self, key: str) -> None:
+        del self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("__"):
+            raise AttributeError(key)
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(
+                f"config section '{self._prefix.rstrip('.') or '<root>'}' has no key '{key}'"
+                f" (keys: {', '.join(map(str, self._data)) or 'none'})"
+            ) from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        if key in Config.__slots__:
+            object.__setattr__(self, key, value)
+        else:
+            self[key] = value
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Config):
+            return self._data == other._data
+        if isinstance(other, Mapping):
+            return self._data == dict(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Config({self._data!r})"
+
+    # -- helpers ------------------------------------------------------------------------------
+    @property
+    def source(self) -> str | None:
+        """The YAML file this config was read from, if any."""
+        return self._source
+
+    def origin(self, dotted: str) -> str | None:
+        """The file (or ``<command line>``) a dotted key came from."""
+        return self._origins.get(f"{self._prefix}{dotted}", self._source)
+
+    def where(self, dotted: str = "") -> str:
+        """``file: section.key`` for error messages."""
+        path = f"{self._prefix}{dotted}".rstrip(".")
+        origin = self._origins.get(path, self._source)
+        return f"{origin}: {path}" if origin else path
+
+    def get_path(self, dotted: str, default: Any = None) -> Any:
+        """``cfg.get_path("train.optimizer.lr")``."""
+        node: Any = self
+        for part in dotted.split("."):
+            if isinstance(node, Mapping) and part in node:
+                node = node[part]
+            else:
+                return default
+        return node
+
+    def to_dict(self) -> dict[str, Any]:
+        """A deep plain-dict copy."""
+        return copy.deepcopy(self._data)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the config as YAML, atomically."""
+        from core.atomic import atomic_write_text
+
+        atomic_write_text(path, self.to_yaml())

@@ -1,0 +1,3 @@
+"""Built-in datasets (registered through ``register_datasets``)."""
+
+__all__: list[str] = []

@@ -1,0 +1,137 @@
+"""``BaseModel``: the torch module every model (and module-like component) builds on."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from core._version import __version__
+from core.atomic import atomic_write_text
+from core.component import Component
+from core.errors import ConfigError, PretrainedError, WeightsError
+from core.weights import check_state_dict, read_weights, save_weights
+
+__all__ = ["BaseModel", "pretrained_files", "read_pretrained_yaml"]
+
+
+class BaseModel(Component, torch.nn.Module):
+    """A ``torch.nn.Module`` built from its validated config.
+
+    Subclasses set ``config_class`` (or get it from their registration) and call
+    ``super().__init__(config, **overrides)`` first; ``self.config`` is then the validated
+    config. ``example_inputs()`` gives inputs for the conformance kit.
+    """
+
+    def __init__(self, config: Any = None, /, **overrides: Any) -> None:
+        torch.nn.Module.__init__(self)
+        self.config = self.resolve_config(config, **overrides)
+
+    # -- conveniences ------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        """Device of the first parameter or buffer (CPU when there are none)."""
+        for tensor in (*self.parameters(), *self.buffers()):
+            return tensor.device
+        return torch.device("cpu")
+
+    def count_parameters(self, trainable_only: bool = False) -> int:
+        """Number of parameter elements (shared parameters counted once)."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    def example_inputs(self, batch_size: int = 2) -> tuple[Any, ...]:
+        """Positional inputs for ``forward``; override for the conformance kit."""
+        raise NotImplementedError(f"{type(self).__name__} does not define example_inputs()")
+
+    # -- weights ------------------------------------------------------------------------------
+    def save_pretrained(
+        self,
+        directory: str | os.PathLike[str],
+        name: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> Path:
+        """Write ``<name>.safetensors`` then ``<name>.yaml`` into ``directory``, atomically."""
+        directory = Path(directory)
+        name = name or self.model_type or type(self).__name__.lower()
+        directory.mkdir(parents=True, exist_ok=True)
+        info = {
+            "core_version": __version__,
+            "parameters": self.count_parameters(),
+            **(meta or {}),
+        }
+        save_weights(self, directory / f"{name}.safetensors", {"model_type": str(self.model_type)})
+        document = {"model": self.get_config(), "meta": info}
+        atomic_write_text(directory / f"{name}.yaml", yaml.safe_dump(document, sort_keys=False))
+        return directory
+
+    def load_weights(self, path: str | os.PathLike[str]) -> BaseModel:
+        """Load a safetensors (or legacy tensor-only ``.pth``) file into this model."""
+        state = read_weights(path)
+        check_state_dict(self, state, source=str(path))
+        self.load_state_dict(state, strict=True)
+        return self
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        source: str | os.PathLike[str],
+        *,
+        device: str | torch.device | None = None,
+        **runtime_overrides: Any,
+    ) -> BaseModel:
+        """Load from a directory written by ``save_pretrained`` or a pretrained-store name."""
+        path = Path(source)
+        if not path.is_dir():
+            from core.pretrained import resolve_pretrained
+
+            path = resolve_pretrained(str(source)).path
+        yaml_path, weights_path = pretrained_files(path)
+        document = read_pretrained_yaml(yaml_path)
+        model_cfg = dict(document["model"])
+        model_type = model_cfg.get("type")
+        target: type[BaseModel] = cls
+        if cls is BaseModel or model_type not in (None, cls.model_type):
+            from core.components import get_component
+
+            target = get_component("model", str(model_type))
+            if not (isinstance(target, type) and issubclass(target, cls)):
+                raise PretrainedError(
+                    f"{yaml_path}: holds a '{model_type}' model, which is not a {cls.__name__}"
+                )
+        model = target(model_cfg)
+        model.load_weights(weights_path)
+        if runtime_overrides:
+            model.apply_runtime_overrides(**runtime_overrides)
+        if device is not None:
+            model.to(device)
+        return model.eval()
+
+
+def pretrained_files(directory: Path) -> tuple[Path, Path]:
+    """(yaml, weights) of a pretrained directory holding exactly one model."""
+    yamls = sorted(p for p in directory.glob("*.yaml") if not p.name.startswith("."))
+    if len(yamls) != 1:
+        found = ", ".join(p.name for p in yamls) or "none"
+        raise WeightsError(
+            f"{directory}: expected one <name>.yaml beside <name>.safetensors, found {found}"
+        )
+    yaml_path = yamls[0]
+    for suffix in (".safetensors", ".pth", ".pt"):
+        weights = yaml_path.with_suffix(suffix)
+        if weights.is_file():
+            return yaml_path, weights
+    raise WeightsError(f"{directory}: weights file {yaml_path.stem}.safetensors is missing")
+
+
+def read_pretrained_yaml(path: Path) -> dict[str, Any]:
+    """The ``model``/``meta`` document of a pretrained directory."""
+    from core.config import Config
+
+    document = Config(path).to_dict()
+    if not isinstance(document.get("model"), dict) or "type" not in document["model"]:
+        raise ConfigError(f"{path}: a pretrained config needs a 'model' section with a 'type'")
+    document.setdefault("meta", {})
+    return document

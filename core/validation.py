@@ -1,0 +1,92 @@
+"""Validating a config section against a component's schema, with errors people can act on."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel as PydanticModel
+from pydantic import ValidationError
+
+from core.errors import ConfigError
+
+__all__ = ["validate_section", "describe_component"]
+
+
+def describe_component(kind: str, name: str | None, provider: str | None) -> str:
+    """``model 'dcgan' from gan (core-gan 0.1.0)``."""
+    text = f"{kind} '{name}'" if name else kind
+    return f"{text} from {provider}" if provider else text
+
+
+def validate_section(
+    config_class: type[PydanticModel],
+    data: Mapping[str, Any],
+    *,
+    component: str,
+    where: str = "",
+    source: str | None = None,
+) -> PydanticModel:
+    """Validate ``data``; any problem becomes one ConfigError naming file, path and component."""
+    try:
+        return config_class.model_validate(dict(data))
+    except ValidationError as exc:
+        problems = [_describe(config_class, err, data) for err in exc.errors()]
+        raise ConfigError(_format(problems, exc.errors(), component, where, source)) from None
+
+
+def _format(
+    problems: list[str], errors: list[Any], component: str, where: str, source: str | None
+) -> str:
+    lines = []
+    for problem, err in zip(problems, errors, strict=True):
+        path = ".".join(str(p) for p in (where, *err["loc"]) if p != "")
+        lines.append(f"{path}: {problem}" if path else problem)
+    prefix = f"{source}: " if source else ""
+    return f"{prefix}{'; '.join(lines)} [{component}]"
+
+
+def _describe(config_class: type[PydanticModel], err: Mapping[str, Any], data: Any) -> str:
+    kind = err["type"]
+    loc = err["loc"]
+    if kind == "extra_forbidden":
+        fields = _fields_at(config_class, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), fields, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        allowed = f" (allowed: {', '.join(fields)})" if fields and not close else ""
+        return f"unknown key '{loc[-1]}'{hint}{allowed}"
+    if kind == "missing":
+        return "required key is missing"
+    given = err.get("input")
+    return f"got {given!r}; expected {_expected(err)}"
+
+
+def _expected(err: Mapping[str, Any]) -> str:
+    msg = str(err.get("msg", "a valid value"))
+    for prefix in ("Input should be ", "Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix) :]
+    return msg
+
+
+def _fields_at(config_class: type[PydanticModel], loc: tuple[Any, ...]) -> list[str]:
+    cls: Any = config_class
+    for part in loc:
+        field = getattr(cls, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        cls = _model_in(field.annotation)
+        if cls is None:
+            return []
+    return list(getattr(cls, "model_fields", {}))
+
+
+def _model_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, PydanticModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
