@@ -1,0 +1,30 @@
+"""Taking a batch apart: datasets yield ``(x, y)`` pairs, models accept several forms."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from core.errors import DataError
+
+__all__ = ["unpack_batch"]
+
+_INPUT_KEYS = ("image", "x", "input", "latent")
+_TARGET_KEYS = ("label", "y", "target")
+
+
+def unpack_batch(batch: Any) -> tuple[Any, Any]:
+    """``(inputs, targets_or_None)`` from a tensor, an ``(x, y)`` pair or a dict."""
+    if hasattr(batch, "shape"):
+        return batch, None
+    if isinstance(batch, Mapping):
+        inputs = next((batch[k] for k in _INPUT_KEYS if k in batch), None)
+        if inputs is None:
+            raise DataError(
+                f"batch dict has none of the input keys {', '.join(_INPUT_KEYS)} "
+                f"(keys: {', '.join(map(str, batch))})"
+            )
+        return inputs, next((batch[k] for k in _TARGET_KEYS if k in batch), None)
+    if isinstance(batch, Sequence) and not isinstance(batch, str) and batch:
+        return batch[0], (batch[1] if len(batch) > 1 else None)
+    raise DataError(f"cannot take inputs from a batch of type {type(batch).__name__}")
