@@ -1,0 +1,42 @@
+"""core-denoisers: MLP, CNN and large CNN denoising networks (``network`` of ``ddpm``).
+
+Importing the package is torch-free; the networks live in ``core_denoisers.mlp`` and
+``core_denoisers.cnn`` and are imported when built.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "MLPDenoiser",
+    "CNNDenoiser",
+    "CNNDenoiserLarge",
+    "MLPDenoiserConfig",
+    "CNNDenoiserConfig",
+    "CNNDenoiserLargeConfig",
+    "sinusoidal_embedding",
+]
+
+_LAZY = {
+    "MLPDenoiser": "core_denoisers.mlp",
+    "CNNDenoiser": "core_denoisers.cnn",
+    "CNNDenoiserLarge": "core_denoisers.cnn",
+    "MLPDenoiserConfig": "core_denoisers.configs",
+    "CNNDenoiserConfig": "core_denoisers.configs",
+    "CNNDenoiserLargeConfig": "core_denoisers.configs",
+    "sinusoidal_embedding": "core_denoisers.embedding",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'core_denoisers' has no attribute '{name}'")
