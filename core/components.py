@@ -136,7 +136,7 @@ def build_model(
         raise ConfigError(f"{where}: a run config needs a 'model' section with a 'type'")
     data = config.to_dict()
     apply_overrides(data["model"], pairs)
-    model = build("model", Config(data)["model"], where="model")
+    model = build("model", data["model"], where="model", source=config.source)
     return model.to(device) if device is not None else model
 
 

@@ -168,7 +168,7 @@ class Registry:
                     f"plugin '{plugin}' registers a {kind} with an invalid name {label!r}: "
                     "names start with a letter or digit and hold no spaces or ':'"
                 )
-        if isinstance(target, str) and not is_lazy_reference(target):
+        if kind != PRETRAINED_KIND and isinstance(target, str) and not is_lazy_reference(target):
             raise RegistryError(
                 f"{kind} '{name}' from plugin '{plugin}': lazy target {target!r} "
                 "must look like 'package.module:attr'"
@@ -267,11 +267,13 @@ class Registry:
         if matches:
             exact = [e for e in matches if e.name == name.rpartition(":")[2]]
             return (exact or matches)[0]
-        raise UnknownComponentError(self._unknown_message(kind, name))
+        raise UnknownComponentError(self.unknown_message(kind, name))
 
-    def _unknown_message(self, kind: str, name: str) -> str:
-        known = {label for e in self._entries[kind] for label in (e.name, *e.aliases)}
-        message = f"unknown {kind} '{name}'"
+    def unknown_message(self, kind: str | None, name: str) -> str:
+        """``unknown model 'dcgn'; did you mean 'dcgan'?`` (``kind=None``: any kind)."""
+        kinds = KINDS if kind is None else (kind,)
+        known = {label for k in kinds for e in self._entries[k] for label in (e.name, *e.aliases)}
+        message = f"unknown {kind or 'component'} '{name}'"
         close = difflib.get_close_matches(name.rpartition(":")[2], sorted(known), n=3)
         if close:
             message += f"; did you mean {', '.join(repr(c) for c in close)}?"
@@ -281,7 +283,7 @@ class Registry:
         provider = _KNOWN_PROVIDERS.get(name.rpartition(":")[2])
         if provider and not elsewhere:
             message += f"; it is provided by the distribution '{provider}' (pip install {provider})"
-        if not close and not elsewhere and not provider:
+        if not close and not elsewhere and not provider and kind is not None:
             shown = ", ".join(sorted(known)[:12]) or "none registered"
             message += f"; known {kind}s: {shown}"
         return message

@@ -19,21 +19,25 @@ def _debug_enabled(argv: Sequence[str]) -> bool:
     return "--debug" in argv or os.environ.get("CORE_DEBUG", "").lower() in {"1", "true", "yes"}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="core")
-@click.option("--debug", is_flag=True, help="Show full tracebacks (also CORE_DEBUG=1).")
-def cli(debug: bool) -> None:
-    """core: plugin-based deep generative and lookup-table models.
+def _root_group() -> click.Group:
+    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(__version__, prog_name="core")
+    @click.option("--debug", is_flag=True, help="Show full tracebacks (also CORE_DEBUG=1).")
+    def core(debug: bool) -> None:
+        """core: plugin-based deep generative and lookup-table models.
 
-    Model families are plugins; list them with `core plugins list`.
-    """
+        Model families are plugins; list them with `core plugins list`.
+        """
+
+    return core
 
 
 def build_cli() -> click.Group:
-    """The root group with core's commands and every loaded plugin's."""
+    """A fresh root group with core's commands and every loaded plugin's."""
     from core.cli import components_cmd, plugins_cmd, pretrained_cmd
     from core.plugins import get_manager
 
+    root = _root_group()
     for command in (
         plugins_cmd.plugins,
         components_cmd.components,
@@ -41,9 +45,9 @@ def build_cli() -> click.Group:
         components_cmd.schema,
         pretrained_cmd.pretrained,
     ):
-        cli.add_command(command)
-    get_manager().add_commands(cli)
-    return cli
+        root.add_command(command)
+    get_manager().add_commands(root)
+    return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,10 +9,8 @@ import click
 
 from core.cli._output import echo_json, echo_table
 from core.errors import RegistryError, UnknownComponentError
-from core.hookspecs import KINDS
 from core.plugins import get_manager
 from core.registry import Entry, normalize_kind
-from core.schema import runtime_fields
 
 
 @click.group()
@@ -68,13 +66,7 @@ def _lookup(name: str, kind: str | None) -> list[Entry]:
         return [registry.get(kind, name)]
     found = registry.find(name)
     if not found:
-        suggestions = {registry._unknown_message(k, name) for k in KINDS}
-        close = [s for s in suggestions if "did you mean" in s]
-        raise UnknownComponentError(
-            close[0].replace("unknown", "no component", 1)
-            if close
-            else f"no component named '{name}' of any kind"
-        )
+        raise UnknownComponentError(registry.unknown_message(None, name))
     return found
 
 
@@ -96,6 +88,8 @@ def info(name: str, kind: str | None, as_json: bool) -> None:
         config = _config_class(entry)
         params = []
         if config is not None:
+            from core.schema import runtime_fields
+
             runtime = runtime_fields(config)
             for field_name, field in config.model_fields.items():
                 default = (
@@ -147,6 +141,10 @@ def info(name: str, kind: str | None, as_json: bool) -> None:
 
 
 def _type_name(annotation: Any) -> str:
+    import typing
+
+    if typing.get_origin(annotation) is typing.Literal:
+        return "|".join(str(a) for a in typing.get_args(annotation))
     text = getattr(annotation, "__name__", None) or str(annotation)
     return text.replace("typing.", "")
 

@@ -1,0 +1,128 @@
+"""Every hook has a test of its own here and a section in docs/reference/hooks.md."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+import core
+from core.hookspecs import HOOKS, KIND_HOOKS
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "reference" / "hooks.md"
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_is_documented(hook):
+    text = DOCS.read_text()
+    assert re.search(rf"^## `{hook}\(", text, re.M), f"{hook} has no section in {DOCS}"
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_has_its_own_test(hook):
+    assert callable(getattr(sys.modules[__name__], f"test_{hook}", None)), f"no test_{hook}"
+
+
+def test_every_hookspec_has_a_docstring():
+    from core import hookspecs
+
+    for hook in HOOKS:
+        assert (getattr(hookspecs, hook).__doc__ or "").strip(), hook
+
+
+def _kind_hook_roundtrip(kind, tmp_plugin, tmp_path, monkeypatch):
+    module = f"hookmod_{kind}"
+    (tmp_path / f"{module}.py").write_text(
+        "from core import Component\n"
+        "from core.schema import ComponentConfig, Field\n"
+        "class Cfg(ComponentConfig):\n"
+        "    size: int = Field(3, ge=1, description='a size')\n"
+        "class Thing(Component):\n"
+        "    def __init__(self, config=None, /, **kw):\n"
+        "        self.config = self.resolve_config(config, **kw)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    hook = KIND_HOOKS[kind]
+
+    def impl(register):
+        register(f"my-{kind}", f"{module}:Thing", config=f"{module}:Cfg", aliases=[f"My{kind}"])
+
+    record = tmp_plugin(name=f"hp-{kind}", **{hook: impl})
+    assert record.status == "loaded" and record.components == {kind: 1}
+    assert module not in sys.modules  # registration is lazy
+    cls = getattr(core, f"get_{kind}")(f"my-{kind}")
+    assert cls.__name__ == "Thing"
+    built = core.build(kind, {"type": f"My{kind}", "size": 5})
+    assert built.config.size == 5
+    assert core.list_components(kind, "my-*") == [f"my-{kind}"]
+
+
+def test_register_models(tmp_plugin, tmp_path, monkeypatch):
+    _kind_hook_roundtrip("model", tmp_plugin, tmp_path, monkeypatch)
+
+
+def test_register_encoders(tmp_plugin, tmp_path, monkeypatch):
+    _kind_hook_roundtrip("encoder", tmp_plugin, tmp_path, monkeypatch)
+
+
+def test_register_nodes(tmp_plugin, tmp_path, monkeypatch):
+    _kind_hook_roundtrip("node", tmp_plugin, tmp_path, monkeypatch)
+
+
+def test_register_layers(tmp_plugin, tmp_path, monkeypatch):
+    _kind_hook_roundtrip("layer", tmp_plugin, tmp_path, monkeypatch)
+
+
+def test_register_losses(tmp_plugin, tmp_path, monkeypatch):
+    _kind_hook_roundtrip("loss", tmp_plugin, tmp_path, monkeypatch)
+
+
+def test_register_schedulers(tmp_plugin, tmp_path, monkeypatch):
+    _kind_hook_roundtrip("scheduler", tmp_plugin, tmp_path, monkeypatch)
+
+
+def test_register_heads(tmp_plugin, tmp_path, monkeypatch):
+    _kind_hook_roundtrip("head", tmp_plugin, tmp_path, monkeypatch)
+
+
+def test_register_samplers(tmp_plugin, tmp_path, monkeypatch):
+    _kind_hook_roundtrip("sampler", tmp_plugin, tmp_path, monkeypatch)
+
+
+def test_register_datasets(tmp_plugin, tmp_path, monkeypatch):
+    _kind_hook_roundtrip("dataset", tmp_plugin, tmp_path, monkeypatch)
+
+
+def test_register_metrics(tmp_plugin, tmp_path, monkeypatch):
+    _kind_hook_roundtrip("metric", tmp_plugin, tmp_path, monkeypatch)
+
+
+def test_register_pretrained(tmp_plugin, tmp_path, monkeypatch):
+    monkeypatch.setenv("CORE_HOME", str(tmp_path / "empty-store"))
+
+    def register_pretrained(register):
+        register("shipped-weights", str(tmp_path), model_type="some-model", description="d")
+
+    record = tmp_plugin(register_pretrained=register_pretrained, name="ships")
+    assert record.components == {"pretrained": 1}
+    info = core.pretrained_info("some-model/shipped-weights")
+    assert (info.source, info.path, info.description) == ("ships", tmp_path, "d")
+
+
+def test_register_commands(tmp_plugin, capsys):
+    import click
+
+    from core.cli import main
+
+    def register_commands(cli):
+        @cli.command("hello")
+        @click.argument("who")
+        def hello(who):
+            """Say hello."""
+            click.echo(f"hello {who}")
+
+    tmp_plugin(register_commands=register_commands, name="greeter")
+    assert main(["hello", "world"]) == 0
+    assert capsys.readouterr().out == "hello world\n"
