@@ -190,6 +190,8 @@ class Registry:
             version=version,
             meta=dict(meta),
         )
+        if kind != PRETRAINED_KIND and not isinstance(target, str):
+            _attach_registry_info(target, entry)
         if self._staging is not None:
             self._staging.append(entry)
         else:
