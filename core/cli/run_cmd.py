@@ -1,0 +1,181 @@
+"""``core train``, ``core sample`` and ``core evaluate`` (torch is imported inside the commands)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from core.errors import ConfigError
+
+__all__ = ["train", "sample", "evaluate"]
+
+
+def _split_config_and_overrides(
+    config: str | None, overrides: tuple[str, ...]
+) -> tuple[str | None, list[str]]:
+    items = list(overrides)
+    if config is not None and "=" in config and not Path(config).exists():
+        items.insert(0, config)
+        config = None
+    return config, items
+
+
+@click.command()
+@click.argument("config", required=False)
+@click.argument("overrides", nargs=-1)
+@click.option(
+    "--resume",
+    "resume",
+    type=click.Path(file_okay=False),
+    help="Continue the run in this directory from its newest checkpoint.",
+)
+@click.option("--run-name", help="Name of the run directory (default: the config file stem).")
+@click.option(
+    "--runs-dir", default="runs", show_default=True, help="Parent directory of run directories."
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
+def train(
+    config: str | None,
+    overrides: tuple[str, ...],
+    resume: str | None,
+    run_name: str | None,
+    runs_dir: str,
+    overwrite: bool,
+    quiet: bool,
+) -> None:
+    """Train a model from a run config: core train CONFIG [section.key=value ...].
+
+    Outputs go to RUNS_DIR/NAME/: config.yaml, metrics.jsonl, checkpoints/, loss.png,
+    samples*.png and final/ (loadable with core sample / from_pretrained).
+    """
+    from core.config import Config
+    from core.errors import TrainingError
+
+    config, items = _split_config_and_overrides(config, overrides)
+    if resume is not None:
+        run_dir = Path(resume)
+        saved = run_dir / "config.yaml"
+        if not saved.is_file():
+            raise TrainingError(f"--resume {run_dir}: no config.yaml there (not a run directory)")
+        resolved = Config(config or saved, overrides=items)
+        if config is not None:
+            old = Config(saved).to_dict()
+            for section in ("model", "data"):
+                if old.get(section) != resolved.to_dict().get(section):
+                    raise TrainingError(
+                        f"--resume {run_dir}: the '{section}' section differs from the run's "
+                        f"config.yaml; resume with the same model and data"
+                    )
+    else:
+        if config is None:
+            raise ConfigError("core train: give a CONFIG file (or --resume RUN_DIR)")
+        resolved = Config(config, overrides=items)
+        run_dir = Path(runs_dir) / (run_name or Path(config).stem)
+    from core.training.trainer import Trainer
+
+    Trainer(
+        resolved,
+        run_dir=run_dir,
+        resume=resume is not None,
+        overwrite=overwrite,
+        quiet=quiet,
+    ).fit()
+
+
+@click.command()
+@click.argument("source")
+@click.option("-n", "n", type=click.IntRange(1), default=64, show_default=True, help="Samples.")
+@click.option("--sampler", help="Sampler passed to model.sample (e.g. ddim, dpm-solver++).")
+@click.option("--steps", type=click.IntRange(1), help="Sampling steps passed to model.sample.")
+@click.option("--class", "class_label", type=click.IntRange(0), help="Class label (y) to draw.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
+@click.option("--nrow", type=click.IntRange(1), help="Images per grid row.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("-o", "--output", default="samples.png", show_default=True, help="PNG to write.")
+@click.option("--raw", is_flag=True, help="Use the raw weights of a run, not its EMA.")
+def sample(
+    source: str,
+    n: int,
+    sampler: str | None,
+    steps: int | None,
+    class_label: int | None,
+    seed: int,
+    nrow: int | None,
+    device: str,
+    output: str,
+    raw: bool,
+) -> None:
+    """Draw samples from a run directory or a pretrained model into a PNG grid."""
+    from core.metrics.evaluate import load_model
+    from core.training.images import save_samples
+    from core.training.trainer import draw_samples
+
+    model, info = load_model(source, device=device, raw=raw)
+    extra = {}
+    if class_label is not None:
+        import torch
+
+        extra["y"] = torch.full((n,), class_label, dtype=torch.long, device=model.device)
+    samples = draw_samples(model, n, sampler=sampler, steps=steps, seed=seed, **extra)
+    value_range = getattr(model, "sample_range", None) or info.get("value_range")
+    save_samples(samples, output, value_range, nrow=nrow)
+    click.echo(f"wrote {n} samples ({info['weights']} weights of {info['source']}) to {output}")
+
+
+@click.command()
+@click.argument("source")
+@click.argument("overrides", nargs=-1)
+@click.option("--metric", "-m", default="feature-fid", show_default=True, help="Metric name.")
+@click.option("-n", "n", type=click.IntRange(2), default=1000, show_default=True, help="Samples.")
+@click.option("--sampler", help="Sampler passed to model.sample.")
+@click.option("--steps", type=click.IntRange(1), help="Sampling steps passed to model.sample.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
+@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--raw", is_flag=True, help="Use the raw weights of a run, not its EMA.")
+def evaluate(
+    source: str,
+    overrides: tuple[str, ...],
+    metric: str,
+    n: int,
+    sampler: str | None,
+    steps: int | None,
+    seed: int,
+    split: str,
+    device: str,
+    as_json: bool,
+    raw: bool,
+) -> None:
+    """Score samples of a run or pretrained model against a data split.
+
+    Prints the metric and its floor (the same metric between N training images and the
+    reference split) and writes eval_<metric>.json into a run directory. OVERRIDES
+    (data.key=value) change the reference data section.
+    """
+    from core.cli._output import echo_json
+    from core.metrics.evaluate import evaluate_model
+
+    result = evaluate_model(
+        source,
+        metric=metric,
+        n=n,
+        sampler=sampler,
+        steps=steps,
+        seed=seed,
+        split=split,
+        device=device,
+        raw=raw,
+        overrides=list(overrides),
+    )
+    if as_json:
+        echo_json(result)
+        return
+    key = result["key"]
+    click.echo(
+        f"{key}: {result['value']:.4g}  (floor {result['floor']:.4g}: {result['floor_description']})"
+    )
+    if result.get("written"):
+        click.echo(f"wrote {result['written']}")

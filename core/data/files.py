@@ -1,0 +1,196 @@
+"""Datasets read from user files: MNIST IDX, image folders, ``.npz``/``.safetensors`` arrays."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from core.component import Component
+from core.data.configs import ImageFolderConfig, MnistConfig, TensorsConfig
+from core.data.images import ImageTensorDataset
+from core.errors import DataError
+
+__all__ = ["Mnist", "ImageFolder", "Tensors", "read_idx"]
+
+_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (optionally gzipped) as a numpy array."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read IDX file: {exc}") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
+        raise DataError(f"{path}: not an IDX file (bad magic number {raw[:4].hex()})")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    dtype = np.dtype(_IDX_TYPES[raw[2]])
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise DataError(
+            f"{path}: IDX header says shape {shape} ({expected} bytes), file holds "
+            f"{len(raw) - header} bytes (truncated?)"
+        )
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+
+
+def _find_idx(root: Path, stem: str) -> Path:
+    for name in (
+        stem,
+        f"{stem}.gz",
+        stem.replace("-idx", ".idx"),
+        f"{stem.replace('-idx', '.idx')}.gz",
+    ):
+        if (root / name).is_file():
+            return root / name
+    raise DataError(f"dataset 'mnist': {root} has no {stem} or {stem}.gz")
+
+
+class Mnist(ImageTensorDataset):
+    """MNIST-format IDX files in a local folder (``train-*`` and ``t10k-*``)."""
+
+    config_class = MnistConfig
+
+    def __init__(self, config: Any = None, /, **overrides: Any) -> None:
+        self.config = self.resolve_config(config, **overrides)
+        root = Path(self.config.root).expanduser()
+        if not root.is_dir():
+            raise DataError(f"dataset 'mnist': root {root} is not a directory")
+        prefixes = {"train": ["train"], "test": ["t10k"], "all": ["train", "t10k"]}
+        images, labels = [], []
+        for prefix in prefixes[self.config.split]:
+            x = read_idx(_find_idx(root, f"{prefix}-images-idx3-ubyte"))
+            y = read_idx(_find_idx(root, f"{prefix}-labels-idx1-ubyte"))
+            if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
+                raise DataError(
+                    f"dataset 'mnist': {prefix} images {x.shape} and labels {y.shape} do not match"
+                )
+            images.append(x)
+            labels.append(y.astype(np.int64))
+        data = np.concatenate(images).astype(np.float32)[:, None] / 255.0
+        self._finish(torch.from_numpy(data), np.concatenate(labels))
+
+
+class ImageFolder(ImageTensorDataset):
+    """Images under ``root`` read with Pillow; class sub-folders give labels when present."""
+
+    config_class = ImageFolderConfig
+
+    def __init__(self, config: Any = None, /, **overrides: Any) -> None:
+        self.config = self.resolve_config(config, **overrides)
+        root = Path(self.config.root).expanduser()
+        if not root.is_dir():
+            raise DataError(f"dataset 'image-folder': root {root} is not a directory")
+        suffixes = {s.lower() for s in self.config.extensions}
+        classes = sorted(
+            p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
+        )
+        files: list[tuple[Path, int]] = []
+        if classes:
+            for label, name in enumerate(classes):
+                files += [
+                    (p, label)
+                    for p in sorted((root / name).rglob("*"))
+                    if p.suffix.lower() in suffixes
+                ]
+        files += [
+            (p, 0) for p in sorted(root.glob("*")) if p.is_file() and p.suffix.lower() in suffixes
+        ]
+        if not files:
+            raise DataError(
+                f"dataset 'image-folder': no images ({', '.join(sorted(suffixes))}) under {root}"
+            )
+        self.classes = classes
+        if self.config.split != "all":
+            test = np.zeros(len(files), dtype=bool)
+            test[np.random.default_rng(0).permutation(len(files))[: max(1, len(files) // 10)]] = (
+                True
+            )
+            files = [f for f, t in zip(files, test) if t == (self.config.split == "test")]
+        images = torch.stack([self._load(path) for path, _ in files])
+        self._finish(images, np.array([label for _, label in files], dtype=np.int64))
+
+    def _load(self, path: Path) -> torch.Tensor:
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(path) as image:
+                image = image.convert("L" if self.config.channels == 1 else "RGB")
+                size = self.config.image_size
+                if size is not None:
+                    image = image.resize((size, size), Image.BICUBIC)
+                array = np.asarray(image, dtype=np.float32) / 255.0
+        except (OSError, UnidentifiedImageError) as exc:
+            raise DataError(f"dataset 'image-folder': cannot read image {path}: {exc}") from None
+        array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+        return torch.from_numpy(np.ascontiguousarray(array))
+
+
+class Tensors(Component, torch.utils.data.Dataset):
+    """Items ``(x[i], y[i])`` from arrays in a ``.npz`` or ``.safetensors`` file."""
+
+    config_class = TensorsConfig
+    config_section = "data"
+    kind = "dataset"
+
+    def __init__(self, config: Any = None, /, **overrides: Any) -> None:
+        self.config = self.resolve_config(config, **overrides)
+        path = Path(self.config.path).expanduser()
+        if not path.is_file():
+            raise DataError(f"dataset 'tensors': file not found: {path}")
+        arrays = self._read(path)
+        c = self.config
+        if c.x_key not in arrays:
+            raise DataError(
+                f"dataset 'tensors': {path} has no array '{c.x_key}' (has: {', '.join(arrays)})"
+            )
+        x = torch.as_tensor(np.asarray(arrays[c.x_key]))
+        if c.y_key is not None and c.y_key in arrays:
+            y = torch.as_tensor(np.asarray(arrays[c.y_key]))
+            if len(y) != len(x):
+                raise DataError(
+                    f"dataset 'tensors': {path}: '{c.x_key}' has {len(x)} items, "
+                    f"'{c.y_key}' has {len(y)}"
+                )
+        else:
+            y = torch.zeros(len(x), dtype=torch.long)
+        if x.is_floating_point():
+            x = x.float()
+        if c.subset is not None and c.subset < len(x):
+            keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(c.seed))
+            keep = keep[: c.subset].sort().values
+            x, y = x[keep], y[keep]
+        self.x, self.y = x.contiguous(), y.contiguous()
+
+    @staticmethod
+    def _read(path: Path) -> dict[str, Any]:
+        if path.suffix == ".npz":
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    return {k: data[k] for k in data.files}
+            except (OSError, ValueError) as exc:
+                raise DataError(f"dataset 'tensors': cannot read {path}: {exc}") from None
+        if path.suffix == ".safetensors":
+            from safetensors import SafetensorError
+            from safetensors.torch import load_file
+
+            try:
+                return dict(load_file(str(path)))
+            except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+                raise DataError(f"dataset 'tensors': cannot read {path}: {exc}") from None
+        raise DataError(f"dataset 'tensors': {path} must be a .npz or .safetensors file")
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.x[index], self.y[index]

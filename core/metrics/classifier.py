@@ -1,0 +1,122 @@
+"""The digit classifier whose penultimate layer is the feature space of feature-FID and KID."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.batches import unpack_batch
+from core.errors import ConfigError
+from core.metrics.configs import DigitClassifierConfig
+from core.modules import BaseModel
+
+__all__ = ["DigitClassifier", "to_classifier_input"]
+
+
+def to_classifier_input(
+    images: torch.Tensor, image_size: int, value_range: tuple[float, float] = (-1.0, 1.0)
+) -> torch.Tensor:
+    """Images in ``value_range`` (N, C, H, W) -> (N, 1, size, size) in [-1, 1]."""
+    if images.ndim == 3:
+        images = images.unsqueeze(1)
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ConfigError(
+            f"digit-classifier: expected images (N, 1|3, H, W), got shape {tuple(images.shape)}"
+        )
+    low, high = value_range
+    x = (images.float() - low) / (high - low) * 2.0 - 1.0
+    if x.shape[1] == 3:
+        x = x.mean(dim=1, keepdim=True)
+    if x.shape[-2:] != (image_size, image_size):
+        shrink = x.shape[-1] > image_size
+        x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False, antialias=shrink)
+    return x.clamp(-1.0, 1.0)
+
+
+class DigitClassifier(BaseModel):
+    """conv-conv-pool, conv-conv-pool, conv, global average pool -> features -> logits."""
+
+    config_class = DigitClassifierConfig
+
+    def __init__(self, config: Any = None, /, **overrides: Any) -> None:
+        super().__init__(config, **overrides)
+        c = self.config
+        w = c.width
+
+        def block(cin: int, cout: int) -> list[nn.Module]:
+            return [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True)]
+
+        self.body = nn.Sequential(
+            *block(1, w), *block(w, w), nn.MaxPool2d(2),
+            *block(w, 2 * w), *block(2 * w, 2 * w), nn.MaxPool2d(2),
+            *block(2 * w, 4 * w),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            nn.Linear(4 * w, c.feature_dim), nn.ReLU(inplace=True),
+        )
+        self.dropout = nn.Dropout(c.dropout)
+        self.head = nn.Linear(c.feature_dim, c.num_classes)
+
+    def on_runtime_change(self, changed: dict[str, Any]) -> None:
+        if "dropout" in changed:
+            self.dropout.p = changed["dropout"]
+
+    def _check(self, x: torch.Tensor) -> torch.Tensor:
+        size = self.config.image_size
+        if x.ndim != 4 or x.shape[1] != 1 or tuple(x.shape[-2:]) != (size, size):
+            raise ConfigError(
+                f"digit-classifier: expected input (N, 1, {size}, {size}) in [-1, 1], got "
+                f"{tuple(x.shape)}; use features_of() for other sizes or ranges"
+            )
+        return x
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate-layer features of inputs (N, 1, size, size) in [-1, 1]."""
+        return self.body(self._check(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.features(x)))
+
+    @torch.no_grad()
+    def features_of(
+        self, images: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0), batch_size: int = 500
+    ) -> torch.Tensor:
+        """Features of any-size images in ``value_range``, in eval mode, batched."""
+        was = self.training
+        self.eval()
+        out = []
+        try:
+            for chunk in images.split(batch_size):
+                x = to_classifier_input(chunk.to(self.device), self.config.image_size, value_range)
+                out.append(self.features(x).float().cpu())
+        finally:
+            self.train(was)
+        return torch.cat(out) if out else torch.empty(0, self.config.feature_dim)
+
+    @torch.no_grad()
+    def predict(
+        self, images: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0), batch_size: int = 500
+    ) -> torch.Tensor:
+        """Predicted labels of any-size images in ``value_range``."""
+        was = self.training
+        self.eval()
+        try:
+            out = [
+                self(to_classifier_input(c.to(self.device), self.config.image_size, value_range)).argmax(1).cpu()
+                for c in images.split(batch_size)
+            ]
+        finally:
+            self.train(was)
+        return torch.cat(out)
+
+    def compute_loss(self, batch: Any) -> dict[str, torch.Tensor]:
+        x, y = unpack_batch(batch)
+        logits = self(x)
+        loss = F.cross_entropy(logits, y)
+        return {"loss": loss, "accuracy": (logits.argmax(1) == y).float().mean()}
+
+    def example_inputs(self, batch_size: int = 2) -> tuple[torch.Tensor]:
+        size = self.config.image_size
+        return (torch.rand(batch_size, 1, size, size) * 2 - 1,)

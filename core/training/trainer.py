@@ -1,0 +1,653 @@
+"""The ``Trainer``: one loop for every model family, driven by a run config."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import random
+import shutil
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from core.config import Config
+from core.errors import ConfigError, TrainingError
+from core.training.checkpoint import (
+    commit_checkpoint,
+    latest_checkpoint,
+    load_torch,
+    read_json,
+    rng_state,
+    save_torch,
+    set_rng_state,
+    staging_dir,
+    write_json,
+)
+from core.training.configs import RUN_SECTIONS, SampleConfig, TrainConfig
+from core.training.data import ResumableSampler, make_loader
+from core.training.distributed import DistInfo, barrier, mean_across, setup_distributed
+from core.training.ema import EMA
+from core.training.images import save_loss_curve, save_samples
+from core.training.optimizers import Optimizers
+from core.training.schedule import lr_factor
+from core.validation import validate_section
+
+__all__ = ["Trainer", "validate_run_config", "resolve_device", "draw_samples"]
+
+
+def validate_run_config(config: Config) -> tuple[TrainConfig, SampleConfig]:
+    """Check the top-level sections and validate ``train`` and ``sample``."""
+    unknown = sorted(set(config) - set(RUN_SECTIONS))
+    source = config.source
+    if unknown:
+        prefix = f"{source}: " if source else ""
+        raise ConfigError(
+            f"{prefix}unknown top-level section(s) {', '.join(unknown)}; "
+            f"a run config has: {', '.join(RUN_SECTIONS)}"
+        )
+    for name in ("model", "data"):
+        if name not in config or not isinstance(config.to_dict().get(name), Mapping):
+            prefix = f"{source}: " if source else ""
+            raise ConfigError(f"{prefix}a run config needs a '{name}' section with a 'type'")
+    sections = config.to_dict()
+    train = validate_section(
+        TrainConfig,
+        sections.get("train") or {},
+        component="train section",
+        where="train",
+        source=source,
+    )
+    sample = validate_section(
+        SampleConfig,
+        sections.get("sample") or {},
+        component="sample section",
+        where="sample",
+        source=source,
+    )
+    return train, sample  # type: ignore[return-value]
+
+
+def resolve_device(name: str, info: DistInfo | None = None) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` without CUDA is a ConfigError."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError("train.device: 'cuda' requested but CUDA is not available")
+        return torch.device("cuda", info.local_rank if info else 0)
+    return torch.device("cpu")
+
+
+def _seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _to_device(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, Mapping):
+        return {k: _to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(v, device) for v in batch)
+    return batch
+
+
+class _LossModule(torch.nn.Module):
+    """Routes ``forward`` to ``compute_loss`` so DDP sees the call."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: Any) -> Any:
+        return self.model.compute_loss(batch)
+
+
+@torch.no_grad()
+def draw_samples(
+    model: torch.nn.Module,
+    n: int,
+    *,
+    sampler: str | None = None,
+    steps: int | None = None,
+    batch_size: int = 256,
+    seed: int | None = 0,
+    **kwargs: Any,
+) -> torch.Tensor:
+    """``n`` samples from ``model.sample`` in chunks, in eval mode, with a forked RNG."""
+    if not hasattr(model, "sample"):
+        raise TrainingError(f"{type(model).__name__} has no sample(n, ...) method")
+    extra = dict(kwargs)
+    if sampler is not None:
+        extra["sampler"] = sampler
+    if steps is not None:
+        extra["steps"] = steps
+    was_training = model.training
+    model.eval()
+    devices = [model.device] if hasattr(model, "device") else []
+    chunks = []
+    try:
+        with torch.random.fork_rng(devices=[d for d in devices if d.type == "cuda"]):
+            if seed is not None:
+                torch.manual_seed(seed)
+            done = 0
+            while done < n:
+                count = min(batch_size, n - done)
+                chunks.append(model.sample(count, **extra).detach().float().cpu())
+                done += count
+    finally:
+        model.train(was_training)
+    return torch.cat(chunks)
+
+
+class Trainer:
+    """Trains a model from a run config (``model``, ``data``, ``train``, ``sample`` sections).
+
+    ``Trainer(config).fit()`` builds the model and dataset through the registry; pass
+    ``model=`` or ``dataset=`` to use objects built elsewhere. Outputs go to ``run_dir``
+    (default ``runs/<config stem>``); with ``resume=True`` the newest checkpoint there is
+    continued exactly.
+    """
+
+    def __init__(
+        self,
+        config: Any,
+        *,
+        model: torch.nn.Module | None = None,
+        dataset: Any = None,
+        run_dir: str | os.PathLike[str] | None = None,
+        resume: bool = False,
+        overwrite: bool = False,
+        quiet: bool = False,
+        overrides: Any = (),
+    ) -> None:
+        self.config = Config(config, overrides=overrides)
+        if model is not None and "model" not in self.config:
+            self.config["model"] = {"type": getattr(model, "model_type", None) or "custom"}
+        if dataset is not None and "data" not in self.config:
+            self.config["data"] = {"type": "custom"}
+        self.train_config, self.sample_config = validate_run_config(self.config)
+        tc = self.train_config
+        if run_dir is None:
+            stem = Path(self.config.source).stem if self.config.source else "run"
+            run_dir = Path("runs") / stem
+        self.run_dir = Path(run_dir)
+        self.quiet = quiet
+        self.resume = resume
+        self.overwrite = overwrite
+
+        self.device = resolve_device(tc.device)
+        self.dist = setup_distributed(self.device.type)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+        if tc.precision == "fp16" and self.device.type != "cuda":
+            raise ConfigError(
+                "train.precision: fp16 needs a GradScaler and CUDA; on CPU use precision: bf16"
+            )
+        if tc.batch_size % self.dist.world_size:
+            raise ConfigError(
+                f"train.batch_size: {tc.batch_size} is not divisible by the "
+                f"{self.dist.world_size} processes (batch_size is global)"
+            )
+        self.local_batch = tc.batch_size // self.dist.world_size
+
+        _seed_all(tc.seed)
+        self.model = model if model is not None else self._build("model")
+        self.dataset = dataset if dataset is not None else self._build("data")
+        self.model.to(self.device)
+        self._check_protocol()
+        self.model.train()
+        # different noise per process, identical initialisation
+        _seed_all(tc.seed + 1_000_003 * self.dist.rank)
+
+        self.multi = hasattr(self.model, "training_step")
+        self.optimizers = self._make_optimizers()
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=tc.precision == "fp16")
+        self.opt = Optimizers(
+            self.optimizers,
+            scaler=self.scaler,
+            grad_accumulation=tc.grad_accumulation,
+            grad_clip=tc.grad_clip,
+            dist_info=self.dist,
+            sync_grads=self.multi and self.dist.enabled,
+        )
+        self.ema = (
+            EMA(self.model, tc.ema.decay, tc.ema.start_step, tc.ema.every) if tc.ema else None
+        )
+        self.wrapped: torch.nn.Module | None = None
+        if not self.multi:
+            self.wrapped = _LossModule(self.model)
+            if self.dist.enabled:
+                from torch.nn.parallel import DistributedDataParallel
+
+                ids = [self.device.index] if self.device.type == "cuda" else None
+                self.wrapped = DistributedDataParallel(self.wrapped, device_ids=ids)
+
+        self.sampler = ResumableSampler(self.dataset, self.dist, shuffle=tc.shuffle, seed=tc.seed)
+        per_epoch = math.ceil(len(self.dataset) / self.dist.world_size)
+        self.batches_per_epoch = (
+            per_epoch // self.local_batch
+            if tc.drop_last
+            else math.ceil(per_epoch / self.local_batch)
+        )
+        if self.batches_per_epoch == 0:
+            raise TrainingError(
+                f"the dataset has {len(self.dataset)} items, fewer than one batch of "
+                f"{tc.batch_size} (set train.batch_size lower or train.drop_last: false)"
+            )
+        self.total_steps = tc.steps or max(
+            1, (tc.epochs * self.batches_per_epoch) // tc.grad_accumulation
+        )
+        self.step = 0
+        self.epoch = 0
+        self.offset = 0  # micro-batches of the current epoch already consumed
+        self.history: list[dict[str, Any]] = []
+        self.is_generative = hasattr(self.model, "sample")
+
+    # -- set-up --------------------------------------------------------------------------------
+    def _build(self, section: str) -> Any:
+        from core.components import build
+
+        kind = "model" if section == "model" else "dataset"
+        return build(kind, self.config[section], where=section, source=self.config.source)
+
+    def _check_protocol(self) -> None:
+        m = self.model
+        name = getattr(m, "model_type", None) or type(m).__name__
+        if not (hasattr(m, "compute_loss") or hasattr(m, "training_step")):
+            raise TrainingError(
+                f"model '{name}' cannot be trained: it has neither compute_loss(batch) -> dict "
+                "nor training_step(batch, optimizers) -> dict"
+            )
+        if hasattr(m, "training_step") and not hasattr(m, "optimizer_groups"):
+            raise TrainingError(
+                f"model '{name}' has training_step but no optimizer_groups(train_config) "
+                "giving its optimizers"
+            )
+        if self.train_config.sample_every and not hasattr(m, "sample"):
+            raise TrainingError(
+                f"train.sample_every is set but model '{name}' has no sample(n, ...) method"
+            )
+
+    def _make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        tc = self.train_config
+        defaults = {
+            "lr": tc.lr,
+            "betas": tuple(tc.betas),
+            "weight_decay": tc.weight_decay,
+            "eps": tc.eps,
+        }
+        if hasattr(self.model, "optimizer_groups"):
+            groups = self.model.optimizer_groups(tc)
+            if not isinstance(groups, Mapping) or not groups:
+                raise TrainingError("optimizer_groups(train_config) must return a non-empty dict")
+        else:
+            groups = {"model": {"params": [p for p in self.model.parameters() if p.requires_grad]}}
+        optimizers = {}
+        for name, group in groups.items():
+            settings = {**defaults, **{k: v for k, v in dict(group).items() if k != "params"}}
+            params = [p for p in group["params"] if p.requires_grad]
+            if not params:
+                raise TrainingError(f"optimizer '{name}' has no trainable parameters")
+            settings["betas"] = tuple(settings["betas"])
+            fused = self.device.type == "cuda"
+            opt = torch.optim.AdamW(params, foreach=not fused, fused=fused or None, **settings)
+            for g in opt.param_groups:
+                g["initial_lr"] = g["lr"]
+            optimizers[name] = opt
+        return optimizers
+
+    # -- run directory -------------------------------------------------------------------------
+    def _prepare_run_dir(self) -> None:
+        if not self.dist.is_main:
+            return
+        run = self.run_dir
+        if self.resume:
+            return
+        if run.exists() and any(run.iterdir()):
+            if not self.overwrite:
+                raise TrainingError(
+                    f"run directory {run} already exists; continue it with --resume {run}, "
+                    "pick another --run-name, or pass --overwrite"
+                )
+            shutil.rmtree(run)
+        run.mkdir(parents=True, exist_ok=True)
+        import yaml
+
+        from core.atomic import atomic_write_text
+
+        data = self.config.to_dict()
+        data["train"] = self.train_config.model_dump(mode="json")
+        atomic_write_text(run / "config.yaml", yaml.safe_dump(data, sort_keys=False))
+
+    def _restore(self) -> None:
+        ckpt = latest_checkpoint(self.run_dir)
+        if ckpt is None:
+            raise TrainingError(
+                f"--resume {self.run_dir}: no complete checkpoint in {self.run_dir / 'checkpoints'}"
+            )
+        from core.weights import read_weights
+
+        state = read_json(ckpt / "state.json")
+        self.model.load_state_dict(read_weights(ckpt / "model.safetensors"))
+        if self.ema is not None:
+            ema_file = ckpt / "ema.safetensors"
+            if ema_file.is_file():
+                self.ema.load_state_dict(read_weights(ema_file))
+            else:
+                self.ema = EMA(self.model, self.ema.decay, self.ema.start_step, self.ema.every)
+        opt_state = load_torch(ckpt / "optimizer.pt")
+        if set(opt_state) != set(self.optimizers):
+            raise TrainingError(
+                f"{ckpt}: optimizers {sorted(opt_state)} do not match the model's {sorted(self.optimizers)}"
+            )
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(opt_state[name])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.step, self.epoch, self.offset = state["step"], state["epoch"], state["offset"]
+        if (
+            state.get("world_size", 1) != self.dist.world_size
+            or state.get("batch_size") != self.train_config.batch_size
+        ):
+            self.offset = 0  # data position cannot carry over; start the epoch afresh
+            self.epoch += 1
+        rng_file = ckpt / f"rng_rank{self.dist.rank}.json"
+        if rng_file.is_file():
+            set_rng_state(read_json(rng_file))
+        metrics = self.run_dir / "metrics.jsonl"
+        if self.dist.is_main and metrics.is_file():
+            kept = []
+            for line in metrics.read_text(encoding="utf-8").splitlines():
+                with contextlib.suppress(ValueError):
+                    if json.loads(line).get("step", 0) <= self.step:
+                        kept.append(line)
+            from core.atomic import atomic_write_text
+
+            atomic_write_text(metrics, "".join(k + "\n" for k in kept))
+            self.history = [json.loads(k) for k in kept]
+
+    def save_checkpoint(self) -> Path | None:
+        """Write ``checkpoints/step_<N>/`` (atomically committed) and return it on rank 0."""
+        from core.weights import save_weights
+
+        staging = staging_dir(self.run_dir, self.step) if self.dist.is_main else None
+        barrier(self.dist)
+        if staging is None:
+            staging = self.run_dir / "checkpoints" / f".staging-step_{self.step}"
+        write_json(staging / f"rng_rank{self.dist.rank}.json", rng_state())
+        barrier(self.dist)
+        if not self.dist.is_main:
+            return None
+        save_weights(self.model, staging / "model.safetensors")
+        if self.ema is not None:
+            save_weights(self.ema.state_dict(), staging / "ema.safetensors")
+        save_torch(
+            staging / "optimizer.pt", {k: o.state_dict() for k, o in self.optimizers.items()}
+        )
+        write_json(
+            staging / "state.json",
+            {
+                "step": self.step,
+                "epoch": self.epoch,
+                "offset": self.offset,
+                "world_size": self.dist.world_size,
+                "batch_size": self.train_config.batch_size,
+                "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+                "time": time.time(),
+            },
+        )
+        return commit_checkpoint(staging, self.step, self.train_config.keep_checkpoints)
+
+    # -- data ----------------------------------------------------------------------------------
+    def _micro_batches(self) -> Iterator[Any]:
+        tc = self.train_config
+        while True:
+            self.sampler.set_epoch(self.epoch, skip=self.offset * self.local_batch)
+            loader = make_loader(
+                self.dataset,
+                self.sampler,
+                batch_size=self.local_batch,
+                drop_last=tc.drop_last,
+                num_workers=tc.num_workers,
+                seed=tc.seed,
+                epoch=self.epoch,
+                pin_memory=self.device.type == "cuda",
+            )
+            for batch in loader:
+                self.offset += 1
+                yield _to_device(batch, self.device)
+            self.epoch += 1
+            self.offset = 0
+
+    # -- training ------------------------------------------------------------------------------
+    def _autocast(self) -> Any:
+        precision = self.train_config.precision
+        if precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+        return torch.autocast(device_type=self.device.type, dtype=dtype)
+
+    def _set_lr(self) -> float:
+        tc = self.train_config
+        factor = lr_factor(
+            self.step, self.total_steps, tc.warmup_steps, tc.lr_schedule, tc.min_lr_ratio
+        )
+        for opt in self.optimizers.values():
+            for group in opt.param_groups:
+                group["lr"] = group["initial_lr"] * factor
+        return tc.lr * factor
+
+    def _check_output(self, out: Any, what: str) -> dict[str, Any]:
+        if not isinstance(out, Mapping):
+            raise TrainingError(f"{what} must return a dict, got {type(out).__name__}")
+        if what == "compute_loss" and "loss" not in out:
+            raise TrainingError(
+                f"compute_loss(batch) must return a dict holding 'loss', got keys {sorted(out)}"
+            )
+        return dict(out)
+
+    def _train_step(self, batches: Iterator[Any]) -> dict[str, torch.Tensor]:
+        tc = self.train_config
+        totals: dict[str, torch.Tensor] = {}
+        for micro in range(tc.grad_accumulation):
+            self.opt.micro_step = micro
+            batch = next(batches)
+            if self.multi:
+                with self._autocast():
+                    out = self._check_output(
+                        self.model.training_step(batch, self.opt), "training_step"
+                    )
+            else:
+                last = micro == tc.grad_accumulation - 1
+                sync = (
+                    self.wrapped.no_sync()
+                    if self.dist.enabled and not last and hasattr(self.wrapped, "no_sync")
+                    else contextlib.nullcontext()
+                )
+                with sync:
+                    with self._autocast():
+                        out = self._check_output(self.wrapped(batch), "compute_loss")
+                    loss = out["loss"]
+                    if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
+                        raise TrainingError("compute_loss(batch)['loss'] must be a scalar tensor")
+                    self.opt.backward("model", loss)
+                if last:
+                    self.opt.step("model")
+            for key, value in out.items():
+                if isinstance(value, torch.Tensor) and value.numel() == 1:
+                    v = value.detach().float().reshape(())
+                    totals[key] = totals[key] + v if key in totals else v
+        self.scaler.update()
+        self.step += 1
+        if self.ema is not None:
+            self.ema.update(self.model, self.step)
+        return {k: v / tc.grad_accumulation for k, v in totals.items()}
+
+    def sample_model(self) -> torch.nn.Module:
+        """The weights to sample from: the EMA when there is one."""
+        return self.ema.model if self.ema is not None else self.model
+
+    def _write_samples(self, path: Path) -> None:
+        sc = self.sample_config
+        samples = draw_samples(
+            self.sample_model(),
+            sc.n,
+            sampler=sc.sampler,
+            steps=sc.steps,
+            batch_size=sc.batch_size,
+            seed=sc.seed,
+        )
+        value_range = getattr(self.model, "sample_range", None) or getattr(
+            self.dataset, "value_range", None
+        )
+        save_samples(samples, path, value_range, nrow=sc.nrow)
+
+    def _log(
+        self, step_time: float, values: dict[str, torch.Tensor], lr: float, samples_per_s: float
+    ) -> dict[str, Any]:
+        keys = sorted(values)
+        stacked = (
+            mean_across(torch.stack([values[k] for k in keys]), self.dist)
+            if keys
+            else torch.zeros(0)
+        )
+        record: dict[str, Any] = {"step": self.step, "epoch": self.epoch}
+        record.update({k: float(v) for k, v in zip(keys, stacked.tolist())})
+        record.update(
+            {"lr": lr, "samples_per_s": round(samples_per_s, 2), "time": round(step_time, 3)}
+        )
+        for name, norm in self.opt.grad_norms.items():
+            record[f"grad_norm/{name}" if len(self.opt.grad_norms) > 1 else "grad_norm"] = float(
+                norm
+            )
+        if "loss" in record and not math.isfinite(record["loss"]):
+            raise TrainingError(
+                f"the loss became {record['loss']} at step {self.step}; lower train.lr or set train.grad_clip"
+            )
+        if self.dist.is_main:
+            with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+        self.history.append(record)
+        return record
+
+    def _write_loss_curve(self) -> None:
+        records = [r for r in self.history if "loss" in r]
+        if records:
+            save_loss_curve(
+                [r["step"] for r in records],
+                [r["loss"] for r in records],
+                self.run_dir / "loss.png",
+            )
+        else:
+            keys = sorted({k for r in self.history for k in r if k.startswith("loss")})
+            if keys:
+                key = keys[0]
+                pts = [r for r in self.history if key in r]
+                save_loss_curve(
+                    [r["step"] for r in pts], [r[key] for r in pts], self.run_dir / "loss.png", key
+                )
+
+    def _save_final(self) -> None:
+        model = self.sample_model()
+        if not hasattr(model, "save_pretrained"):
+            return
+        data = self.config.to_dict()
+        meta = {
+            "run": self.run_dir.name,
+            "step": self.step,
+            "weights": "ema" if self.ema is not None else "raw",
+            "data": data.get("data"),
+            "sample": self.sample_config.model_dump(mode="json"),
+        }
+        final = self.run_dir / "final"
+        staging = self.run_dir / ".final.staging"
+        if staging.exists():
+            shutil.rmtree(staging)
+        model.save_pretrained(staging, meta=meta)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(staging, final)
+
+    def fit(self) -> dict[str, Any]:
+        """Train to ``total_steps``; returns a summary (run dir, steps, last logged values)."""
+        tc = self.train_config
+        self._prepare_run_dir()
+        barrier(self.dist)
+        if self.resume:
+            self._restore()
+        main = self.dist.is_main
+        show_bar = main and not self.quiet and sys.stderr.isatty()
+        from tqdm import tqdm
+
+        bar = tqdm(
+            total=self.total_steps,
+            initial=self.step,
+            disable=not show_bar,
+            dynamic_ncols=True,
+            desc=self.run_dir.name,
+        )
+        batches = self._micro_batches()
+        start = time.perf_counter()
+        window_start, window_steps = start, 0
+        record: dict[str, Any] = {}
+        global_batch = tc.batch_size * tc.grad_accumulation
+        try:
+            while self.step < self.total_steps:
+                lr = self._set_lr()
+                values = self._train_step(batches)
+                window_steps += 1
+                bar.update(1)
+                if self.step % tc.log_every == 0 or self.step == self.total_steps:
+                    now = time.perf_counter()
+                    rate = window_steps * global_batch / max(now - window_start, 1e-9)
+                    record = self._log(now - start, values, lr, rate)
+                    window_start, window_steps = now, 0
+                    if show_bar:
+                        shown = {k: f"{v:.4g}" for k, v in record.items() if k.startswith("loss")}
+                        bar.set_postfix(**shown, samples_s=f"{rate:.0f}")
+                if (
+                    tc.sample_every
+                    and self.step % tc.sample_every == 0
+                    and main
+                    and self.is_generative
+                ):
+                    self._write_samples(self.run_dir / f"samples_{self.step}.png")
+                if (
+                    tc.checkpoint_every
+                    and self.step % tc.checkpoint_every == 0
+                    and self.step < self.total_steps
+                ):
+                    self.save_checkpoint()
+        finally:
+            bar.close()
+        self.save_checkpoint()
+        if main:
+            self._write_loss_curve()
+            self._save_final()
+            if self.is_generative:
+                self._write_samples(self.run_dir / "samples.png")
+        barrier(self.dist)
+        elapsed = time.perf_counter() - start
+        summary = {
+            "run_dir": str(self.run_dir),
+            "steps": self.step,
+            "seconds": round(elapsed, 2),
+            **{k: v for k, v in record.items() if k.startswith("loss")},
+        }
+        if main and not self.quiet:
+            losses = ", ".join(f"{k} {v:.4g}" for k, v in summary.items() if k.startswith("loss"))
+            print(
+                f"trained {self.step} steps in {elapsed:.1f}s ({losses}); run: {self.run_dir}",
+                file=sys.stderr,
+            )
+        return summary
