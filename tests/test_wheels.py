@@ -23,12 +23,21 @@ def test_wheels_install_into_a_fresh_venv(tmp_path):
     sources = [REPO] + [REPO / "plugins" / name for name in plugins]
     # dependencies between plugins (core-denoisers needs core-diffusion) are built too
     for source in sources:
-        subprocess.run(
-            [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist),
-             str(source)],
-            check=True,
+        built = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "build",
+                "--wheel",
+                "--no-isolation",
+                "--outdir",
+                str(dist),
+                str(source),
+            ],
             capture_output=True,
+            text=True,
         )
+        assert built.returncode == 0, f"building {source.name} failed:\n{built.stderr[-2000:]}"
     wheels = sorted(p.name for p in dist.glob("*.whl"))
     assert len(wheels) == len(sources), wheels
 
@@ -36,8 +45,19 @@ def test_wheels_install_into_a_fresh_venv(tmp_path):
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
     install = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--find-links", str(dist),
-         "-c", str(REPO / "constraints.txt"), "core", *plugins],
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--find-links",
+            str(dist),
+            "-c",
+            str(REPO / "constraints.txt"),
+            "core",
+            *plugins,
+        ],
         capture_output=True,
         text=True,
         timeout=900,
@@ -56,6 +76,9 @@ def test_wheels_install_into_a_fresh_venv(tmp_path):
         assert sum(records[name]["components"].values()) > 0
     where = subprocess.run(
         [str(python), "-c", "import core; print(core.__file__)"],
-        capture_output=True, text=True, check=True, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
     ).stdout
     assert str(env_dir) in where  # the wheel, not the editable checkout
