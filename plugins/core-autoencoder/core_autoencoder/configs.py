@@ -26,6 +26,10 @@ __all__ = [
     "ColumnSpec",
     "ManifestConfig",
     "DerivedTargetsConfig",
+    "LatentDiffusionConfig",
+    "ImageAdapterConfig",
+    "VectorAdapterConfig",
+    "ControlNetConfig",
 ]
 
 # -- encoder / decoder ------------------------------------------------------------------------
@@ -323,3 +327,160 @@ class DerivedTargetsConfig(ComponentConfig):
     edge_threshold: float = Field(0.2, ge=0.0, description="edge = gradient magnitude > value")
     lowres_factor: int = Field(4, ge=2, le=64, description="down-sampling factor of lowres")
     range_min: float = Field(-1.0, description="lowest value of the base dataset's images")
+
+
+# -- latent diffusion and ControlNet ----------------------------------------------------------
+
+_SAMPLERS = ("ddpm", "ddim", "dpm-solver++", "dpmsolver++", "dpm-solver")
+
+
+def _check_source(label: str, section: dict[str, Any] | None, required: bool) -> None:
+    if section is None:
+        if required:
+            raise ValueError(
+                f"{label} is required: {{pretrained: NAME}}, {{checkpoint: DIR}} "
+                "or {config: {type: ..., ...}}"
+            )
+        return
+    given = [k for k in ("pretrained", "checkpoint", "config") if section.get(k) is not None]
+    extra = sorted(set(section) - {"pretrained", "checkpoint", "config", "head"})
+    if extra:
+        raise ValueError(
+            f"{label}: unknown key(s) {', '.join(extra)} (allowed: pretrained, "
+            "checkpoint, config, head)"
+        )
+    if len(given) != 1:
+        raise ValueError(
+            f"{label} needs exactly one of pretrained, checkpoint, config; got "
+            f"{', '.join(given) or 'none'}"
+        )
+    if "config" in given and not isinstance(section["config"], dict):
+        raise ValueError(f"{label}.config must be a model section ({{type: ..., ...}})")
+
+
+class LatentDiffusionConfig(ComponentConfig):
+    """A diffusion U-Net over autoencoder latents, with a frozen decoder for images."""
+
+    latent_channels: int = Field(4, ge=1, le=1024, description="channels of the latents")
+    latent_size: int = Field(8, ge=1, le=1024, description="height and width of the latents")
+    network: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "unet", "base_channels": 32, "channel_mults": [1, 2]},
+        description="denoising network section (core-diffusion unet by default)",
+    )
+    timesteps: int = Field(1000, ge=1, le=100_000, description="diffusion steps T")
+    scheduler: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "linear"},
+        description="noise schedule section (linear, cosine, quadratic, sigmoid)",
+    )
+    prediction: Literal["epsilon", "v"] = Field("epsilon", description="network target")
+    decoder: dict[str, Any] | None = Field(
+        None,
+        description="frozen autoencoder: {pretrained: NAME} | {checkpoint: DIR} | "
+        "{config: model section}; optional head: output used as the image",
+    )
+    sampler: str = runtime("ddim", description="default sampler: ddpm, ddim or dpm-solver++")
+    sample_steps: int | None = runtime(50, ge=1, description="default sampling steps")
+    latent_scale: float = runtime(1.0, gt=0.0, description="diffusion sees (z - shift) * scale")
+    latent_shift: float = runtime(0.0, description="diffusion sees (z - shift) * scale")
+    clip_latents: float | None = runtime(
+        None, gt=0.0, description="clamp predicted (scaled) latents to [-v, v] while sampling"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aliases(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            if isinstance(data.get("scheduler"), str):
+                data["scheduler"] = {"type": data["scheduler"]}
+            if isinstance(data.get("decoder"), str):
+                data["decoder"] = {"pretrained": data["decoder"]}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> LatentDiffusionConfig:
+        if not self.network.get("type"):
+            raise ValueError("network must be a section with a 'type'")
+        if not self.scheduler.get("type"):
+            raise ValueError("scheduler must be a section with a 'type'")
+        steps = self.scheduler.get("timesteps", self.scheduler.get("num_steps"))
+        if steps is not None and steps != self.timesteps:
+            raise ValueError(
+                f"scheduler.timesteps ({steps}) disagrees with timesteps "
+                f"({self.timesteps}); set timesteps only"
+            )
+        if self.sampler not in _SAMPLERS:
+            raise ValueError(f"unknown sampler '{self.sampler}' (ddpm, ddim, dpm-solver++)")
+        if self.sample_steps is not None and self.sample_steps > self.timesteps:
+            raise ValueError(
+                f"sample_steps ({self.sample_steps}) exceeds timesteps ({self.timesteps})"
+            )
+        _check_source("decoder", self.decoder, required=False)
+        return self
+
+
+class ImageAdapterConfig(ComponentConfig):
+    """Control image -> features at the U-Net's first resolution (zero-initialised output)."""
+
+    in_channels: int = Field(1, ge=1, le=1024, description="channels of the control image")
+    out_channels: int = Field(32, ge=1, le=8192, description="channels of the U-Net's conv_in")
+    hidden_channels: int = Field(16, ge=1, le=4096, description="width of the adapter convs")
+    downsampling_steps: int = Field(0, ge=0, le=8, description="stride-2 steps to the U-Net size")
+
+
+class VectorAdapterConfig(ComponentConfig):
+    """Control vector -> time-embedding offset (zero-initialised output)."""
+
+    in_features: int = Field(8, ge=1, le=1_000_000, description="length of the control vector")
+    out_features: int = Field(128, ge=1, le=65536, description="the U-Net's time-embedding width")
+    hidden: int = Field(64, ge=1, le=65536, description="hidden width")
+
+
+class ControlNetConfig(ComponentConfig):
+    """ControlNet: a trainable copy of a frozen base U-Net's encoder feeding its skips."""
+
+    base: dict[str, Any] = Field(
+        description="base diffusion model (ddpm or latent-diffusion with a unet): "
+        "{pretrained: NAME} | {checkpoint: DIR} | {config: model section}"
+    )
+    control_channels: int = Field(
+        1, ge=0, le=1024, description="channels of the control image (0: none)"
+    )
+    control_size: int | None = Field(
+        None, ge=1, le=8192, description="control image size (default: the base data size)"
+    )
+    vector_dim: int = Field(
+        0, ge=0, le=1_000_000, description="length of a control vector (0: none)"
+    )
+    image_adapter: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "image-adapter"},
+        description="adapter of the control image (a registered layer)",
+    )
+    vector_adapter: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "vector-adapter"},
+        description="adapter of the control vector (a registered layer)",
+    )
+    fusion: Literal["add", "scaled-add", "learned", "film", "concat", "gated"] = Field(
+        "add", description="how control features join the base skips (each identity at init)"
+    )
+    control_key: str = Field("control", description="batch entry holding the control image")
+    vector_key: str = Field("control_vector", description="batch entry holding the vector")
+    control_scale: float = runtime(1.0, ge=0.0, description="multiplier of the control residuals")
+    sampler: str | None = runtime(None, description="sampler (default: the base's)")
+    sample_steps: int | None = runtime(None, ge=1, description="sampling steps (default: base's)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aliases(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("base"), str):
+            data = {**data, "base": {"pretrained": data["base"]}}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> ControlNetConfig:
+        _check_source("base", self.base, required=True)
+        if not self.control_channels and not self.vector_dim:
+            raise ValueError("give control_channels and/or vector_dim (both are 0)")
+        if self.sampler is not None and self.sampler not in _SAMPLERS:
+            raise ValueError(f"unknown sampler '{self.sampler}' (ddpm, ddim, dpm-solver++)")
+        return self

@@ -102,6 +102,36 @@ def register_models(register: Any) -> None:
         description="encoder + decoder with rgb / segmentation / classification heads",
         aliases=["Autoencoder"],
     )
+    register(
+        "latent-diffusion",
+        "core_autoencoder.latent_diffusion:LatentDiffusion",
+        config=f"{_C}:LatentDiffusionConfig",
+        description="core-diffusion U-Net over autoencoder latents, frozen decoder for images",
+        aliases=["LatentDiffusion"],
+    )
+    register(
+        "controlnet-diffusion",
+        "core_autoencoder.controlnet:ControlNetDiffusion",
+        config=f"{_C}:ControlNetConfig",
+        description="ControlNet: trainable U-Net encoder copy into a frozen base via zero convs",
+        aliases=["ControlNet"],
+    )
+
+
+@hookimpl
+def register_layers(register: Any) -> None:
+    register(
+        "image-adapter",
+        "core_autoencoder.controlnet:ImageAdapter",
+        config=f"{_C}:ImageAdapterConfig",
+        description="ControlNet adapter: control image -> first U-Net features (zero-init)",
+    )
+    register(
+        "vector-adapter",
+        "core_autoencoder.controlnet:VectorAdapter",
+        config=f"{_C}:VectorAdapterConfig",
+        description="ControlNet adapter: control vector -> time-embedding offset (zero-init)",
+    )
 
 
 @hookimpl
