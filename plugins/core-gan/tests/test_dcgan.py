@@ -85,7 +85,9 @@ def test_architecture_follows_dcgan():
     assert float(bn.mean()) == pytest.approx(1.0, abs=0.005)
     assert float(bn.std()) == pytest.approx(0.02, rel=0.15)
     assert all(
-        float(m.bias.abs().max()) == 0 for m in big.modules() if isinstance(m, torch.nn.BatchNorm2d)
+        float(m.bias.detach().abs().max()) == 0
+        for m in big.modules()
+        if isinstance(m, torch.nn.BatchNorm2d)
     )
 
 

@@ -184,7 +184,7 @@ class VAE(BaseModel):
             raise DataError(
                 f"{self.model_type}: expected images in [0, 1] (Sigmoid decoder), got values in "
                 f"[{lo:.3g}, {hi:.3g}]; normalise the dataset to [0, 1] "
-                "(e.g. data.normalize: '0,1' in the run config)"
+                "(data.value_range: [0, 1] in the run config)"
             )
 
     def compute_loss(
