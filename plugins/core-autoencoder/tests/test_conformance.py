@@ -1,0 +1,71 @@
+"""Every registered component passes core's conformance kit."""
+
+from __future__ import annotations
+
+import pytest
+from core.testing import check_component
+
+ENCODER = {"type": "conv-encoder", "in_channels": 1, "latent_channels": 4, "base_channels": 8}
+DECODER = {
+    "type": "conv-decoder",
+    "latent_channels": 4,
+    "base_channels": 8,
+    "heads": [
+        {"type": "rgb", "name": "rgb", "out_channels": 1},
+        {"type": "segmentation", "name": "seg", "num_classes": 2},
+        {"type": "classification", "name": "cls", "num_classes": 10},
+    ],
+}
+UNET = {"type": "unet", "base_channels": 16, "channel_mults": [1, 2], "num_res_blocks": 1}
+
+CASES = [
+    ("encoder", "conv-encoder", {}),
+    ("encoder", "conv-encoder", {"variational": True, "downsampling_steps": 1}),
+    ("encoder", "ConvEncoder", {"downsampling_steps": 0}),
+    ("encoder", "conv-decoder", {}),
+    ("encoder", "conv-decoder", {"heads": DECODER["heads"]}),
+    ("head", "rgb", {"out_channels": 1}),
+    ("head", "RGBHead", {}),
+    ("head", "segmentation", {"num_classes": 3}),
+    ("head", "SegmentationHead", {}),
+    ("head", "classification", {"pooling": "avgmax", "hidden": 8}),
+    ("head", "ClassificationHead", {}),
+    ("loss", "mse", {}),
+    ("loss", "l1", {"key": "x", "target": "y"}),
+    ("loss", "kld", {"reduction": "batchmean"}),
+    ("loss", "cross-entropy", {"label_smoothing": 0.1}),
+    ("loss", "latent-standardization", {}),
+    ("loss", "composite", {"parts": [{"type": "mse"}, {"type": "kld", "weight": 0.1}]}),
+    ("layer", "image-adapter", {"downsampling_steps": 2}),
+    ("layer", "vector-adapter", {}),
+    ("model", "autoencoder", {"encoder": ENCODER, "decoder": DECODER}),
+    ("model", "Autoencoder", {"encoder": {**ENCODER, "variational": True}, "decoder": DECODER}),
+]
+
+
+@pytest.mark.parametrize(("kind", "name", "config"), CASES, ids=[f"{k}-{n}" for k, n, _ in CASES])
+def test_conformance(kind: str, name: str, config: dict) -> None:
+    report = check_component(kind, name, config)
+    assert "bad config is a ConfigError" in report.checks
+    if kind not in ("loss",):
+        assert "save/load round trip gives identical outputs" in report.checks
+
+
+def test_latent_diffusion_conformance(ldm_config: dict) -> None:
+    config = {k: v for k, v in ldm_config.items() if k != "type"}
+    report = check_component("model", "latent-diffusion", config)
+    assert "save/load round trip gives identical outputs" in report.checks
+
+
+@pytest.mark.parametrize("fusion", ["add", "film"])
+def test_controlnet_conformance(ddpm_config: dict, fusion: str) -> None:
+    report = check_component(
+        "model", "controlnet-diffusion", {"base": {"config": ddpm_config}, "fusion": fusion}
+    )
+    assert "save/load round trip gives identical outputs" in report.checks
+
+
+def test_unet_fixture_is_a_core_diffusion_unet() -> None:
+    from core import build
+
+    assert type(build("model", dict(UNET))).__module__ == "core_diffusion.unet"
