@@ -1,0 +1,124 @@
+"""DiffLUT's model API as thin layers over core's config system and pretrained store."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from core.config import parse_override
+from core.errors import ConfigError
+from core_difflut.configs import RUNTIME_KEYS, ModelConfig
+
+__all__ = ["build_model", "load_pretrained", "list_pretrained_models", "get_pretrained_model_info"]
+
+
+def _pairs(overrides: Mapping[str, Any] | Iterable[str] | None) -> dict[str, Any]:
+    if not overrides:
+        return {}
+    if isinstance(overrides, Mapping):
+        return dict(overrides)
+    return dict(parse_override(o) if isinstance(o, str) else tuple(o) for o in overrides)
+
+
+def _split_runtime(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(runtime values, other values): ``temperature`` and ``runtime.temperature`` are runtime."""
+    runtime: dict[str, Any] = {}
+    other: dict[str, Any] = {}
+    for key, value in values.items():
+        short = key.split(".", 1)[1] if key.startswith("runtime.") else key
+        if key == "runtime" and isinstance(value, Mapping):
+            runtime.update(value)
+        elif short in RUNTIME_KEYS:
+            runtime[short] = value
+        else:
+            other[key] = value
+    return runtime, other
+
+
+def _is_reference(source: Any) -> bool:
+    if not isinstance(source, (str, os.PathLike)):
+        return False
+    path = Path(source)
+    return path.suffix not in {".yaml", ".yml"} and (path.is_dir() or not path.exists())
+
+
+def build_model(
+    source: Any,
+    load_weights: bool = True,
+    overrides: Mapping[str, Any] | Iterable[str] | None = None,
+    *,
+    device: Any = None,
+) -> Any:
+    """A ``feedforward`` model from a pretrained name (latest), ``type/name/vN``, a YAML path,
+    a dict or a ``ModelConfig``.
+
+    Overrides are ``{"temperature": 0.5}``, ``{"runtime.eval_mode": "sampling"}`` or
+    ``["runtime.tau=3"]``; on a pretrained model only runtime parameters may change (a
+    structural one is a ConfigError naming it).
+    """
+    import core
+
+    runtime, other = _split_runtime(_pairs(overrides))
+    if _is_reference(source):
+        from core.modules import pretrained_files, read_pretrained_yaml
+        from core.pretrained import resolve_pretrained
+
+        path = Path(source) if Path(source).is_dir() else resolve_pretrained(str(source)).path
+        model_cfg = read_pretrained_yaml(pretrained_files(path)[0])["model"]
+        pairs: dict[str, Any] = dict(other)
+        if runtime:
+            pairs["runtime"] = {**dict(model_cfg.get("runtime") or {}), **runtime}
+        return core.build_model(str(path), load_weights, pairs, device=device)
+    if isinstance(source, (str, os.PathLike)):
+        config = ModelConfig.from_yaml(source)
+    elif isinstance(source, ModelConfig):
+        config = source
+    elif isinstance(source, Mapping):
+        section = dict(source.get("model", source))
+        section.pop("type", None)
+        config = ModelConfig.model_validate(section)
+    else:
+        raise ConfigError(
+            "build_model: source must be a pretrained name, a YAML path, a dict or a "
+            f"ModelConfig, got {type(source).__name__}"
+        )
+    data = config.model_dump(mode="python")
+    if runtime:
+        data["runtime"] = {**data["runtime"], **runtime}
+    pairs = [(k, v) for k, v in other.items()]
+    model = core.build_model({"model": {"type": "feedforward", **data}}, False, pairs)
+    return model.to(device) if device is not None else model
+
+
+def load_pretrained(name: str, *, device: Any = None, **runtime_overrides: Any) -> Any:
+    """Build and load a pretrained DiffLUT model (``name``, ``feedforward/name/vN``)."""
+    return build_model(name, True, runtime_overrides, device=device).eval()
+
+
+def list_pretrained_models(root: str | os.PathLike[str] | None = None) -> dict[str, list[str]]:
+    """Pretrained models by model type: ``{"feedforward": ["digits-dwn", "mine/v1", ...]}``.
+
+    Versioned entries appear as ``name/vN``, unversioned (plugin-shipped) ones as ``name``.
+    """
+    from core.pretrained import list_pretrained
+
+    grouped: dict[str, list[str]] = {}
+    for info in list_pretrained(root):
+        label = f"{info.name}/v{info.version}" if info.version is not None else info.name
+        grouped.setdefault(info.model_type, []).append(label)
+    return {k: sorted(set(v)) for k, v in sorted(grouped.items())}
+
+
+def get_pretrained_model_info(
+    name: str, root: str | os.PathLike[str] | None = None
+) -> dict[str, Any]:
+    """Reference, path, version, metadata (accuracy, parameters, ...) and model config."""
+    from core.modules import pretrained_files, read_pretrained_yaml
+    from core.pretrained import pretrained_info
+
+    info = pretrained_info(name, root)
+    data = info.to_dict()
+    data["config"] = read_pretrained_yaml(pretrained_files(info.path)[0])["model"]
+    return data

@@ -1,0 +1,176 @@
+"""Vectorised LUT kernels shared by the node types.
+
+Layout: node inputs are ``(N, n, B)`` (nodes, inputs per node, batch) and node outputs
+``(N, B)``; a table is ``(N, 2**n)`` with address ``sum_j bit_j 2**j``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+
+__all__ = [
+    "corners",
+    "address",
+    "lookup",
+    "multilinear",
+    "efd_weights",
+    "stable_weights",
+    "efd_lookup",
+    "flip_index",
+    "walsh_matrix",
+    "binary_entropy",
+    "gumbel_logistic",
+]
+
+
+@functools.lru_cache(maxsize=32)
+def _corners_cpu(n: int) -> torch.Tensor:
+    a = torch.arange(1 << n)
+    return ((a.unsqueeze(1) >> torch.arange(n)) & 1).float()
+
+
+def corners(n: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """The 2**n binary input vectors, ``(2**n, n)``, row a holding the bits of a."""
+    return _corners_cpu(n).to(device)
+
+
+def address(bits: torch.Tensor) -> torch.Tensor:
+    """``(N, n, B)`` of 0/1 (or bool) -> ``(N, B)`` int64 addresses."""
+    n = bits.shape[1]
+    powers = 2.0 ** torch.arange(n, device=bits.device, dtype=torch.float32)
+    return torch.matmul(powers, bits.to(torch.float32)).to(torch.int64)
+
+
+def lookup(table: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
+    """Hard lookup: ``table`` (N, K) at the addresses of ``bits`` (N, n, B) -> (N, B)."""
+    return table.gather(1, address(bits))
+
+
+def _weights(x: torch.Tensor) -> torch.Tensor:
+    """Multilinear weights ``prod_j x_j^a_j (1-x_j)^(1-a_j)`` of (N, m, B) -> (N, B, 2**m)."""
+    n_nodes, m, batch = x.shape
+    if m == 0:
+        return x.new_ones(n_nodes, batch, 1)
+    xj = x[:, 0, :].unsqueeze(-1)
+    w = torch.cat([1 - xj, xj], -1)
+    for j in range(1, m):
+        xj = x[:, j, :].unsqueeze(-1)
+        w = torch.cat([w * (1 - xj), w * xj], -1)
+    return w
+
+
+def multilinear(x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """Expectation of ``table`` over independent Bernoulli(x) input bits.
+
+    The table is split into (high bits) x (low bits); the high-bit weights contract it by a
+    batched matmul and the low-bit weights finish with a product-sum, so the work per node and
+    sample is about 2**n + 2**(n/2+1) multiply-adds and no (N, B, 2**n) tensor is formed.
+    """
+    n_nodes, n, _ = x.shape
+    lo = n // 2
+    hi = n - lo
+    w_lo = _weights(x[:, :lo])
+    w_hi = _weights(x[:, lo:])
+    t = table.reshape(n_nodes, 1 << hi, 1 << lo)
+    u = torch.bmm(w_hi, t)
+    return (u * w_lo).sum(-1)
+
+
+def _hamming_excluding(n: int) -> torch.Tensor:
+    """(n, K, K): H[i, a, k] = popcount((a ^ k) with bit i cleared)."""
+    k = torch.arange(1 << n)
+    diff = k.view(-1, 1) ^ k.view(1, -1)
+    out = []
+    for i in range(n):
+        d = diff & ~(1 << i)
+        out.append(sum(((d >> j) & 1) for j in range(n)))
+    return torch.stack(out)
+
+
+def _sign(n: int) -> torch.Tensor:
+    """(n, 1, K): +1 where k_i = 1, -1 where k_i = 0."""
+    k = torch.arange(1 << n)
+    return torch.stack([((k >> i) & 1) * 2 - 1 for i in range(n)]).view(n, 1, -1).float()
+
+
+@functools.lru_cache(maxsize=16)
+def efd_weights(n: int) -> torch.Tensor:
+    """DWN Extended Finite Difference table, flattened to (n * 2**n, 2**n).
+
+    ``W[i, a, k] = alpha (-1)^(1 - k_i) beta^H(a without i, k without i)`` with
+    ``alpha = 0.5 * 0.75**(n-1)``, ``beta = 1/3``.
+    """
+    alpha = 0.5 * 0.75 ** (n - 1)
+    w = alpha * _sign(n) * (1.0 / 3.0) ** _hamming_excluding(n).float()
+    return w.reshape(n << n, 1 << n).contiguous()
+
+
+@functools.lru_cache(maxsize=16)
+def stable_weights(n: int) -> torch.Tensor:
+    """dwn-stable table: ``(-1)^(1 - k_i) / (H + 1)``, scaled so an identity LUT has gradient 1."""
+    scale = n / ((1 << n) - 1)
+    w = scale * _sign(n) / (_hamming_excluding(n).float() + 1.0)
+    return w.reshape(n << n, 1 << n).contiguous()
+
+
+class _EFDLookup(torch.autograd.Function):
+    """Hard lookup forward; finite-difference gradient to the inputs, exact to the table."""
+
+    @staticmethod
+    def forward(ctx, x, table, weights):  # type: ignore[override]
+        addr = address(x >= 0.5)
+        ctx.save_for_backward(addr, table, weights)
+        return table.gather(1, addr)
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        addr, table, weights = ctx.saved_tensors
+        n_nodes, batch = addr.shape
+        k = table.shape[1]
+        n = weights.shape[0] // k
+        grad = grad.contiguous()
+        grad_table = None
+        if ctx.needs_input_grad[1]:
+            grad_table = torch.zeros_like(table).scatter_add_(1, addr, grad)
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            m = (table.detach() @ weights.t()).view(n_nodes, n, k)
+            index = addr.unsqueeze(1).expand(n_nodes, n, batch)
+            grad_x = m.gather(2, index) * grad.unsqueeze(1)
+        return grad_x, grad_table, None
+
+
+def efd_lookup(x: torch.Tensor, table: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``table[addr(x >= 0.5)]`` with the finite-difference backward given by ``weights``."""
+    return _EFDLookup.apply(x, table, weights.to(device=table.device, dtype=table.dtype))
+
+
+@functools.lru_cache(maxsize=16)
+def flip_index(n: int) -> torch.Tensor:
+    """(n, K): address a with bit i flipped."""
+    k = torch.arange(1 << n)
+    return torch.stack([k ^ (1 << i) for i in range(n)])
+
+
+@functools.lru_cache(maxsize=16)
+def walsh_matrix(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(K, K) Walsh-Hadamard matrix H[a, S] = (-1)^popcount(a & S) and the degree |S| (K,)."""
+    k = torch.arange(1 << n)
+    both = k.view(-1, 1) & k.view(1, -1)
+    parity = sum(((both >> j) & 1) for j in range(n)) % 2
+    degree = sum(((k >> j) & 1) for j in range(n)).float()
+    return (1 - 2 * parity).float(), degree
+
+
+def binary_entropy(p: torch.Tensor) -> torch.Tensor:
+    """Elementwise binary entropy in nats."""
+    p = p.clamp(1e-6, 1 - 1e-6)
+    return -(p * p.log() + (1 - p) * (1 - p).log())
+
+
+def gumbel_logistic(shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
+    """Logistic noise (difference of two Gumbels)."""
+    u = torch.rand(shape, device=like.device, dtype=like.dtype).clamp(1e-6, 1 - 1e-6)
+    return u.log() - (1 - u).log()
