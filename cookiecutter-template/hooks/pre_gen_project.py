@@ -1,0 +1,31 @@
+"""Validate the answers before anything is written."""
+
+import re
+import sys
+
+NAME = "{{ cookiecutter.__name }}"
+DIST = "{{ cookiecutter.dist_name }}"
+PACKAGE = "{{ cookiecutter.package_name }}"
+KINDS = "{{ cookiecutter.kinds }}"
+KNOWN = {"model", "scheduler", "loss", "head"}
+
+problems = []
+if not re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", NAME):
+    problems.append(
+        f"plugin_name '{NAME}' must be kebab-case: lowercase letters and digits, "
+        "words joined by '-', starting with a letter (e.g. tiny-vae)"
+    )
+if not re.fullmatch(r"[A-Za-z0-9]+([-_.][A-Za-z0-9]+)*", DIST):
+    problems.append(f"dist_name '{DIST}' is not a valid distribution name")
+if not re.fullmatch(r"[a-z_][a-z0-9_]*", PACKAGE):
+    problems.append(f"package_name '{PACKAGE}' is not a valid Python package name")
+unknown = sorted({k.strip() for k in KINDS.split(",") if k.strip()} - KNOWN)
+if unknown:
+    problems.append(
+        f"unknown kind(s) {', '.join(unknown)} in kinds '{KINDS}'; choose from "
+        + ", ".join(sorted(KNOWN))
+    )
+if problems:
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    sys.exit(1)

@@ -1,0 +1,57 @@
+{%- set kinds = cookiecutter.kinds.split(',') | map('trim') | list -%}
+"""The plugin is installed, discovered by core and lists its components."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import core
+from core.hookspecs import KIND_HOOKS
+
+DIST = "{{ cookiecutter.dist_name }}"
+NAME = "{{ cookiecutter.__name }}"
+COMPONENTS = {
+    "model": [NAME],
+{%- if 'scheduler' in kinds %}
+    "scheduler": [f"{NAME}-warmup"],
+{%- endif %}
+{%- if 'loss' in kinds %}
+    "loss": [f"{NAME}-elbo"],
+{%- endif %}
+{%- if 'head' in kinds %}
+    "head": [f"{NAME}-head"],
+{%- endif %}
+}
+
+
+def test_listed_by_core_plugins_list() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "core", "plugins", "list", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    records = {r["distribution"]: r for r in json.loads(result.stdout)["plugins"]}
+    assert DIST in records, f"{DIST} is not listed; is it installed (pip install -e .)?"
+    record = records[DIST]
+    assert record["status"] == "loaded", record["error"]
+    assert record["version"] == "0.1.0"
+    assert set(record["hooks"]) == {KIND_HOOKS[kind] for kind in COMPONENTS}
+    assert record["components"] == {kind: len(names) for kind, names in COMPONENTS.items()}
+
+
+def test_components_are_registered() -> None:
+    for kind, names in COMPONENTS.items():
+        listed = core.list_components(kind)
+        for name in names:
+            assert name in listed, f"{kind} '{name}' is missing from {listed}"
+
+
+def test_listing_does_not_import_torch() -> None:
+    code = (
+        "import sys, core; core.get_manager(); "
+        "assert 'torch' not in sys.modules, 'plugin.py or configs.py imported torch'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
