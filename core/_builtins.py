@@ -103,7 +103,9 @@ def register_pretrained(register: Any) -> None:
 
 @hookimpl
 def register_commands(cli: Any) -> None:
+    from core.cli.new_plugin_cmd import new_plugin
     from core.cli.run_cmd import evaluate, sample, train
 
+    cli.add_command(new_plugin)
     for command in (train, sample, evaluate):
         cli.add_command(command)
