@@ -1,0 +1,44 @@
+"""core-diffusion: DDPM, U-Nets, noise schedules and samplers for core (imports torch lazily)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "DDPM",
+    "UNet",
+    "DDPMUNet",
+    "NoiseSchedule",
+    "LinearSchedule",
+    "CosineSchedule",
+    "QuadraticSchedule",
+    "SigmoidSchedule",
+    "DDPMSampler",
+    "DDIMSampler",
+    "DPMSolverPPSampler",
+    "sinusoidal_embedding",
+]
+
+_LAZY = {
+    "DDPM": "core_diffusion.ddpm",
+    "UNet": "core_diffusion.unet",
+    "DDPMUNet": "core_diffusion.ddpm_unet",
+    "sinusoidal_embedding": "core_diffusion.layers",
+    "NoiseSchedule": "core_diffusion.schedules",
+    "LinearSchedule": "core_diffusion.schedules",
+    "CosineSchedule": "core_diffusion.schedules",
+    "QuadraticSchedule": "core_diffusion.schedules",
+    "SigmoidSchedule": "core_diffusion.schedules",
+    "DDPMSampler": "core_diffusion.samplers",
+    "DDIMSampler": "core_diffusion.samplers",
+    "DPMSolverPPSampler": "core_diffusion.samplers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'core_diffusion' has no attribute '{name}'")

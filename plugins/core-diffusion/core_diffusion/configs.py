@@ -1,0 +1,307 @@
+"""Configs of the diffusion components (torch-free)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AliasChoices, field_validator, model_validator
+
+from core.schema import ComponentConfig, Field, runtime
+
+__all__ = [
+    "ScheduleConfig",
+    "LinearScheduleConfig",
+    "QuadraticScheduleConfig",
+    "SigmoidScheduleConfig",
+    "CosineScheduleConfig",
+    "UNetConfig",
+    "DDPMUNetConfig",
+    "DDPMConfig",
+    "DDPMSamplerConfig",
+    "DDIMSamplerConfig",
+    "DPMSolverConfig",
+    "SAMPLERS",
+]
+
+#: registered sampler names (and aliases) ``ddpm.sample(sampler=...)`` accepts.
+SAMPLERS = ("ddpm", "ddim", "dpm-solver++", "dpmsolver++", "dpm-solver")
+
+
+# -- noise schedules ---------------------------------------------------------------------------
+class ScheduleConfig(ComponentConfig):
+    """Common to every noise schedule."""
+
+    timesteps: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description="number of diffusion steps T (alias: num_steps)",
+        validation_alias=AliasChoices("timesteps", "num_steps"),
+    )
+
+
+class LinearScheduleConfig(ScheduleConfig):
+    """beta rises linearly from beta_start to beta_end."""
+
+    beta_start: float = Field(1e-4, gt=0.0, lt=1.0, description="beta at the first step")
+    beta_end: float = Field(0.02, gt=0.0, lt=1.0, description="beta at the last step")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LinearScheduleConfig:
+        if self.beta_end < self.beta_start:
+            raise ValueError(
+                f"beta_end ({self.beta_end}) must be >= beta_start ({self.beta_start})"
+            )
+        return self
+
+
+class QuadraticScheduleConfig(LinearScheduleConfig):
+    """sqrt(beta) rises linearly from sqrt(beta_start) to sqrt(beta_end)."""
+
+
+class SigmoidScheduleConfig(LinearScheduleConfig):
+    """beta = sigmoid(linspace(-range, range, T)) scaled into [beta_start, beta_end]."""
+
+    sigmoid_range: float = Field(6.0, gt=0.0, le=50.0, description="half-width of the logit grid")
+
+
+class CosineScheduleConfig(ScheduleConfig):
+    """Nichol & Dhariwal (2021): alpha_bar follows a squared cosine."""
+
+    s: float = Field(0.008, ge=0.0, le=1.0, description="offset that keeps beta small near t=0")
+    max_beta: float = Field(0.999, gt=0.0, lt=1.0, description="betas are clipped at this value")
+
+
+# -- networks ----------------------------------------------------------------------------------
+class UNetConfig(ComponentConfig):
+    """A time-conditioned U-Net with GroupNorm/SiLU residual blocks and optional attention."""
+
+    in_channels: int = Field(3, ge=1, le=4096, description="channels of the noisy input")
+    out_channels: int | None = Field(
+        None, ge=1, le=4096, description="channels of the prediction (None = in_channels)"
+    )
+    base_channels: int = Field(64, ge=1, le=4096, description="channels of the first level")
+    channel_mults: list[int] | None = Field(
+        None,
+        min_length=1,
+        max_length=8,
+        description="channel multiplier per resolution level (default (1, 2, 2, 2))",
+    )
+    depth: int | None = Field(
+        None,
+        ge=1,
+        le=8,
+        description="number of levels; sets channel_mults to (1, 2, 4, 4, ...) when they are not given",
+    )
+    num_res_blocks: int = Field(2, ge=1, le=16, description="residual blocks per level")
+    attention_resolutions: list[int] = Field(
+        default_factory=list,
+        description="feature-map sizes (pixels) that get self-attention, e.g. [16]",
+    )
+    attention_heads: int = Field(4, ge=1, le=64, description="heads of each attention layer")
+    image_size: int = Field(
+        32, ge=1, le=4096, description="input size, used to place attention layers"
+    )
+    time_dim: int | None = Field(
+        None, ge=2, le=16384, description="time-embedding width (None = 4 * base_channels)"
+    )
+    norm_groups: int = Field(32, ge=1, le=1024, description="GroupNorm groups (at most)")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout inside residual blocks")
+    cond_channels: int = Field(
+        0, ge=0, le=4096, description="channels of a conditioning image concatenated to the input"
+    )
+    num_classes: int = Field(0, ge=0, description="class labels y for conditioning (0 = none)")
+
+    @model_validator(mode="after")
+    def _levels(self) -> UNetConfig:
+        if self.channel_mults is None:
+            depth = self.depth or 4
+            mults = [min(2**i, 4) for i in range(depth)] if self.depth else [1, 2, 2, 2]
+            object.__setattr__(self, "channel_mults", mults)
+        elif self.depth is not None and self.depth != len(self.channel_mults):
+            raise ValueError(
+                f"depth ({self.depth}) disagrees with channel_mults {self.channel_mults} "
+                f"({len(self.channel_mults)} levels); give one of them"
+            )
+        if any(m < 1 for m in self.channel_mults):
+            raise ValueError(f"channel_mults must be positive, got {self.channel_mults}")
+        object.__setattr__(self, "depth", len(self.channel_mults))
+        factor = 2 ** (len(self.channel_mults) - 1)
+        if self.image_size % factor:
+            raise ValueError(
+                f"image_size {self.image_size} is not divisible by {factor}, the U-Net's "
+                f"downsampling factor with {len(self.channel_mults)} levels"
+            )
+        sizes = [self.image_size // 2**i for i in range(len(self.channel_mults))]
+        unused = sorted(set(self.attention_resolutions) - set(sizes))
+        if unused:
+            raise ValueError(
+                f"attention_resolutions {unused} match no level; the levels of a "
+                f"{self.image_size}px input have sizes {sizes}"
+            )
+        return self
+
+
+class DDPMUNetConfig(ComponentConfig):
+    """The Frameworm DDPM U-Net: three levels, ReLU residual blocks, max-pool down, nearest up."""
+
+    in_channels: int = Field(3, ge=1, le=4096, description="image channels")
+    out_channels: int | None = Field(
+        None, ge=1, le=4096, description="channels of the prediction (None = in_channels)"
+    )
+    base_channels: int = Field(128, ge=1, le=4096, description="channels of the first level")
+    time_dim: int = Field(128, ge=2, le=16384, description="time-embedding width (even)")
+    num_classes: int = Field(0, ge=0, description="class labels y for conditioning (0 = none)")
+
+    @field_validator("time_dim")
+    @classmethod
+    def _even(cls, value: int) -> int:
+        if value % 2:
+            raise ValueError(f"time_dim must be even, got {value}")
+        return value
+
+
+# -- samplers ----------------------------------------------------------------------------------
+Spacing = Literal["linear", "quadratic", "logsnr"]
+
+
+class DDPMSamplerConfig(ComponentConfig):
+    """Ancestral DDPM sampling (Ho et al. 2020)."""
+
+    spacing: Spacing = runtime(
+        "linear", description="timestep grid: linear in t, quadratic in t, or uniform in log-SNR"
+    )
+
+    steps: int | None = runtime(
+        None, ge=1, description="network evaluations (None = every timestep; fewer = respaced)"
+    )
+    variance: Literal["posterior", "beta"] = runtime(
+        "posterior", description="noise variance: posterior beta_tilde or beta"
+    )
+
+
+class DDIMSamplerConfig(ComponentConfig):
+    """DDIM (Song et al. 2021); eta=0 is deterministic, eta=1 matches DDPM."""
+
+    spacing: Spacing = runtime(
+        "linear", description="timestep grid: linear in t, quadratic in t, or uniform in log-SNR"
+    )
+
+    steps: int | None = runtime(50, ge=1, description="network evaluations (None = every step)")
+    eta: float = runtime(0.0, ge=0.0, le=10.0, description="stochasticity (0 = deterministic)")
+
+
+class DPMSolverConfig(ComponentConfig):
+    """DPM-Solver++ (Lu et al. 2022), multistep, data prediction."""
+
+    spacing: Spacing = runtime(
+        "logsnr", description="timestep grid: linear in t, quadratic in t, or uniform in log-SNR"
+    )
+
+    steps: int | None = runtime(20, ge=1, description="network evaluations (10-25 is typical)")
+    order: Literal[1, 2] = runtime(2, description="1 = DDIM-like, 2 = DPM-Solver++(2M)")
+
+
+# -- the DDPM model ----------------------------------------------------------------------------
+class DDPMConfig(ComponentConfig):
+    """A denoising diffusion model around any registered denoising network."""
+
+    timesteps: int = Field(
+        1000,
+        ge=1,
+        le=100_000,
+        description="diffusion steps T (alias: num_steps)",
+        validation_alias=AliasChoices("timesteps", "num_steps"),
+    )
+    image_size: int = Field(32, ge=1, le=4096, description="image height and width")
+    channels: int = Field(3, ge=1, le=4096, description="image channels")
+    data_dim: int = Field(
+        0, ge=0, description="> 0: data are vectors (B, data_dim) instead of images"
+    )
+    network: dict[str, Any] | None = Field(
+        None,
+        description="denoising network section (type + options); default ddpm-unet, base 128",
+    )
+    base_channels: int | None = Field(
+        None, ge=1, description="flat form: base_channels of the default ddpm-unet network"
+    )
+    scheduler: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "linear"},
+        description="noise schedule section (type: linear, cosine, quadratic or sigmoid)",
+    )
+    prediction: Literal["epsilon", "v"] = Field(
+        "epsilon", description="what the network predicts: the noise or v"
+    )
+    ema: float = Field(
+        0.0, ge=0.0, lt=1.0, description="EMA decay the trainer should keep (0 = none)"
+    )
+    sampler: str = runtime("ddpm", description="default sampler: ddpm, ddim or dpm-solver++")
+    sample_steps: int | None = runtime(
+        None, ge=1, description="default sampling steps (None = the sampler's default)"
+    )
+    clip_denoised: bool = runtime(
+        True, description="clamp each predicted x0 to [-1, 1] while sampling images"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_form(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        base = data.pop("base_channels", None)
+        network = data.get("network")
+        if network is None:
+            network = {"type": "ddpm-unet", "base_channels": 128 if base is None else base}
+        elif isinstance(network, dict):
+            network = dict(network)
+            network.setdefault("type", "ddpm-unet")
+            if base is not None:
+                if network.get("base_channels", base) != base:
+                    raise ValueError(
+                        f"base_channels ({base}) disagrees with network.base_channels "
+                        f"({network['base_channels']}); give it once"
+                    )
+                network["base_channels"] = base
+        data["network"] = network
+        scheduler = data.get("scheduler")
+        if isinstance(scheduler, str):
+            data["scheduler"] = {"type": scheduler}
+        return data
+
+    @model_validator(mode="after")
+    def _checks(self) -> DDPMConfig:
+        if not isinstance(self.network, dict) or not self.network.get("type"):
+            raise ValueError("network must be a section with a 'type'")
+        if not self.scheduler.get("type"):
+            raise ValueError("scheduler must be a section with a 'type'")
+        sched_steps = self.scheduler.get("timesteps", self.scheduler.get("num_steps"))
+        if sched_steps is not None and sched_steps != self.timesteps:
+            raise ValueError(
+                f"scheduler.timesteps ({sched_steps}) disagrees with timesteps "
+                f"({self.timesteps}); set timesteps only"
+            )
+        if self.sampler not in SAMPLERS:
+            raise ValueError(
+                f"unknown sampler '{self.sampler}'; expected one of ddpm, ddim, dpm-solver++"
+            )
+        if self.sample_steps is not None and self.sample_steps > self.timesteps:
+            raise ValueError(
+                f"sample_steps ({self.sample_steps}) exceeds timesteps ({self.timesteps})"
+            )
+        if self.network.get("type") in ("ddpm-unet", "unet") and not self.data_dim:
+            factor = _downsampling(self.network)
+            if self.image_size % factor:
+                raise ValueError(
+                    f"image_size {self.image_size} is not divisible by {factor}, the "
+                    f"downsampling factor of network '{self.network['type']}'"
+                )
+        return self
+
+
+def _downsampling(network: dict[str, Any]) -> int:
+    if network.get("type") == "ddpm-unet":
+        return 8
+    mults = network.get("channel_mults")
+    levels = len(mults) if isinstance(mults, list) else network.get("depth") or 4
+    return 2 ** (int(levels) - 1)

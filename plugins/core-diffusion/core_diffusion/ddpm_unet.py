@@ -1,0 +1,91 @@
+"""The Frameworm DDPM U-Net: three levels, ReLU residual blocks, max-pool down, nearest up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core import BaseModel
+from core_diffusion.configs import DDPMUNetConfig
+from core_diffusion.layers import (
+    check_conditioning,
+    check_image_input,
+    check_timesteps,
+    sinusoidal_embedding,
+)
+
+__all__ = ["DDPMUNet", "ReluResBlock"]
+
+
+class ReluResBlock(nn.Module):
+    """conv3x3(relu(x)) + Linear(t) -> conv3x3(relu(h)) + skip(x)."""
+
+    def __init__(self, cin: int, cout: int, time_dim: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.time = nn.Linear(time_dim, cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
+
+    def forward(self, x: torch.Tensor, t_emb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.relu(x))
+        h = h + self.time(F.relu(t_emb))[:, :, None, None]
+        h = self.conv2(F.relu(h))
+        return h + self.skip(x)
+
+
+class DDPMUNet(BaseModel):
+    """Denoising network ``forward(x, t, y=None) -> eps`` (same shape as x)."""
+
+    config_class = DDPMUNetConfig
+    #: inputs must be divisible by this.
+    downsample_factor = 8
+
+    def __init__(self, config: Any = None, /, **overrides: Any) -> None:
+        super().__init__(config, **overrides)
+        c = self.config
+        b, td, cin = c.base_channels, c.time_dim, c.in_channels
+        self.time_mlp = nn.Sequential(nn.Linear(td, 4 * td), nn.ReLU(), nn.Linear(4 * td, td))
+        self.label_emb = nn.Embedding(c.num_classes, td) if c.num_classes else None
+        self.d1 = ReluResBlock(cin, b, td)
+        self.d2 = ReluResBlock(b, 2 * b, td)
+        self.d3 = ReluResBlock(2 * b, 4 * b, td)
+        self.bottleneck = ReluResBlock(4 * b, 4 * b, td)
+        self.up1 = ReluResBlock(8 * b, 2 * b, td)
+        self.up2 = ReluResBlock(4 * b, b, td)
+        self.up3 = ReluResBlock(2 * b, b, td)
+        self.out = nn.Conv2d(b, c.out_channels or cin, 1)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        y: torch.Tensor | None = None,
+        cond: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        c = self.config
+        check_image_input("ddpm-unet", x, c.in_channels, self.downsample_factor)
+        t = check_timesteps("ddpm-unet", x, t)
+        check_conditioning("ddpm-unet", y, cond, c.num_classes, 0, x.shape[0])
+        emb = self.time_mlp(sinusoidal_embedding(t, c.time_dim).to(x.dtype))
+        if self.label_emb is not None and y is not None:
+            emb = emb + self.label_emb(y)
+        h1 = self.d1(x, emb)
+        h2 = self.d2(F.max_pool2d(h1, 2), emb)
+        h3 = self.d3(F.max_pool2d(h2, 2), emb)
+        h = self.bottleneck(F.max_pool2d(h3, 2), emb)
+        h = self.up1(torch.cat([F.interpolate(h, scale_factor=2.0, mode="nearest"), h3], 1), emb)
+        h = self.up2(torch.cat([F.interpolate(h, scale_factor=2.0, mode="nearest"), h2], 1), emb)
+        h = self.up3(torch.cat([F.interpolate(h, scale_factor=2.0, mode="nearest"), h1], 1), emb)
+        return self.out(h)
+
+    def example_inputs(self, batch_size: int = 2) -> tuple[torch.Tensor, ...]:
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(batch_size, self.config.in_channels, 16, 16, generator=g)
+        t = torch.randint(0, 1000, (batch_size,), generator=g)
+        if not self.config.num_classes:
+            return x, t
+        return x, t, torch.randint(0, self.config.num_classes, (batch_size,), generator=g)

@@ -1,0 +1,236 @@
+"""Samplers: DDPM (ancestral), DDIM and DPM-Solver++(2M), usable with any schedule and network.
+
+A sampler is called as::
+
+    sampler(model_fn, shape, schedule, steps=None, generator=None, device=None,
+            prediction="epsilon", clip_x0=None, x_T=None, **conditioning) -> Tensor
+
+``model_fn(x, t, **conditioning)`` is the denoising network (``t`` a LongTensor (B,) of
+0-based timesteps); ``prediction`` says what it returns (``epsilon``, ``v`` or ``x0``).
+Keyword arguments that are fields of the sampler's config (``steps``, ``eta``, ``order``,
+``variance``) override the config for that call; every other keyword is conditioning and
+goes to ``model_fn``. All samplers walk the same descending grid of ``steps`` timesteps,
+from T-1 down to 0 (``spacing``: ``linear`` in t, ``quadratic`` or ``logsnr``), and take
+their last step from t=0 to clean data.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from core.component import Component
+from core.errors import ConfigError
+from core_diffusion.configs import DDIMSamplerConfig, DDPMSamplerConfig, DPMSolverConfig
+
+__all__ = ["Sampler", "DDPMSampler", "DDIMSampler", "DPMSolverPPSampler", "timestep_grid"]
+
+ModelFn = Callable[..., torch.Tensor]
+
+
+def timestep_grid(
+    timesteps: int, steps: int, spacing: str = "linear", alpha_bars: list[float] | None = None
+) -> list[int]:
+    """``steps`` strictly descending timesteps from T-1 to 0 (then clean data).
+
+    ``linear``: evenly spaced in t; ``quadratic``: t ~ u^2 (denser near 0); ``logsnr``:
+    evenly spaced in log(alpha/sigma) (needs ``alpha_bars``).
+    """
+    if steps > timesteps:
+        raise ConfigError(f"steps ({steps}) exceeds the schedule's timesteps ({timesteps})")
+    if steps == 1:
+        return [timesteps - 1]
+    u = [(steps - 1 - i) / (steps - 1) for i in range(steps)]  # 1 -> 0
+    if spacing == "linear":
+        raw = [(timesteps - 1) * v for v in u]
+    elif spacing == "quadratic":
+        raw = [(timesteps - 1) * v * v for v in u]
+    elif spacing == "logsnr":
+        if alpha_bars is None:
+            raise ConfigError("logsnr spacing needs the schedule's alpha_bars")
+        neg = [-0.5 * math.log(a / (1 - a)) for a in alpha_bars]  # increasing in t
+        raw = []
+        for v in u:
+            target = neg[0] + (neg[-1] - neg[0]) * v
+            k = min(bisect.bisect_left(neg, target), timesteps - 1)
+            raw.append(k - 1 if k and target - neg[k - 1] < neg[k] - target else k)
+    else:
+        raise ConfigError(f"unknown spacing '{spacing}'; expected linear, quadratic or logsnr")
+    # each t_i within [steps-1-i, T-1-i], then strictly descending even after rounding
+    grid = [min(max(int(round(r)), steps - 1 - i), timesteps - 1 - i) for i, r in enumerate(raw)]
+    grid[0], grid[-1] = timesteps - 1, 0
+    for i in range(steps - 2, -1, -1):
+        grid[i] = max(grid[i], grid[i + 1] + 1)
+    return grid
+
+
+def _randn(shape: tuple[int, ...], generator: torch.Generator | None, device: Any, dtype: Any):
+    gen_device = generator.device if generator is not None else device
+    return torch.randn(shape, generator=generator, device=gen_device, dtype=dtype).to(device)
+
+
+class Sampler(Component):
+    """Base of the samplers: option handling, the noise draw and the prediction conversion."""
+
+    kind = "sampler"
+    config_section = "sampler"
+    default_steps: int | None = None
+
+    def __init__(self, config: Any = None, /, **overrides: Any) -> None:
+        self.config = self.resolve_config(config, **overrides)
+        #: network evaluations of the last call.
+        self.last_nfe = 0
+
+    def __call__(
+        self,
+        model_fn: ModelFn,
+        shape: tuple[int, ...] | list[int] | torch.Size,
+        schedule: Any,
+        *,
+        generator: torch.Generator | None = None,
+        device: Any = None,
+        dtype: torch.dtype = torch.float32,
+        prediction: str = "epsilon",
+        clip_x0: float | None = None,
+        x_T: torch.Tensor | None = None,
+        progress: bool = False,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        """Draw samples of ``shape`` from pure noise (or from ``x_T``)."""
+        fields = type(self.config).model_fields
+        options = {k: kwargs.pop(k) for k in list(kwargs) if k in fields}
+        config = (
+            self.resolve_config({**self.config.model_dump(), **options}) if options else self.config
+        )
+        if prediction not in ("epsilon", "v", "x0"):
+            raise ConfigError(f"prediction must be epsilon, v or x0, got {prediction!r}")
+        alpha_bars = getattr(schedule, "alpha_bars_f64", None)
+        if alpha_bars is None:
+            alpha_bars = torch.as_tensor(schedule.alpha_bars, dtype=torch.float64)
+        ab = [float(a) for a in alpha_bars.cpu()]
+        steps = config.steps or self.default_steps or len(ab)
+        grid = timestep_grid(len(ab), steps, config.spacing, ab)
+        shape = tuple(int(s) for s in shape)
+        if device is None:
+            device = x_T.device if x_T is not None else _module_device(model_fn)
+        if x_T is not None:
+            if tuple(x_T.shape) != shape:
+                raise ConfigError(f"x_T has shape {tuple(x_T.shape)}, expected {shape}")
+            x = x_T.to(device=device, dtype=dtype)
+        else:
+            x = _randn(shape, generator, device, dtype)
+        self.last_nfe = 0
+
+        def predict(x: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
+            """(eps, x0) predicted at timestep t."""
+            tt = torch.full((shape[0],), t, device=x.device, dtype=torch.long)
+            out = model_fn(x, tt, **kwargs)
+            self.last_nfe += 1
+            if out.shape != x.shape:
+                raise ConfigError(
+                    f"the network returned shape {tuple(out.shape)} for input {tuple(x.shape)}"
+                )
+            a = ab[t]
+            sa, s1a = math.sqrt(a), math.sqrt(1 - a)
+            if prediction == "epsilon":
+                eps, x0 = out, (x - s1a * out) / sa
+            elif prediction == "v":
+                eps, x0 = sa * out + s1a * x, sa * x - s1a * out
+            else:
+                eps, x0 = (x - sa * out) / s1a, out
+            if clip_x0 is not None:
+                x0 = x0.clamp(-clip_x0, clip_x0)
+                eps = (x - sa * x0) / s1a
+            return eps, x0
+
+        iterator: Any = range(len(grid))
+        if progress:
+            from tqdm.auto import tqdm
+
+            iterator = tqdm(iterator, desc=self.model_type or type(self).__name__)
+        with torch.no_grad():
+            return self._run(predict, x, grid, ab, config, iterator, generator)
+
+    def _run(self, predict, x, grid, ab, config, iterator, generator) -> torch.Tensor:
+        raise NotImplementedError
+
+
+def _module_device(fn: Any) -> torch.device:
+    for owner in (fn, getattr(fn, "__self__", None)):
+        if isinstance(owner, torch.nn.Module):
+            for p in (*owner.parameters(), *owner.buffers()):
+                return p.device
+    return torch.device("cpu")
+
+
+class DDPMSampler(Sampler):
+    """Ancestral sampling; with fewer steps than T the schedule is respaced."""
+
+    config_class = DDPMSamplerConfig
+
+    def _run(self, predict, x, grid, ab, config, iterator, generator):
+        for i in iterator:
+            t = grid[i]
+            a_t = ab[t]
+            a_prev = ab[grid[i + 1]] if i + 1 < len(grid) else 1.0
+            beta = 1 - a_t / a_prev
+            _, x0 = predict(x, t)
+            c_x0 = math.sqrt(a_prev) * beta / (1 - a_t)
+            c_xt = math.sqrt(1 - beta) * (1 - a_prev) / (1 - a_t)
+            x = c_x0 * x0 + c_xt * x
+            if i + 1 < len(grid):
+                var = beta * (1 - a_prev) / (1 - a_t) if config.variance == "posterior" else beta
+                x = x + math.sqrt(var) * _randn(tuple(x.shape), generator, x.device, x.dtype)
+        return x
+
+
+class DDIMSampler(Sampler):
+    """DDIM: deterministic at eta=0, the DDPM posterior at eta=1."""
+
+    config_class = DDIMSamplerConfig
+    default_steps = 50
+
+    def _run(self, predict, x, grid, ab, config, iterator, generator):
+        for i in iterator:
+            t = grid[i]
+            a_t = ab[t]
+            a_prev = ab[grid[i + 1]] if i + 1 < len(grid) else 1.0
+            eps, x0 = predict(x, t)
+            sigma = config.eta * math.sqrt((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev))
+            x = math.sqrt(a_prev) * x0 + math.sqrt(max(1 - a_prev - sigma**2, 0.0)) * eps
+            if sigma > 0:
+                x = x + sigma * _randn(tuple(x.shape), generator, x.device, x.dtype)
+        return x
+
+
+class DPMSolverPPSampler(Sampler):
+    """DPM-Solver++ multistep (2M by default), data prediction, first order at the end."""
+
+    config_class = DPMSolverConfig
+    default_steps = 20
+
+    def _run(self, predict, x, grid, ab, config, iterator, generator):
+        prev_x0: torch.Tensor | None = None
+        prev_h = 0.0
+        for i in iterator:
+            t = grid[i]
+            _, x0 = predict(x, t)
+            if i + 1 == len(grid):  # to clean data: sigma = 0, the first-order step gives x0
+                x = x0
+                break
+            s = grid[i + 1]
+            alpha_t, sigma_t = math.sqrt(ab[t]), math.sqrt(1 - ab[t])
+            alpha_s, sigma_s = math.sqrt(ab[s]), math.sqrt(1 - ab[s])
+            h = math.log(alpha_s / sigma_s) - math.log(alpha_t / sigma_t)
+            d = x0
+            last_step = i + 2 == len(grid) and len(grid) < 15
+            if config.order == 2 and prev_x0 is not None and not last_step:
+                r = prev_h / h
+                d = (1 + 1 / (2 * r)) * x0 - (1 / (2 * r)) * prev_x0
+            x = (sigma_s / sigma_t) * x - alpha_s * math.expm1(-h) * d
+            prev_x0, prev_h = x0, h
+        return x

@@ -1,0 +1,219 @@
+"""The ddpm model: configs (nested and flat), loss, sampling, conditioning and errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import core
+from core.testing import check_component
+
+TINY_UNET = {"type": "unet", "base_channels": 8, "channel_mults": [1, 2], "num_res_blocks": 1}
+
+
+def tiny(**kw):
+    section = {
+        "type": "ddpm",
+        "timesteps": 50,
+        "image_size": 8,
+        "channels": 1,
+        "network": dict(TINY_UNET),
+        **kw,
+    }
+    return core.build_model({"model": section})
+
+
+def test_flat_form_configures_the_default_network():
+    m = core.build_model(
+        {
+            "model": {
+                "type": "ddpm",
+                "timesteps": 1000,
+                "image_size": 64,
+                "channels": 3,
+                "base_channels": 64,
+            }
+        }
+    )
+    assert type(m.network).__name__ == "DDPMUNet"
+    assert m.network.count_parameters() == 3_745_987 == m.count_parameters()
+    assert m.get_config()["network"] == {"type": "ddpm-unet", "base_channels": 64}
+    default = core.build("model", {"type": "ddpm", "image_size": 8, "channels": 1})
+    assert default.config.network == {"type": "ddpm-unet", "base_channels": 128}
+    assert default.network.config.in_channels == 1 and default.schedule.timesteps == 1000
+
+
+def test_network_and_schedule_are_filled_and_built():
+    m = tiny(scheduler={"type": "cosine"})
+    assert m.network.config.in_channels == 1 and m.network.config.out_channels == 1
+    assert m.network.config.image_size == 8
+    assert type(m.schedule).__name__ == "CosineSchedule" and m.schedule.timesteps == 50
+    m2 = tiny(scheduler="quadratic")
+    assert type(m2.schedule).__name__ == "QuadraticSchedule"
+
+
+def test_compute_loss_forms():
+    torch.manual_seed(0)
+    m = tiny()
+    x = torch.rand(4, 1, 8, 8) * 2 - 1
+    for batch in (x, [x, torch.zeros(4, dtype=torch.long)], {"image": x}):
+        out = m.compute_loss(batch)
+        assert out["loss"].ndim == 0 and out["loss"].item() > 0
+    out["loss"].backward()
+    assert all(p.grad is not None for p in m.network.parameters())
+
+
+def test_compute_loss_is_mse_on_the_noise():
+    m = tiny()
+    x = torch.rand(3, 1, 8, 8) * 2 - 1
+    torch.manual_seed(1)
+    loss = m.compute_loss(x)["loss"]
+    torch.manual_seed(1)
+    t = torch.randint(0, 50, (3,))
+    noise = torch.randn_like(x)
+    expected = torch.mean((m.network(m.q_sample(x, t, noise), t) - noise) ** 2)
+    assert torch.allclose(loss, expected, atol=1e-6)
+
+
+def test_class_labels_reach_a_class_conditional_network():
+    m = tiny(network={**TINY_UNET, "num_classes": 10})
+    x = torch.rand(4, 1, 8, 8) * 2 - 1
+    seen = {}
+    original = m.network.forward
+
+    def spy(x, t, **kw):
+        seen.update(kw)
+        return original(x, t, **kw)
+
+    m.network.forward = spy
+    m.compute_loss([x, torch.tensor([1, 2, 3, 4])])
+    assert torch.equal(seen["y"], torch.tensor([1, 2, 3, 4]))
+    samples = m.sample(2, sampler="ddim", steps=3, y=7)
+    assert samples.shape == (2, 1, 8, 8) and torch.equal(seen["y"], torch.tensor([7, 7]))
+    plain = tiny()  # unconditional: labels of an (x, y) batch are ignored
+    assert plain.compute_loss([x, torch.tensor([1, 2, 3, 4])])["loss"].item() > 0
+
+
+@pytest.mark.parametrize("sampler", ["ddpm", "ddim", "dpm-solver++", "dpmsolver++"])
+def test_sample_shapes_and_range(sampler):
+    m = tiny()
+    g = torch.Generator().manual_seed(0)
+    x = m.sample(3, sampler=sampler, steps=5, generator=g)
+    assert x.shape == (3, 1, 8, 8) and x.min() >= -1 and x.max() <= 1
+    assert m.last_nfe == 5
+    again = m.sample(3, sampler=sampler, steps=5, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(x, again)
+    assert m.sample_range == (-1.0, 1.0)
+
+
+def test_sampler_options_and_defaults():
+    m = tiny(sampler="ddim", sample_steps=4)
+    m.sample(1)
+    assert m.last_nfe == 4
+    m.sample(1, sampler="ddim", steps=6, eta=0.5)
+    assert m.last_nfe == 6
+    m.apply_runtime_overrides(sampler="dpm-solver++", sample_steps=3)
+    m.sample(1)
+    assert m.last_nfe == 3
+    with pytest.raises(core.ConfigError, match="structural"):
+        m.apply_runtime_overrides(timesteps=10)
+
+
+def test_v_prediction_trains_and_samples():
+    m = tiny(prediction="v")
+    x = torch.rand(2, 1, 8, 8) * 2 - 1
+    assert m.compute_loss(x)["loss"].item() > 0
+    assert m.sample(2, sampler="dpm-solver++", steps=4).shape == (2, 1, 8, 8)
+
+
+def test_training_reduces_the_loss():
+    torch.manual_seed(0)
+    m = tiny(network={**TINY_UNET, "base_channels": 16})
+    data = torch.zeros(32, 1, 8, 8)
+    data[:, :, 2:6, 2:6] = 1.0
+    data = data * 2 - 1
+    opt = torch.optim.Adam(m.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(40):
+        loss = m.compute_loss(data)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert sum(losses[-10:]) / 10 < 0.5 * sum(losses[:10]) / 10
+
+
+def test_vector_data_with_the_mlp_denoiser():
+    pytest.importorskip("core_denoisers")
+    m = core.build_model(
+        {
+            "model": {
+                "type": "ddpm",
+                "timesteps": 100,
+                "data_dim": 2,
+                "network": {"type": "mlp-denoiser", "hidden_dim": 16},
+            }
+        }
+    )
+    assert m.network.config.data_dim == 2 and m.data_shape == (2,)
+    assert m.compute_loss(torch.randn(8, 2))["loss"].item() > 0
+    x = m.sample(5, sampler="dpm-solver++", steps=10)
+    assert x.shape == (5, 2)
+
+
+def test_bad_configs_are_clear():
+    with pytest.raises(core.ConfigError, match="not divisible by 8"):
+        core.build("model", {"type": "ddpm", "image_size": 20, "channels": 1})
+    with pytest.raises(core.ConfigError, match="not divisible by 2"):
+        tiny(image_size=9)
+    with pytest.raises(core.ConfigError, match="unknown sampler 'bogus'"):
+        tiny(sampler="bogus")
+    with pytest.raises(core.ConfigError, match="sample_steps"):
+        tiny(sample_steps=51)
+    with pytest.raises(core.ConfigError, match="unknown model 'no-such-net'"):
+        tiny(network={"type": "no-such-net"})
+    with pytest.raises(core.ConfigError, match="network.*unknown key"):
+        tiny(network={**TINY_UNET, "bogus_key": 1})
+    with pytest.raises(core.ConfigError, match="scheduler.timesteps"):
+        tiny(scheduler={"type": "linear", "timesteps": 10})
+    with pytest.raises(core.ConfigError, match="unknown scheduler 'zigzag'"):
+        tiny(scheduler={"type": "zigzag"})
+    with pytest.raises(core.ConfigError, match="disagrees"):
+        tiny(base_channels=16)
+
+
+def test_bad_calls_are_clear():
+    m = tiny()
+    with pytest.raises(core.ConfigError, match="unknown sampler 'euler'"):
+        m.sample(2, sampler="euler")
+    with pytest.raises(core.ConfigError, match=r"steps must lie in \[1, 50\]"):
+        m.sample(2, steps=51)
+    with pytest.raises(core.ConfigError, match="unknown keyword"):
+        m.sample(2, temperature=0.5)
+    with pytest.raises(core.DataError, match=r"expected data of shape \(B, 1, 8, 8\)"):
+        m.compute_loss(torch.zeros(2, 3, 8, 8))
+
+
+def test_network_output_shape_is_checked():
+    with pytest.raises(core.ConfigError, match="must return its input's shape"):
+        tiny(network={**TINY_UNET, "out_channels": 2})
+
+
+def test_save_load_round_trip(tmp_path):
+    m = tiny(scheduler={"type": "sigmoid"})
+    m.save_pretrained(tmp_path / "m")
+    loaded = core.build_model(str(tmp_path / "m"))
+    g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    assert torch.equal(
+        m.sample(2, steps=3, generator=g()), loaded.sample(2, steps=3, generator=g())
+    )
+
+
+def test_conformance():
+    report = check_component(
+        "model", "ddpm", {"timesteps": 20, "image_size": 8, "channels": 1, "network": TINY_UNET}
+    )
+    assert "save/load round trip gives identical outputs" in report.checks
+    check_component(
+        "model", "ddpm", {"timesteps": 20, "image_size": 8, "channels": 2, "base_channels": 4}
+    )

@@ -1,0 +1,168 @@
+"""Samplers against an analytic Gaussian case, with every schedule, and their errors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from core_diffusion.samplers import timestep_grid
+
+import core
+from core.testing import check_component
+
+MU, STD = 0.5, 0.3
+
+
+def gaussian_eps(schedule, mu=MU, std=STD):
+    """The optimal noise predictor E[eps | x_t] for data N(mu, std^2)."""
+    ab = schedule.alpha_bars.double()
+
+    def model_fn(x, t):
+        a = ab[t].view(-1, *([1] * (x.ndim - 1))).to(x.dtype)
+        return (1 - a).sqrt() * (x - a.sqrt() * mu) / (a * std**2 + 1 - a)
+
+    return model_fn
+
+
+def sample(name, schedule, n=2000, seed=0, **kw):
+    sampler = core.build("sampler", {"type": name})
+    if kw.get("x_T") is not None:
+        n = kw["x_T"].shape[0]
+    g = torch.Generator().manual_seed(seed)
+    x = sampler(gaussian_eps(schedule), (n, 1), schedule, generator=g, dtype=torch.float64, **kw)
+    return x, sampler
+
+
+@pytest.mark.parametrize("spacing", ["linear", "quadratic", "logsnr"])
+def test_timestep_grid(spacing):
+    ab = core.build("scheduler", {"type": "linear"}).alpha_bars.tolist()
+    assert timestep_grid(1000, 1000, spacing, ab) == list(range(999, -1, -1))
+    for steps in (2, 10, 20, 50, 999):
+        grid = timestep_grid(1000, steps, spacing, ab)
+        assert len(grid) == steps and grid[0] == 999 and grid[-1] == 0
+        assert all(a > b for a, b in zip(grid, grid[1:]))  # strictly descending
+    assert timestep_grid(10, 4) == [9, 6, 3, 0]
+    with pytest.raises(core.ConfigError, match="exceeds"):
+        timestep_grid(10, 11)
+
+
+def test_ddpm_and_ddim_eta1_agree_with_the_data_distribution():
+    sched = core.build("scheduler", {"type": "linear", "timesteps": 1000})
+    ddpm, s1 = sample("ddpm", sched)
+    ddim, s2 = sample("ddim", sched, steps=1000, eta=1.0, seed=1)
+    assert s1.last_nfe == 1000 and s2.last_nfe == 1000
+    # sampling error of mean and std with n=2000 is ~0.007 and ~0.005
+    for x in (ddpm, ddim):
+        assert x.mean().item() == pytest.approx(MU, abs=0.02)
+        assert x.std().item() == pytest.approx(STD, abs=0.015)
+    assert ddpm.mean().item() == pytest.approx(ddim.mean().item(), abs=0.025)
+    assert ddpm.std().item() == pytest.approx(ddim.std().item(), abs=0.02)
+
+
+def test_ddim_eta1_is_the_ddpm_posterior_step():
+    sched = core.build("scheduler", {"type": "cosine", "timesteps": 50})
+    a, _ = sample("ddpm", sched, n=64, seed=3)
+    b, _ = sample("ddim", sched, n=64, seed=3, steps=50, eta=1.0)
+    assert torch.allclose(a, b, atol=1e-9)  # same noise draws, identical updates
+
+
+@pytest.mark.parametrize(
+    "name,steps,rel",
+    [
+        ("ddim", 200, 0.04),
+        ("ddim", 50, 0.12),
+        ("dpm-solver++", 20, 0.03),
+        ("dpm-solver++", 10, 0.05),
+    ],
+)
+def test_fast_samplers_are_accurate(name, steps, rel):
+    sched = core.build("scheduler", {"type": "linear", "timesteps": 1000})
+    x, sampler = sample(name, sched, steps=steps)
+    assert sampler.last_nfe == steps
+    assert x.mean().item() == pytest.approx(MU, abs=0.02)
+    assert x.std().item() == pytest.approx(STD, rel=rel)
+
+
+def test_dpm_solver_second_order_beats_first_order():
+    sched = core.build("scheduler", {"type": "linear", "timesteps": 1000})
+    z = torch.randn(2000, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    exact, _ = sample("ddim", sched, steps=1000, x_T=z)
+    errors = {}
+    for order in (1, 2):
+        x, _ = sample("dpm-solver++", sched, steps=8, order=order, x_T=z)
+        errors[order] = (x - exact).abs().mean().item()
+    assert errors[2] < 0.5 * errors[1]
+
+
+def test_ddim_eta0_is_deterministic():
+    sched = core.build("scheduler", {"type": "sigmoid", "timesteps": 100})
+    z = torch.randn(8, 1, dtype=torch.float64)
+    a, _ = sample("ddim", sched, x_T=z, steps=10, seed=1)
+    b, _ = sample("ddim", sched, x_T=z, steps=10, seed=2)
+    assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine", "quadratic", "sigmoid"])
+@pytest.mark.parametrize("name", ["ddpm", "ddim", "dpm-solver++"])
+def test_every_sampler_with_every_schedule(name, schedule):
+    sched = core.build("scheduler", {"type": schedule, "timesteps": 1000})
+    steps = {"ddpm": 1000, "ddim": 100, "dpm-solver++": 20}[name]
+    x, sampler = sample(name, sched, n=1000, steps=steps)
+    assert x.shape == (1000, 1) and torch.isfinite(x).all()
+    assert sampler.last_nfe == steps
+    assert x.mean().item() == pytest.approx(MU, abs=0.05)
+    assert x.std().item() == pytest.approx(STD, rel=0.15)
+
+
+def test_v_and_x0_predictions_give_the_same_samples():
+    sched = core.build("scheduler", {"type": "linear", "timesteps": 100})
+    eps_fn = gaussian_eps(sched)
+    ab = sched.alpha_bars.double()
+
+    def v_fn(x, t):
+        a = ab[t].view(-1, 1)
+        eps = eps_fn(x, t)
+        x0 = (x - (1 - a).sqrt() * eps) / a.sqrt()
+        return a.sqrt() * eps - (1 - a).sqrt() * x0
+
+    sampler = core.build("sampler", {"type": "dpm-solver++", "steps": 10})
+    z = torch.randn(16, 1, dtype=torch.float64)
+    a = sampler(eps_fn, (16, 1), sched, x_T=z, dtype=torch.float64)
+    b = sampler(v_fn, (16, 1), sched, x_T=z, dtype=torch.float64, prediction="v")
+    assert torch.allclose(a, b, atol=1e-8)
+
+
+def test_sampler_errors():
+    sched = core.build("scheduler", {"type": "linear", "timesteps": 10})
+    sampler = core.build("sampler", {"type": "ddim"})
+    with pytest.raises(core.ConfigError, match="exceeds"):
+        sampler(gaussian_eps(sched), (2, 1), sched)  # default 50 steps > 10
+    with pytest.raises(core.ConfigError, match="unknown sampler 'nope'"):
+        core.build("sampler", {"type": "nope"})
+    with pytest.raises(core.ConfigError, match="eta"):
+        core.build("sampler", {"type": "ddim", "eta": -1})
+    with pytest.raises(core.ConfigError, match="returned shape"):
+        sampler(lambda x, t: x[:, :1], (2, 3), sched, steps=5)
+    with pytest.raises(core.ConfigError, match="prediction"):
+        sampler(gaussian_eps(sched), (2, 1), sched, steps=5, prediction="score")
+
+
+def test_conditioning_reaches_the_model():
+    sched = core.build("scheduler", {"type": "linear", "timesteps": 10})
+    seen = []
+
+    def model_fn(x, t, y=None):
+        seen.append(y)
+        return torch.zeros_like(x)
+
+    core.build("sampler", {"type": "ddpm"})(
+        model_fn, (2, 1), sched, steps=3, y=torch.tensor([1, 2])
+    )
+    assert len(seen) == 3 and all(torch.equal(y, torch.tensor([1, 2])) for y in seen)
+
+
+@pytest.mark.parametrize("name", ["ddpm", "ddim", "dpm-solver++"])
+def test_conformance(name):
+    check_component("sampler", name, {"steps": 5})
+    assert math.isfinite(1.0)
