@@ -32,9 +32,7 @@ class Accuracy(_FeatureMetric):
             raise ConfigError("metric 'accuracy' needs labels= (the class of each image)")
         labels = torch.as_tensor(labels).long().cpu()
         if len(labels) != len(samples):
-            raise ConfigError(
-                f"metric 'accuracy': {len(samples)} images but {len(labels)} labels"
-            )
+            raise ConfigError(f"metric 'accuracy': {len(samples)} images but {len(labels)} labels")
         classifier = load_classifier(self.config.classifier)
         predicted = classifier.predict(samples, value_range, self.config.batch_size)
         return {"accuracy": float((predicted == labels).float().mean())}

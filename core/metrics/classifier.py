@@ -32,7 +32,9 @@ def to_classifier_input(
         x = x.mean(dim=1, keepdim=True)
     if x.shape[-2:] != (image_size, image_size):
         shrink = x.shape[-1] > image_size
-        x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False, antialias=shrink)
+        x = F.interpolate(
+            x, size=(image_size, image_size), mode="bilinear", align_corners=False, antialias=shrink
+        )
     return x.clamp(-1.0, 1.0)
 
 
@@ -50,11 +52,17 @@ class DigitClassifier(BaseModel):
             return [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True)]
 
         self.body = nn.Sequential(
-            *block(1, w), *block(w, w), nn.MaxPool2d(2),
-            *block(w, 2 * w), *block(2 * w, 2 * w), nn.MaxPool2d(2),
+            *block(1, w),
+            *block(w, w),
+            nn.MaxPool2d(2),
+            *block(w, 2 * w),
+            *block(2 * w, 2 * w),
+            nn.MaxPool2d(2),
             *block(2 * w, 4 * w),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-            nn.Linear(4 * w, c.feature_dim), nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(4 * w, c.feature_dim),
+            nn.ReLU(inplace=True),
         )
         self.dropout = nn.Dropout(c.dropout)
         self.head = nn.Linear(c.feature_dim, c.num_classes)
@@ -81,7 +89,10 @@ class DigitClassifier(BaseModel):
 
     @torch.no_grad()
     def features_of(
-        self, images: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0), batch_size: int = 500
+        self,
+        images: torch.Tensor,
+        value_range: tuple[float, float] = (-1.0, 1.0),
+        batch_size: int = 500,
     ) -> torch.Tensor:
         """Features of any-size images in ``value_range``, in eval mode, batched."""
         was = self.training
@@ -97,14 +108,19 @@ class DigitClassifier(BaseModel):
 
     @torch.no_grad()
     def predict(
-        self, images: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0), batch_size: int = 500
+        self,
+        images: torch.Tensor,
+        value_range: tuple[float, float] = (-1.0, 1.0),
+        batch_size: int = 500,
     ) -> torch.Tensor:
         """Predicted labels of any-size images in ``value_range``."""
         was = self.training
         self.eval()
         try:
             out = [
-                self(to_classifier_input(c.to(self.device), self.config.image_size, value_range)).argmax(1).cpu()
+                self(to_classifier_input(c.to(self.device), self.config.image_size, value_range))
+                .argmax(1)
+                .cpu()
                 for c in images.split(batch_size)
             ]
         finally:

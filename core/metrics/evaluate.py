@@ -20,7 +20,9 @@ def _device(name: str) -> torch.device:
     return resolve_device(name)
 
 
-def load_model(source: str, *, device: str = "auto", raw: bool = False) -> tuple[Any, dict[str, Any]]:
+def load_model(
+    source: str, *, device: str = "auto", raw: bool = False
+) -> tuple[Any, dict[str, Any]]:
     """A model ready to sample and what is known about it.
 
     ``source`` is a run directory (its ``final/``, else its newest checkpoint; EMA weights
@@ -72,7 +74,11 @@ def reference_data(section: dict[str, Any], split: str) -> Any:
 
     section = dict(section)
     if "split" in section or section.get("type") in {
-        "digits", "mnist-5k", "mnist", "image-folder", "toy2d",
+        "digits",
+        "mnist-5k",
+        "mnist",
+        "image-folder",
+        "toy2d",
     }:
         section["split"] = split
     return build("dataset", section, where="data")
@@ -84,7 +90,9 @@ def _stack(dataset: Any, limit: int | None = None) -> tuple[torch.Tensor, torch.
     elif hasattr(dataset, "points"):
         x, y = dataset.points, dataset.labels
     else:
-        items = [dataset[i] for i in range(len(dataset) if limit is None else min(limit, len(dataset)))]
+        items = [
+            dataset[i] for i in range(len(dataset) if limit is None else min(limit, len(dataset)))
+        ]
         x = torch.stack([torch.as_tensor(i[0]) for i in items])
         y = torch.as_tensor([int(i[1]) for i in items])
     return (x, y) if limit is None else (x[:limit], y[:limit])

@@ -105,7 +105,11 @@ class FeatureFID(_FeatureMetric):
     key = "feature_fid"
 
     def __call__(
-        self, samples: torch.Tensor, reference: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0), **_: Any
+        self,
+        samples: torch.Tensor,
+        reference: torch.Tensor,
+        value_range: tuple[float, float] = (-1.0, 1.0),
+        **_: Any,
     ) -> dict[str, float]:
         fa = self.features(samples, value_range)
         fb = self.features(reference, value_range)
@@ -119,12 +123,18 @@ class KID(_FeatureMetric):
     key = "kid"
 
     def __call__(
-        self, samples: torch.Tensor, reference: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0), **_: Any
+        self,
+        samples: torch.Tensor,
+        reference: torch.Tensor,
+        value_range: tuple[float, float] = (-1.0, 1.0),
+        **_: Any,
     ) -> dict[str, float]:
         c = self.config
         mean, std = kid_score(
             self.features(samples, value_range).numpy(),
             self.features(reference, value_range).numpy(),
-            c.subset_size, c.subsets, c.seed,
+            c.subset_size,
+            c.subsets,
+            c.seed,
         )
         return {"kid": mean, "kid_std": std}

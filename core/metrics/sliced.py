@@ -44,7 +44,9 @@ class SlicedWasserstein(Component):
     def __init__(self, config: Any = None, /, **overrides: Any) -> None:
         self.config = self.resolve_config(config, **overrides)
 
-    def __call__(self, samples: torch.Tensor, reference: torch.Tensor, **_: Any) -> dict[str, float]:
+    def __call__(
+        self, samples: torch.Tensor, reference: torch.Tensor, **_: Any
+    ) -> dict[str, float]:
         return {
             self.key: sliced_wasserstein(
                 torch.as_tensor(samples).detach().cpu().numpy(),

@@ -578,9 +578,14 @@ class Trainer:
             shutil.rmtree(final)
         os.replace(staging, final)
 
-    def fit(self) -> dict[str, Any]:
-        """Train to ``total_steps``; returns a summary (run dir, steps, last logged values)."""
+    def fit(self, stop_at: int | None = None) -> dict[str, Any]:
+        """Train to ``total_steps``; returns a summary (run dir, steps, last logged values).
+
+        ``stop_at`` ends early after that step with a checkpoint (no ``final/``): the run can
+        be continued with ``resume=True`` exactly as if it had not stopped.
+        """
         tc = self.train_config
+        end = self.total_steps if stop_at is None else min(stop_at, self.total_steps)
         self._prepare_run_dir()
         barrier(self.dist)
         if self.resume:
@@ -602,7 +607,7 @@ class Trainer:
         record: dict[str, Any] = {}
         global_batch = tc.batch_size * tc.grad_accumulation
         try:
-            while self.step < self.total_steps:
+            while self.step < end:
                 lr = self._set_lr()
                 values = self._train_step(batches)
                 window_steps += 1
@@ -633,6 +638,7 @@ class Trainer:
         self.save_checkpoint()
         if main:
             self._write_loss_curve()
+        if main and self.step >= self.total_steps:
             self._save_final()
             if self.is_generative:
                 self._write_samples(self.run_dir / "samples.png")

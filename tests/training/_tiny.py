@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import torch
@@ -17,6 +18,7 @@ class TinyConfig(ComponentConfig):
     dim: int = Field(2, ge=1, description="data dimension")
     hidden: int = Field(16, ge=1, description="hidden width")
     noise: float = Field(0.5, ge=0.0, description="noise std of the denoising loss")
+    delay: float = Field(0.0, ge=0.0, description="seconds to sleep per loss (slow runs)")
 
 
 class TinyDenoiser(BaseModel):
@@ -36,6 +38,8 @@ class TinyDenoiser(BaseModel):
 
     def compute_loss(self, batch: Any) -> dict[str, torch.Tensor]:
         x, _ = unpack_batch(batch)
+        if self.config.delay:
+            time.sleep(self.config.delay)
         eps = torch.randn_like(x)
         loss = F.mse_loss(self(x + self.config.noise * eps), eps)
         return {"loss": loss, "eps_mean": eps.mean()}
@@ -79,15 +83,22 @@ class TinyGAN(BaseModel):
     def __init__(self, config: Any = None, /, **overrides: Any) -> None:
         super().__init__(config, **overrides)
         c = self.config
-        self.generator = nn.Sequential(nn.Linear(4, c.hidden), nn.ReLU(), nn.Linear(c.hidden, c.dim))
-        self.discriminator = nn.Sequential(nn.Linear(c.dim, c.hidden), nn.ReLU(), nn.Linear(c.hidden, 1))
+        self.generator = nn.Sequential(
+            nn.Linear(4, c.hidden), nn.ReLU(), nn.Linear(c.hidden, c.dim)
+        )
+        self.discriminator = nn.Sequential(
+            nn.Linear(c.dim, c.hidden), nn.ReLU(), nn.Linear(c.hidden, 1)
+        )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.generator(z)
 
     def optimizer_groups(self, train_config: Any) -> dict[str, dict[str, Any]]:
         return {
-            "discriminator": {"params": list(self.discriminator.parameters()), "lr": train_config.lr},
+            "discriminator": {
+                "params": list(self.discriminator.parameters()),
+                "lr": train_config.lr,
+            },
             "generator": {"params": list(self.generator.parameters()), "betas": (0.5, 0.999)},
         }
 
