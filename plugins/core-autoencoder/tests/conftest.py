@@ -45,3 +45,14 @@ def ldm_config(ae_config) -> dict:
 @pytest.fixture
 def ddpm_config() -> dict:
     return {"type": "ddpm", "timesteps": 50, "image_size": 8, "channels": 1, "network": dict(UNET)}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    """Tiny models run fastest on one thread, above all on a shared machine."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -107,10 +107,18 @@ def test_mismatched_parts_are_config_errors(ae_config: dict) -> None:
     with pytest.raises(ConfigError, match="num_classes"):
         core.build(
             "model",
-            {**ae_config, "decoder": {**ae_config["decoder"], "heads": [{"type": "segmentation", "num_classes": 1}]}},
+            {
+                **ae_config,
+                "decoder": {
+                    **ae_config["decoder"],
+                    "heads": [{"type": "segmentation", "num_classes": 1}],
+                },
+            },
         )
     with pytest.raises(ConfigError, match="unknown head"):
-        core.build("model", {**ae_config, "decoder": {**ae_config["decoder"], "heads": [{"type": "rbg"}]}})
+        core.build(
+            "model", {**ae_config, "decoder": {**ae_config["decoder"], "heads": [{"type": "rbg"}]}}
+        )
 
 
 def test_parts_load_from_checkpoints_and_freeze(ae_config: dict, tmp_path) -> None:
@@ -118,7 +126,10 @@ def test_parts_load_from_checkpoints_and_freeze(ae_config: dict, tmp_path) -> No
     trained.save_pretrained(tmp_path / "ae")
     core.save_weights(trained.encoder, tmp_path / "encoder.safetensors")
     for source in (tmp_path / "ae", tmp_path / "encoder.safetensors"):
-        cfg = {**ae_config, "encoder": {**ae_config["encoder"], "checkpoint": str(source), "frozen": True}}
+        cfg = {
+            **ae_config,
+            "encoder": {**ae_config["encoder"], "checkpoint": str(source), "frozen": True},
+        }
         model = core.build("model", cfg)
         for key, value in trained.encoder.state_dict().items():
             assert torch.equal(model.encoder.state_dict()[key], value)
@@ -129,7 +140,10 @@ def test_parts_load_from_checkpoints_and_freeze(ae_config: dict, tmp_path) -> No
         assert all(p.grad is None for p in model.encoder.parameters())
         assert "checkpoint" not in model.get_config()["encoder"]
         assert model.get_config()["encoder"]["frozen"] is True
-    cfg = {**ae_config, "decoder": {**ae_config["decoder"], "checkpoint": str(tmp_path / "nope.safetensors")}}
+    cfg = {
+        **ae_config,
+        "decoder": {**ae_config["decoder"], "checkpoint": str(tmp_path / "nope.safetensors")},
+    }
     with pytest.raises(WeightsError, match="nope.safetensors"):
         core.build("model", cfg)
     other = {**ae_config, "encoder": {**ae_config["encoder"], "base_channels": 16}}
@@ -146,7 +160,9 @@ def test_save_and_load_pretrained_round_trip(ae_config: dict, tmp_path) -> None:
     assert torch.equal(model(x)["rgb"], loaded(x)["rgb"])
 
 
-def test_embed_dataset_writes_a_manifest_the_manifest_dataset_reads(ae_config: dict, tmp_path) -> None:
+def test_embed_dataset_writes_a_manifest_the_manifest_dataset_reads(
+    ae_config: dict, tmp_path
+) -> None:
     model = core.build("model", ae_config).eval()
     images = torch.randn(5, 1, 16, 16)
     data = torch.utils.data.TensorDataset(images, torch.arange(5))
@@ -155,7 +171,8 @@ def test_embed_dataset_writes_a_manifest_the_manifest_dataset_reads(ae_config: d
         rows = list(csv.DictReader(handle))
     assert [r["label"] for r in rows] == ["0", "1", "2", "3", "4"]
     manifest = core.build(
-        "dataset", {"type": "manifest", "path": str(path), "columns": {"latent": "latent", "label": "label"}}
+        "dataset",
+        {"type": "manifest", "path": str(path), "columns": {"latent": "latent", "label": "label"}},
     )
     item = manifest[3]
     assert torch.allclose(item["latent"], model.encode(images[3:4])["latent"][0], atol=1e-6)

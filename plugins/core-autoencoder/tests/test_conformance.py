@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from core.testing import check_component
 
 ENCODER = {"type": "conv-encoder", "in_channels": 1, "latent_channels": 4, "base_channels": 8}
