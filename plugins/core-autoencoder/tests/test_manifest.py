@@ -115,7 +115,7 @@ def test_weighted_sampling_balances_classes(manifest) -> None:
     weights = ds.sample_weights()
     labels = ds.column_values("label")
     assert Counter(labels) == {"0": 6, "1": 3, "2": 3}
-    per_class = {v: float(sum(w for w, l in zip(weights, labels) if l == v)) for v in "012"}
+    per_class = {v: float(sum(w for w, lab in zip(weights, labels) if lab == v)) for v in "012"}
     assert per_class["0"] == pytest.approx(per_class["1"]) == pytest.approx(per_class["2"])
     drawn = Counter(labels[i] for i in ds.sampler(3000, torch.Generator().manual_seed(0)))
     assert all(900 < drawn[v] < 1100 for v in "012")
