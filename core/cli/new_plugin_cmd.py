@@ -150,7 +150,6 @@ def new_plugin(
         overwrite=overwrite,
         template=template,
     )
-    plugin = normalize_name(name)
     relative = os.path.relpath(path)
     shown = str(path) if relative.startswith("..") else os.path.join(".", relative)
     click.echo(f"created {shown}")
@@ -158,4 +157,5 @@ def new_plugin(
     click.echo(f'  pip install -e "{shown}[dev]"')
     click.echo("  core plugins list")
     click.echo(f"  pytest {Path(shown) / 'tests'}")
-    click.echo(f"  core train {Path(shown) / 'configs' / f'{plugin}-digits.yaml'}")
+    for config in sorted((path / "configs").glob("*.yaml"))[:1]:
+        click.echo(f"  core train {Path(shown) / 'configs' / config.name}")
