@@ -33,7 +33,7 @@ def check_timesteps(name: str, t: Any, batch: int, device: torch.device) -> torc
 
 
 def check_labels(name: str, y: Any, num_classes: int, batch: int) -> torch.Tensor | None:
-    """``y`` as a (B,) long tensor for a class-conditional network, else None."""
+    """``y`` as a (B,) long tensor, or None (unconditional network, or no labels given)."""
     if num_classes == 0:
         if y is not None:
             raise ConfigError(
@@ -41,11 +41,8 @@ def check_labels(name: str, y: Any, num_classes: int, batch: int) -> torch.Tenso
                 "(num_classes: 0); build it with num_classes > 0 to condition on labels"
             )
         return None
-    if y is None:
-        raise ConfigError(
-            f"{name}: the network is class-conditional (num_classes: {num_classes}) and "
-            f"needs labels y of shape ({batch},)"
-        )
+    if y is None:  # no labels: the label embedding is skipped (as core-diffusion's U-Nets do)
+        return None
     if not isinstance(y, torch.Tensor):
         y = torch.as_tensor(y)
     if y.dim() == 0:

@@ -93,7 +93,7 @@ class CNNDenoiser(BaseModel):
         t = check_timesteps(name, t, batch, x.device)
         y = check_labels(name, y, self.config.num_classes, batch)
         t_emb = sinusoidal_embedding(t, self.config.time_dim)
-        if self.label_embedding is not None:
+        if self.label_embedding is not None and y is not None:
             t_emb = t_emb + self.label_embedding(y)
         h = self.init_conv(x)
         skips = []

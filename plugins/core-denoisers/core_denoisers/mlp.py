@@ -47,7 +47,7 @@ class MLPDenoiser(BaseModel):
         y = check_labels(name, y, self.config.num_classes, batch)
         tt = (t.to(x.dtype) / self.config.num_timesteps)[:, None]
         h = self.fc1(torch.cat([x, tt], dim=1))
-        if self.label_embedding is not None:
+        if self.label_embedding is not None and y is not None:
             h = h + self.label_embedding(y)
         h = torch.relu(h)
         h = torch.relu(self.fc2(h))

@@ -130,7 +130,6 @@ def test_labels_on_unconditional_network_are_rejected():
 @pytest.mark.parametrize(
     ("y", "match"),
     [
-        (None, r"class-conditional \(num_classes: 10\) and needs labels"),
         (torch.tensor([1, 10]), r"labels must be in \[0, 9\]"),
         (torch.tensor([1.0, 2.0]), "integer class labels"),
         (torch.tensor([1, 2, 3]), r"y must have shape \(2,\)"),
@@ -150,6 +149,8 @@ def test_labels_change_the_prediction():
     other = model(x, t, y=torch.tensor([3, 4]))
     assert torch.equal(same[0], other[0])
     assert not torch.allclose(same[1], other[1])
+    # without labels the label embedding is skipped
+    assert not torch.allclose(model(x, t), same)
 
 
 def test_odd_time_dim_is_a_config_error():
@@ -164,3 +165,18 @@ def test_gradients_reach_every_parameter():
     missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.any()]
     # the label embedding rows of used classes get gradients, so every parameter has some
     assert missing == []
+
+
+def test_sliced_wasserstein():
+    from core_denoisers.metrics import sliced_wasserstein
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(1000, 2, generator=g)
+    b = torch.randn(1000, 2, generator=g)
+    assert sliced_wasserstein(a, a) == 0.0
+    near = sliced_wasserstein(a, b)
+    far = sliced_wasserstein(a, b + torch.tensor([3.0, 0.0]))
+    assert near < 0.1 < 1.0 < far
+    assert sliced_wasserstein(a, a[:300]) < 0.15  # unequal sizes go through quantiles
+    with pytest.raises(ValueError, match="same D"):
+        sliced_wasserstein(a, torch.randn(5, 3))
