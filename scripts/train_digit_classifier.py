@@ -4,7 +4,7 @@ Data: scikit-learn digits (8x8, upsampled) and mnist-5k (28x28) train splits, al
 [-1, 1], with random shifts of up to 2 pixels. Reports test accuracy on both test splits and
 writes core/metrics/weights/digit-classifier/ (safetensors + yaml).
 
-    .venv/bin/python scripts/train_digit_classifier.py [--epochs 10] [--width 16] [--out DIR]
+    .venv/bin/python scripts/train_digit_classifier.py [--epochs 8] [--width 16] [--out DIR]
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def splits(name: str, split: str):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--out", default=str(ROOT / "core/metrics/weights/digit-classifier"))
     parser.add_argument("--runs-dir", default=str(ROOT / "runs"))

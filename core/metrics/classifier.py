@@ -39,7 +39,7 @@ def to_classifier_input(
 
 
 class DigitClassifier(BaseModel):
-    """conv-conv-pool, conv-conv-pool, conv, global average pool -> features -> logits."""
+    """conv-conv-pool, conv-conv-pool, conv, 3x3 average pool -> features -> logits."""
 
     config_class = DigitClassifierConfig
 
