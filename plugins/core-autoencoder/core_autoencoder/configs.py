@@ -382,6 +382,9 @@ class LatentDiffusionConfig(ComponentConfig):
     sample_steps: int | None = runtime(50, ge=1, description="default sampling steps")
     latent_scale: float = runtime(1.0, gt=0.0, description="diffusion sees (z - shift) * scale")
     latent_shift: float = runtime(0.0, description="diffusion sees (z - shift) * scale")
+    decode_samples: bool = runtime(
+        False, description="sample() returns decoded images instead of latents (for grids)"
+    )
     clip_latents: float | None = runtime(
         None, gt=0.0, description="clamp predicted (scaled) latents to [-v, v] while sampling"
     )

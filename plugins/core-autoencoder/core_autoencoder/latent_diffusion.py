@@ -25,7 +25,11 @@ class LatentDiffusion(BaseModel):
     """
 
     config_class = LatentDiffusionConfig
-    sample_range = None  # latents are unbounded; decode_to_image gives [-1, 1] images
+
+    @property
+    def sample_range(self) -> tuple[float, float] | None:
+        """(-1, 1) when ``sample`` decodes to images; latents are unbounded."""
+        return (-1.0, 1.0) if self.config.decode_samples else None
 
     def __init__(self, config: Any = None, /, **overrides: Any) -> None:
         super().__init__(config, **overrides)
@@ -166,12 +170,17 @@ class LatentDiffusion(BaseModel):
         steps: int | None = None,
         generator: torch.Generator | None = None,
         y: Any = None,
-        decode: bool = False,
+        decode: bool | None = None,
         x_T: torch.Tensor | None = None,
         model_fn: Any = None,
         **conditioning: Any,
     ) -> torch.Tensor:
-        """``batch_size`` latents (raw scale); with ``decode=True`` images from the decoder."""
+        """``batch_size`` latents (raw scale); with ``decode=True`` images from the decoder.
+
+        ``decode`` defaults to the ``decode_samples`` option.
+        """
+        if decode is None:
+            decode = self.config.decode_samples
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"sample: batch_size must be a positive integer, got {batch_size!r}")
         c = self.config
