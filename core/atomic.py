@@ -8,27 +8,46 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text"]
+from core.errors import CoreError
+
+__all__ = ["AtomicWriteError", "atomic_path", "atomic_write_bytes", "atomic_write_text"]
+
+
+class AtomicWriteError(CoreError, OSError):
+    """A file could not be written (disk full, no permission); the previous file is intact."""
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise _write_error(target, exc) from exc
     tmp = Path(tmp_name)
     try:
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(exc, OSError) and not isinstance(exc, CoreError):
+            raise _write_error(target, exc) from exc
         raise
     _fsync_dir(target.parent)
+
+
+def _write_error(target: Path, exc: OSError) -> AtomicWriteError:
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    state = "is unchanged" if target.exists() else "was not created"
+    error = AtomicWriteError(f"cannot write {target}: {reason}; {target.name} {state}")
+    error.errno = exc.errno
+    return error
 
 
 def _fsync_dir(directory: Path) -> None:

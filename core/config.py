@@ -70,9 +70,66 @@ def _read_yaml_file(path: Path) -> Any:
     return _parse_yaml(text, str(path))
 
 
+#: limits on what one YAML document may expand to (anchors and aliases included).
+MAX_YAML_VALUES = 200_000
+MAX_YAML_DEPTH = 100
+
+
+def _check_size(data: Any, source: str) -> None:
+    """Refuse documents that expand past MAX_YAML_VALUES values or MAX_YAML_DEPTH levels.
+
+    Aliases are shared when read, but every later step (merging, validation) walks the
+    expanded tree: a few lines of nested aliases would otherwise stand for billions of values.
+    """
+    count = 0
+    stack = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        count += 1
+        if count > MAX_YAML_VALUES:
+            raise ConfigError(
+                f"{source}: the YAML expands to more than {MAX_YAML_VALUES:,} values "
+                "(nested anchors and aliases?); refused"
+            )
+        if depth > MAX_YAML_DEPTH:
+            raise ConfigError(f"{source}: the YAML nests deeper than {MAX_YAML_DEPTH} levels")
+        if isinstance(value, Mapping):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend((v, depth + 1) for v in value)
+
+
+def _flow_depth(text: str) -> int:
+    """Deepest ``[``/``{`` nesting outside quotes (PyYAML slows down sharply on deep flows)."""
+    depth = deepest = 0
+    quote = ""
+    for char in text:
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+        elif char == "\n" and depth <= 0:
+            depth = 0
+    return deepest
+
+
 def _parse_yaml(text: str, source: str) -> Any:
+    if _flow_depth(text) > MAX_YAML_DEPTH:
+        raise ConfigError(
+            f"{source}: the YAML nests too deeply to read (more than {MAX_YAML_DEPTH} levels)"
+        )
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise ConfigError(
+            f"{source}: the YAML nests too deeply to read (more than {MAX_YAML_DEPTH} levels)"
+        ) from None
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
@@ -84,6 +141,8 @@ def _parse_yaml(text: str, source: str) -> Any:
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    _check_size(data, source)
+    return data
 
 
 def _expand_env(value: Any, source: str, path: str = "") -> Any:
@@ -128,6 +187,8 @@ def _load(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], dict[str
         raise ConfigError(f"{path}: a config file must hold a mapping, got {type(data).__name__}")
     data = _expand_env(dict(data), str(path))
     bases = data.pop(_BASE_KEY, None)
+    if bases is not None and not isinstance(bases, (str, list)):
+        raise ConfigError(f"{path}: _base_ must be a file name or a list of them, got {bases!r}")
     merged: dict[str, Any] = {}
     origins: dict[str, str] = {}
     for base in [bases] if isinstance(bases, str) else bases or []:
@@ -161,6 +222,11 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any, source: str) -> N
     for i, part in enumerate(parts[:-1]):
         if isinstance(node, list):
             node = _list_item(node, part, ".".join(parts[: i + 1]), source)
+            if not isinstance(node, (dict, list)):
+                where = ".".join(parts[: i + 1])
+                raise ConfigError(
+                    f"{source}: cannot set '{dotted}': '{where}' holds {node!r}, not a section"
+                )
             continue
         child = node.get(part)
         if child is None:

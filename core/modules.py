@@ -122,8 +122,20 @@ def pretrained_files(directory: Path) -> tuple[Path, Path]:
     for suffix in (".safetensors", ".pth", ".pt"):
         weights = yaml_path.with_suffix(suffix)
         if weights.is_file():
+            for file in (yaml_path, weights):
+                _check_inside(directory, file)
             return yaml_path, weights
     raise WeightsError(f"{directory}: weights file {yaml_path.stem}.safetensors is missing")
+
+
+def _check_inside(directory: Path, file: Path) -> None:
+    """A file of a pretrained directory must not be a link leading out of it."""
+    try:
+        file.resolve().relative_to(directory.resolve())
+    except ValueError:
+        raise WeightsError(
+            f"{file} resolves outside {directory} (a link to {file.resolve()}); refused"
+        ) from None
 
 
 def read_pretrained_yaml(path: Path) -> dict[str, Any]:

@@ -169,10 +169,29 @@ def _store_entries(root: Path) -> list[PretrainedInfo]:
             p for p in type_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
         ):
             for version in _versions(name_dir):
-                found.append(
-                    _info(type_dir.name, name_dir.name, version, name_dir / f"v{version}", "store")
-                )
+                where = name_dir / f"v{version}"
+                if not _is_inside(root, where):  # listed, never read; resolving it is refused
+                    found.append(
+                        PretrainedInfo(
+                            type_dir.name,
+                            name_dir.name,
+                            version,
+                            where,
+                            "store",
+                            "refused: resolves outside the pretrained store",
+                        )
+                    )
+                    continue
+                found.append(_info(type_dir.name, name_dir.name, version, where, "store"))
     return found
+
+
+def _is_inside(root: Path, path: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except (ValueError, OSError):
+        return False
+    return True
 
 
 def _plugin_entries() -> list[PretrainedInfo]:

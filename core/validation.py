@@ -29,6 +29,13 @@ def validate_section(
     source: str | None = None,
 ) -> PydanticModel:
     """Validate ``data``; any problem becomes one ConfigError naming file, path and component."""
+    if not isinstance(data, Mapping):
+        prefix = f"{source}: " if source else ""
+        label = f"{where}: " if where else ""
+        raise ConfigError(
+            f"{prefix}{label}got {data!r}; expected a section (a mapping of keys to values) "
+            f"[{component}]"
+        )
     try:
         return config_class.model_validate(dict(data))
     except ValidationError as exc:

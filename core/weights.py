@@ -66,10 +66,17 @@ def _read_legacy(path: Path) -> dict[str, torch.Tensor]:
 
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+    except pickle.UnpicklingError as exc:
+        detail = next((x for x in str(exc).splitlines() if "GLOBAL" in x or "Unsupported" in x), "")
         raise WeightsError(
-            f"{path}: refused: a legacy checkpoint may hold only tensors "
-            f"(loaded with weights_only=True): {str(exc).splitlines()[0]}"
+            f"{path}: refused: a legacy checkpoint may hold only tensors and plain data "
+            f"(read with weights_only=True, nothing unpickled){': ' + detail.strip() if detail else ''}"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - truncated, empty, not a torch file at all
+        first = (str(exc).splitlines() or [""])[0]
+        raise WeightsError(
+            f"{path}: not a readable legacy checkpoint (truncated or corrupt?): "
+            f"{type(exc).__name__}: {first}"
         ) from None
     if isinstance(data, Mapping) and isinstance(data.get("state_dict"), Mapping):
         data = data["state_dict"]

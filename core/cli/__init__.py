@@ -72,6 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = " ".join(str(exc).split("\n"))
         click.echo(f"error: {message}", err=True)
         return 2
+    except OSError as exc:  # disk full, no permission, missing file: the user's to fix
+        if debug:
+            traceback.print_exc()
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        click.echo(f"error: {exc.strerror or exc}{where}", err=True)
+        return 2
     except KeyboardInterrupt:
         return 130
 

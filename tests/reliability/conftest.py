@@ -1,0 +1,34 @@
+"""Fixtures of the reliability tests: the fuzz helpers and scratch stores."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+HERE = Path(__file__).parent
+REPO = HERE.parents[1]
+PYTHON = sys.executable
+
+
+def load_helper(name: str) -> ModuleType:
+    """Import ``tests/reliability/<name>.py`` once (test folders are not packages)."""
+    key = f"_core_reliability_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, HERE / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty pretrained store as CORE_HOME."""
+    root = tmp_path / "store"
+    root.mkdir()
+    monkeypatch.setenv("CORE_HOME", str(root))
+    return root

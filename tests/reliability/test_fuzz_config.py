@@ -1,0 +1,236 @@
+"""Fuzzing the config path of every registered component (hypothesis, derandomized).
+
+YAML text -> ``_base_`` -> dotted overrides -> validation -> build: each case builds or
+fails with one ``core.errors.CoreError``; never another exception, a hang or a file written.
+``benchmarks/reliability.py`` runs many more cases per component.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.config import Config
+from core.errors import ConfigError
+
+from .conftest import load_helper  # noqa: F401 - importlib mode resolves the sibling
+
+fuzz = load_helper("_fuzz")
+
+EXAMPLES = int(os.environ.get("CORE_FUZZ_EXAMPLES", "8"))
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+COMPONENTS = fuzz.component_ids()
+
+
+def test_every_registered_component_is_fuzzed():
+    kinds = {kind for kind, _ in COMPONENTS}
+    assert {"model", "dataset", "node", "encoder", "layer", "loss", "sampler"} <= kinds
+    assert len(COMPONENTS) >= 40
+
+
+@pytest.mark.parametrize(("kind", "name"), COMPONENTS, ids=[f"{k}-{n}" for k, n in COMPONENTS])
+def test_component_config_fuzz(kind, name):
+    failures = []
+
+    @SETTINGS
+    @given(fuzz.mutations(kind, name))
+    def case(mutation):
+        result = fuzz.run_case(kind, name, mutation)
+        if result.failed:
+            failures.append((mutation, result))
+
+    case()
+    assert not failures, "\n".join(f"{m}: {r!r}" for m, r in failures[:5])
+
+
+def test_run_case_flags_a_non_core_error(tmp_plugin):
+    """The harness itself fails on a component that raises a plain exception."""
+    from core.schema import ComponentConfig, Field
+
+    class BrokenConfig(ComponentConfig):
+        size: int = Field(2, ge=1, description="size")
+
+    def broken(config):
+        raise KeyError("boom")
+
+    tmp_plugin(
+        register_losses=lambda register: register("broken-loss", broken, config=BrokenConfig)
+    )
+    result = fuzz.run_case("loss", "broken-loss", {"set": {}, "drop": [], "override": []})
+    assert result.outcome == "other-error"
+
+
+_RUN = """\
+_base_: base.yaml
+model:
+  type: ddpm
+  timesteps: 10
+  data_dim: 2
+  scheduler: {type: cosine}
+  network: {type: mlp-denoiser, hidden_dim: 8, num_timesteps: 10}
+data: {type: toy2d, size: 64}
+train: {steps: 2, batch_size: 8, lr: 0.001, betas: [0.9, 0.99]}
+"""
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, len(_RUN) - 1),
+            st.sampled_from(
+                [
+                    "",
+                    ":",
+                    " ",
+                    "\n",
+                    "-",
+                    "[",
+                    "{",
+                    "&a",
+                    "*a",
+                    "!!",
+                    "%",
+                    "'",
+                    "\t",
+                    "\x00",
+                    "é",
+                    "${X}",
+                    "_base_: x.yaml\n",
+                ]
+            ),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_mutated_yaml_text_reads_or_is_a_config_error(tmp_path_factory, edits):
+    directory = tmp_path_factory.mktemp("yaml")
+    (directory / "base.yaml").write_text("sample: {n: 4}\n", encoding="utf-8")
+    text = _RUN
+    for position, insert in edits:
+        text = text[:position] + insert + text[position + 1 :]
+    path = directory / "run.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        Config(path)
+    except ConfigError as exc:
+        assert str(exc).strip()
+
+
+def _override_value() -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.integers(-3, 40).map(str),
+        st.sampled_from(
+            [
+                "1e-3",
+                "nan",
+                ".inf",
+                "-1",
+                "true",
+                "null",
+                "[]",
+                "[1, 2]",
+                "{}",
+                "{a: 1}",
+                "abc",
+                "''",
+                "[0.9]",
+                "[0.9, 0.99, 0.5]",
+                "!!python/name:os.system",
+                "!!binary aGk=",
+                "{type: toy2d}",
+                "{type: nope}",
+                "1" * 30,
+                "[[[[1]]]]",
+            ]
+        ),
+        st.text(max_size=5).filter(lambda t: "\n" not in t),
+    )
+
+
+_KEYS = [
+    "model",
+    "model.type",
+    "model.timesteps",
+    "model.network.hidden_dim",
+    "model.network",
+    "model.network.type",
+    "model.scheduler.type",
+    "model.data_dim",
+    "model.x.y.z",
+    "data",
+    "data.type",
+    "data.size",
+    "data.shape",
+    "data.noise",
+    "train",
+    "train.steps",
+    "train.lr",
+    "train.batch_size",
+    "train.betas",
+    "train.betas.0",
+    "train.betas.5",
+    "train.betas.0.x",
+    "train.ema.decay",
+    "train.precision",
+    "train.device",
+    "sample.n",
+    "sample.steps",
+    "extra.section",
+    "a.b.c.d.e.f.g",
+]
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.sampled_from(_KEYS), _override_value()), min_size=1, max_size=3))
+def test_cli_overrides_fuzz(tmp_path_factory, overrides):
+    """``core train run.yaml k=v ...``: it trains, or one line on stderr, exit 2, nothing written."""
+    from core.cli import main
+
+    directory = tmp_path_factory.mktemp("cli")
+    (directory / "base.yaml").write_text("sample: {n: 4}\n", encoding="utf-8")
+    config = directory / "run.yaml"
+    config.write_text(_RUN, encoding="utf-8")
+    runs = directory / "runs"
+    args = [f"{k}={v}" for k, v in overrides]
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["train", str(config), *args, "--runs-dir", str(runs), "--quiet"])
+    lines = [line for line in err.getvalue().splitlines() if line.strip()]
+    if code == 0:
+        assert (runs / "run" / "final").is_dir()
+        return
+    assert code == 2, (args, err.getvalue())
+    assert len(lines) == 1 and lines[0].startswith("error: "), (args, err.getvalue())
+    assert "Traceback" not in err.getvalue()
+    written = [p for p in runs.rglob("*")] if runs.exists() else []
+    assert not written, (args, written)
+    assert sorted(p.name for p in directory.iterdir()) == ["base.yaml", "run.yaml", "runs"] or (
+        sorted(p.name for p in directory.iterdir()) == ["base.yaml", "run.yaml"]
+    )
+
+
+def test_cli_fuzz_base_config_trains(tmp_path):
+    """The unmutated config of the CLI fuzz is valid (so the fuzz explores real paths)."""
+    from core.cli import main
+
+    (tmp_path / "base.yaml").write_text("sample: {n: 4}\n", encoding="utf-8")
+    (tmp_path / "run.yaml").write_text(_RUN, encoding="utf-8")
+    code = main(["train", str(tmp_path / "run.yaml"), "--runs-dir", str(tmp_path / "r"), "-q"])
+    assert code == 0
+    assert (
+        yaml.safe_load((tmp_path / "r" / "run" / "config.yaml").read_text())["data"]["size"] == 64
+    )
