@@ -11,14 +11,15 @@ import click
 __all__ = ["echo_table", "echo_json"]
 
 
-def echo_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Print a left-aligned table with a header rule."""
+def echo_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], indent: int = 0) -> None:
+    """Print a left-aligned table with a header rule, each line indented by ``indent``."""
     cells = [[str(c) for c in headers], *[[str(c) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for n, row in enumerate(cells):
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        line = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        click.echo(" " * indent + line)
         if n == 0:
-            click.echo("  ".join("-" * w for w in widths))
+            click.echo(" " * indent + "  ".join("-" * w for w in widths))
 
 
 def echo_json(data: Any) -> None:

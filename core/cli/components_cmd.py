@@ -126,10 +126,10 @@ def info(name: str, kind: str | None, as_json: bool) -> None:
             continue
         click.echo("  parameters:")
         echo_table(
-            ("  NAME", "TYPE", "DEFAULT", "ROLE", "DESCRIPTION"),
+            ("NAME", "TYPE", "DEFAULT", "ROLE", "DESCRIPTION"),
             [
                 (
-                    f"  {p['name']}",
+                    p["name"],
                     p["type"],
                     json.dumps(p["default"], default=str),
                     p["role"],
@@ -137,6 +137,7 @@ def info(name: str, kind: str | None, as_json: bool) -> None:
                 )
                 for p in params
             ],
+            indent=4,
         )
 
 
