@@ -1,0 +1,58 @@
+"""Peak resident memory per epoch of a small training run: python _memory.py EPOCHS RUN_DIR."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        pages = int(handle.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def main(epochs: int, run_dir: str) -> None:
+    import torch
+
+    from core.training import Trainer
+
+    torch.set_num_threads(1)
+    config = {
+        "model": {
+            "type": "ddpm",
+            "timesteps": 50,
+            "data_dim": 2,
+            "scheduler": {"type": "cosine"},
+            "network": {"type": "mlp-denoiser", "hidden_dim": 64, "num_timesteps": 50},
+        },
+        "data": {"type": "toy2d", "size": 1024},
+        "train": {
+            "epochs": epochs,
+            "batch_size": 64,
+            "log_every": 4,
+            "checkpoint_every": 16,
+            "ema_decay": 0.99,
+            "device": "cpu",
+        },
+        "sample": {"n": 16},
+    }
+    trainer = Trainer(config, run_dir=run_dir, quiet=True)
+    peaks: dict[int, float] = {}
+    original = trainer._train_step
+
+    def step(batches):
+        out = original(batches)
+        epoch = trainer.epoch
+        peaks[epoch] = max(peaks.get(epoch, 0.0), rss_mb())
+        return out
+
+    trainer._train_step = step
+    trainer.fit()
+    ordered = [round(peaks[e], 2) for e in sorted(peaks)]
+    print(json.dumps({"epochs": epochs, "steps": trainer.step, "peak_rss_mb": ordered}))
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), sys.argv[2])
