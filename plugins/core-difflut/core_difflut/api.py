@@ -9,6 +9,7 @@ from typing import Any
 
 from core.config import parse_override
 from core.errors import ConfigError
+from core.validation import validate_section
 from core_difflut.configs import RUNTIME_KEYS, ModelConfig
 
 __all__ = ["build_model", "load_pretrained", "list_pretrained_models", "get_pretrained_model_info"]
@@ -78,7 +79,9 @@ def build_model(
     elif isinstance(source, Mapping):
         section = dict(source.get("model", source))
         section.pop("type", None)
-        config = ModelConfig.model_validate(section)
+        config = validate_section(
+            ModelConfig, section, component="model 'feedforward' (core-difflut)", where="model"
+        )
     else:
         raise ConfigError(
             "build_model: source must be a pretrained name, a YAML path, a dict or a "

@@ -49,33 +49,95 @@ def lookup(table: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
 
 
 def _weights(x: torch.Tensor) -> torch.Tensor:
-    """Multilinear weights ``prod_j x_j^a_j (1-x_j)^(1-a_j)`` of (N, m, B) -> (N, B, 2**m)."""
+    """Multilinear weights ``prod_j x_j^a_j (1-x_j)^(1-a_j)`` of (N, m, B) -> (N, 2**m, B)."""
     n_nodes, m, batch = x.shape
     if m == 0:
-        return x.new_ones(n_nodes, batch, 1)
-    xj = x[:, 0, :].unsqueeze(-1)
-    w = torch.cat([1 - xj, xj], -1)
+        return x.new_ones(n_nodes, 1, batch)
+    xj = x[:, 0, :]
+    w = torch.stack([1 - xj, xj], 1)
     for j in range(1, m):
-        xj = x[:, j, :].unsqueeze(-1)
-        w = torch.cat([w * (1 - xj), w * xj], -1)
+        xj = x[:, j, :].unsqueeze(1)
+        w = torch.cat([w - w * xj, w * xj], 1)
     return w
 
 
-def multilinear(x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-    """Expectation of ``table`` over independent Bernoulli(x) input bits.
+class _Multilinear(torch.autograd.Function):
+    """Multilinear interpolation with a hand-written backward (no full-size zero buffers).
 
-    The table is split into (high bits) x (low bits); the high-bit weights contract it by a
-    batched matmul and the low-bit weights finish with a product-sum, so the work per node and
-    sample is about 2**n + 2**(n/2+1) multiply-adds and no (N, B, 2**n) tensor is formed.
+    Forward: weights of the high inputs are built by doubling (saved per level), one batched
+    matmul contracts the table, and the low inputs are folded in from the highest down
+    (contiguous halves). Backward runs the same steps in reverse.
     """
-    n_nodes, n, _ = x.shape
-    lo = n // 2
-    hi = n - lo
-    w_lo = _weights(x[:, :lo])
-    w_hi = _weights(x[:, lo:])
-    t = table.reshape(n_nodes, 1 << hi, 1 << lo)
-    u = torch.bmm(w_hi, t)
-    return (u * w_lo).sum(-1)
+
+    @staticmethod
+    def forward(ctx, x, table):  # type: ignore[override]
+        n_nodes, n, batch = x.shape
+        lo = n // 2
+        hi = n - lo
+        w_levels = []
+        xj = x[:, lo, :]
+        w = torch.stack([1 - xj, xj], 1)
+        for j in range(lo + 1, n):
+            w_levels.append(w)
+            xj = x[:, j, :].unsqueeze(1)
+            wx = w * xj
+            w = torch.cat([w - wx, wx], 1)
+        t = table.reshape(n_nodes, 1 << hi, 1 << lo).transpose(1, 2)  # (N, 2**lo, 2**hi)
+        u = torch.bmm(t, w)  # (N, 2**lo, B)
+        u_levels = []
+        for j in range(lo - 1, -1, -1):
+            u_levels.append(u)
+            half = u.shape[1] // 2
+            u0, u1 = u[:, :half], u[:, half:]
+            u = torch.addcmul(u0, x[:, j, :].unsqueeze(1), u1 - u0)
+        ctx.save_for_backward(x, table, w, *w_levels, *u_levels)
+        ctx.counts = (len(w_levels), len(u_levels))
+        return u.squeeze(1)
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        x, table, w, *rest = ctx.saved_tensors
+        n_w, _ = ctx.counts
+        w_levels, u_levels = rest[:n_w], rest[n_w:]
+        n_nodes, n, batch = x.shape
+        lo = n // 2
+        hi = n - lo
+        want_x = ctx.needs_input_grad[0]
+        grad_x = torch.empty_like(x) if want_x else None
+        g = grad.unsqueeze(1)  # (N, 1, B)
+        for step, j in enumerate(range(0, lo)):
+            u = u_levels[lo - 1 - step]
+            half = u.shape[1] // 2
+            xj = x[:, j, :].unsqueeze(1)
+            if want_x:
+                grad_x[:, j, :] = (g * (u[:, half:] - u[:, :half])).sum(1)
+            g_hi = g * xj
+            g = torch.cat([g - g_hi, g_hi], 1)
+        grad_table = None
+        if ctx.needs_input_grad[1]:
+            grad_table = torch.bmm(w, g.transpose(1, 2)).reshape(n_nodes, -1)
+        if want_x:
+            t = table.reshape(n_nodes, 1 << hi, 1 << lo)  # (N, 2**hi, 2**lo)
+            gw = torch.bmm(t, g)  # (N, 2**hi, B)
+            for j in range(n - 1, lo, -1):
+                prev = w_levels[j - lo - 1]
+                half = gw.shape[1] // 2
+                g0, g1 = gw[:, :half], gw[:, half:]
+                diff = g1 - g0
+                grad_x[:, j, :] = (diff * prev).sum(1)
+                gw = torch.addcmul(g0, x[:, j, :].unsqueeze(1), diff)
+            grad_x[:, lo, :] = gw[:, 1] - gw[:, 0]
+        return grad_x, grad_table
+
+
+def multilinear(x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """Expectation of ``table`` over independent Bernoulli(x) input bits, (N, n, B) -> (N, B).
+
+    The high inputs' multilinear weights contract the table in one batched matmul, then the
+    low inputs are folded in one at a time (``u_lo + x (u_hi - u_lo)``): about 2**n + 2**(n/2+1)
+    multiply-adds per node and sample, and no (N, 2**n, B) tensor is formed.
+    """
+    return _Multilinear.apply(x, table)
 
 
 def _hamming_excluding(n: int) -> torch.Tensor:

@@ -156,9 +156,11 @@ void difflut_predict(const float *x, int64_t n, int32_t *out) {
 
 /* Pre-encoded bit planes, blocks of (INPUT_BITS, DIFFLUT_LANES) uint64 -> classes. */
 void difflut_predict_packed(const uint64_t *planes, int64_t blocks, int32_t *out) {
-    for (int64_t k = 0; k < blocks; k++)
-        run_block((const word_t *)(planes + (size_t)k * INPUT_BITS * DIFFLUT_LANES), BLOCK,
-                  out + k * BLOCK);
+    for (int64_t k = 0; k < blocks; k++) {
+        /* copy into the aligned buffer: the caller's memory may not be vector-aligned */
+        memcpy(in_planes, planes + (size_t)k * INPUT_BITS * DIFFLUT_LANES, sizeof(in_planes));
+        run_block(in_planes, BLOCK, out + k * BLOCK);
+    }
 }
 
 #ifdef DIFFLUT_MAIN

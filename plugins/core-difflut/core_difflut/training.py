@@ -1,0 +1,124 @@
+"""A small training loop for DiffLUT classifiers (used by the training script and benchmarks).
+
+It does not depend on core's Trainer: Adam, a step or cosine learning-rate schedule,
+optional one-pixel-shift augmentation for images, and the evaluation-mode (truth-table)
+accuracy on the held-out split.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from core_difflut.api import build_model
+
+__all__ = ["TrainSettings", "train_classifier", "evaluate", "shift_augment"]
+
+
+@dataclass
+class TrainSettings:
+    """Optimisation settings."""
+
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-2
+    weight_decay: float = 0.0
+    schedule: str = "cosine"  # cosine | step
+    step_size: int = 14
+    augment_shift: int = 0  # pixels of random shift (images only)
+    image_side: int = 0
+    seed: int = 0
+    threads: int | None = None
+    log: bool = True
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def shift_augment(x: torch.Tensor, side: int, shift: int, gen: torch.Generator) -> torch.Tensor:
+    """Shift each (side x side) image by up to ``shift`` pixels (zero padding)."""
+    b = x.shape[0]
+    img = x.view(b, 1, side, side)
+    padded = F.pad(img, (shift, shift, shift, shift))
+    dx = torch.randint(0, 2 * shift + 1, (b,), generator=gen)
+    dy = torch.randint(0, 2 * shift + 1, (b,), generator=gen)
+    rows = (
+        (dy.view(b, 1) + torch.arange(side))
+        .view(b, 1, side, 1)
+        .expand(b, 1, side, side + 2 * shift)
+    )
+    out = padded.gather(2, rows)
+    cols = (dx.view(b, 1) + torch.arange(side)).view(b, 1, 1, side).expand(b, 1, side, side)
+    return out.gather(3, cols).reshape(b, -1)
+
+
+@torch.no_grad()
+def evaluate(model: Any, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) -> float:
+    """Evaluation-mode accuracy."""
+    was_training = model.training
+    model.eval()
+    pred = model.predict(torch.as_tensor(x))
+    model.train(was_training)
+    return float((pred == torch.as_tensor(y)).float().mean())
+
+
+def train_classifier(
+    config: Any, data: dict[str, np.ndarray], settings: TrainSettings | None = None
+) -> tuple[Any, dict[str, Any]]:
+    """Build from ``config``, fit the encoder, train; returns (model, stats)."""
+    s = settings or TrainSettings()
+    if s.threads:
+        torch.set_num_threads(s.threads)
+    torch.manual_seed(s.seed)
+    gen = torch.Generator().manual_seed(s.seed)
+    model = build_model(config)
+    x_train = torch.as_tensor(data["x_train"])
+    y_train = torch.as_tensor(data["y_train"])
+    model.fit_encoder(x_train)
+    opt = torch.optim.Adam(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
+    steps_per_epoch = math.ceil(len(x_train) / s.batch_size)
+    if s.schedule == "step":
+        sched = torch.optim.lr_scheduler.StepLR(opt, s.step_size * steps_per_epoch, 0.1)
+    else:
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, s.epochs * steps_per_epoch)
+    start = time.perf_counter()
+    model.train()
+    for epoch in range(s.epochs):
+        perm = torch.randperm(len(x_train), generator=gen)
+        total, correct, count = 0.0, 0, 0
+        for i in range(0, len(perm), s.batch_size):
+            idx = perm[i : i + s.batch_size]
+            xb, yb = x_train[idx], y_train[idx]
+            if s.augment_shift and s.image_side:
+                xb = shift_augment(xb, s.image_side, s.augment_shift, gen)
+            out = model.compute_loss((xb, yb))
+            opt.zero_grad(set_to_none=True)
+            out["loss"].backward()
+            opt.step()
+            sched.step()
+            total += float(out["loss"]) * len(idx)
+            correct += int(round(float(out["accuracy"]) * len(idx)))
+            count += len(idx)
+        row = {"epoch": epoch + 1, "loss": total / count, "train_accuracy": correct / count}
+        row["elapsed_s"] = time.perf_counter() - start
+        s.history.append(row)
+        if s.log:
+            print(
+                f"epoch {epoch + 1:3d}  loss {row['loss']:.4f}  train acc {row['train_accuracy']:.4f}"
+                f"  {row['elapsed_s']:.0f}s",
+                flush=True,
+            )
+    train_time = time.perf_counter() - start
+    model.eval()
+    stats = {
+        "test_accuracy": evaluate(model, data["x_test"], data["y_test"]),
+        "train_accuracy": evaluate(model, data["x_train"], data["y_train"]),
+        "training_time_s": round(train_time, 1),
+        "parameters": model.count_parameters(),
+        "epochs": s.epochs,
+    }
+    return model, stats

@@ -1,0 +1,70 @@
+"""Layers: connectivity, learnable mapping, GroupSum."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from core_difflut.layers import GroupSum, LearnableLayer, RandomLayer, random_connections
+
+from core import ConfigError
+from core.testing import check_component
+
+
+@pytest.mark.parametrize("name", ["random", "learnable"])
+def test_conformance(name: str) -> None:
+    check_component("layer", name, {"input_dim": 20, "output_dim": 8, "node": {"type": "dwn"}})
+
+
+def test_groupsum_conformance() -> None:
+    check_component("layer", "groupsum", {"num_classes": 3, "tau": 2.0})
+
+
+def test_random_connectivity_covers_every_input_and_is_seeded() -> None:
+    idx = random_connections(100, 40, 6, seed=3)
+    assert idx.shape == (40, 6)
+    assert set(idx.flatten().tolist()) == set(range(100))
+    assert torch.equal(idx, random_connections(100, 40, 6, seed=3))
+    assert not torch.equal(idx, random_connections(100, 40, 6, seed=4))
+    # no node reads the same input twice
+    assert all(len(set(row)) == 6 for row in idx.tolist())
+    few = random_connections(100, 5, 6, seed=0)  # 30 slots < 100 inputs: all distinct
+    assert len(set(few.flatten().tolist())) == 30
+
+
+def test_random_layer_reads_its_connections() -> None:
+    layer = RandomLayer(input_dim=30, output_dim=10, node={"type": "dwn", "input_dim": 3}).eval()
+    x = (torch.rand(7, 30) > 0.5).float()
+    table = layer.node.truth_table().float()
+    bits = x[:, layer.indices]  # (B, N, n)
+    addr = (bits.long() * torch.tensor([1, 2, 4])).sum(-1)
+    expected = table.t().gather(0, addr)
+    assert torch.equal(layer(x), expected)
+
+
+def test_learnable_layer_uses_argmax_in_eval_and_trains_the_mapping() -> None:
+    torch.manual_seed(0)
+    layer = LearnableLayer(input_dim=12, output_dim=4, node={"type": "dwn", "input_dim": 2})
+    conn = layer.connections()
+    assert torch.equal(conn, layer.mapping.argmax(-1).view(4, 2))
+    x = (torch.rand(16, 12) > 0.5).float()
+    layer.train()
+    layer(x).sum().backward()
+    assert layer.mapping.grad is not None and layer.mapping.grad.abs().sum() > 0
+    layer.eval()
+    bits = x[:, conn]
+    addr = bits[..., 0].long() + 2 * bits[..., 1].long()
+    assert torch.equal(layer(x), layer.node.truth_table().float().t().gather(0, addr))
+
+
+def test_groupsum_pads_and_divides() -> None:
+    gs = GroupSum(num_classes=3, tau=2.0)
+    x = torch.ones(2, 7)  # padded to 9: groups of 3, the last holds one real feature
+    assert gs(x).tolist() == [[1.5, 1.5, 0.5]] * 2
+
+
+def test_layer_shape_errors() -> None:
+    layer = RandomLayer(input_dim=10, output_dim=4)
+    with pytest.raises(ConfigError, match=r"expected input \(batch, 10\)"):
+        layer(torch.rand(3, 11))
+    with pytest.raises(ConfigError, match="unknown node type"):
+        RandomLayer(node={"type": "nope"})
