@@ -39,7 +39,7 @@ def to_classifier_input(
 
 
 class DigitClassifier(BaseModel):
-    """conv-conv-pool, conv-conv-pool, conv, 3x3 average pool -> features -> logits."""
+    """conv-BN-ReLU blocks: 2, pool, 2, pool, 1, 3x3 average pool -> features -> logits."""
 
     config_class = DigitClassifierConfig
 
@@ -49,7 +49,11 @@ class DigitClassifier(BaseModel):
         w = c.width
 
         def block(cin: int, cout: int) -> list[nn.Module]:
-            return [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True)]
+            return [
+                nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(inplace=True),
+            ]
 
         self.body = nn.Sequential(
             *block(1, w),
@@ -59,9 +63,9 @@ class DigitClassifier(BaseModel):
             *block(2 * w, 2 * w),
             nn.MaxPool2d(2),
             *block(2 * w, 4 * w),
-            nn.AdaptiveAvgPool2d(1),
+            nn.AdaptiveAvgPool2d(3),
             nn.Flatten(),
-            nn.Linear(4 * w, c.feature_dim),
+            nn.Linear(4 * w * 9, c.feature_dim),
             nn.ReLU(inplace=True),
         )
         self.dropout = nn.Dropout(c.dropout)
