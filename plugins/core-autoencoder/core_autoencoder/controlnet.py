@@ -277,10 +277,17 @@ class ControlNetDiffusion(BaseModel):
         y: torch.Tensor | None = None,
         cond: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """The controlled prediction; mirrors the base U-Net's forward with fused skips."""
+        """The controlled prediction; mirrors the base U-Net's forward with fused skips.
+
+        Without any control signal (``control`` and ``vector`` both None) this is the base
+        model's prediction.
+        """
         from core_diffusion.layers import check_conditioning, check_image_input, check_timesteps
 
         unet = self.unet
+        if control is None and vector is None:
+            kwargs = {k: v for k, v in (("y", y), ("cond", cond)) if v is not None}
+            return unet(x, t, **kwargs)
         uc = unet.config
         check_image_input("controlnet", x, uc.in_channels, unet.downsample_factor)
         t = check_timesteps("controlnet", x, t)
@@ -385,7 +392,10 @@ class ControlNetDiffusion(BaseModel):
         decode: bool = True,
         x_T: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``n`` samples under ``control`` / ``vector`` (images; latents when ``decode=False``)."""
+        """``n`` samples under ``control`` / ``vector`` (images; latents when ``decode=False``).
+
+        Without a control signal the samples come from the base model alone.
+        """
         if not isinstance(n, int) or n < 1:
             raise ConfigError(f"controlnet.sample: n must be a positive integer, got {n!r}")
         c = self.config

@@ -62,6 +62,15 @@ def train(config: str, run: str, reuse: bool, overrides: list[str] = ()) -> tupl
     return final, time.perf_counter() - start
 
 
+def runtime_options(config: str, model) -> dict:
+    """The runtime parameters the YAML sets (so reused runs sample as configured)."""
+    from core.config import Config
+    from core.schema import runtime_fields
+
+    section = Config(CONFIGS / config).to_dict()["model"]
+    return {k: v for k, v in section.items() if k in runtime_fields(type(model.config))}
+
+
 def batches(dataset, size: int = 256):
     return torch.utils.data.DataLoader(dataset, batch_size=size, shuffle=False)
 
@@ -131,15 +140,10 @@ def main() -> None:
     # 2. embed the training digits once
     train_digits = core.build("dataset", {"type": "digits", "image_size": 16, "split": "train"})
     manifest = ae.embed_dataset(train_digits, REPO / "runs" / "digits-latents")
-    latents = torch.stack(
-        [
-            core.build(
-                "dataset",
-                {"type": "manifest", "path": str(manifest), "columns": {"latent": "latent"}},
-            )[i]["latent"]
-            for i in range(len(train_digits))
-        ]
+    embedded = core.build(
+        "dataset", {"type": "manifest", "path": str(manifest), "columns": {"latent": "latent"}}
     )
+    latents = torch.stack([embedded[i]["latent"] for i in range(len(embedded))])
     mean, std = float(latents.mean()), float(latents.std())
     results["latents"] = {
         "count": len(latents),
@@ -156,6 +160,7 @@ def main() -> None:
         [f"model.latent_shift={mean}", f"model.latent_scale={1 / std}"],
     )
     ldm = core.BaseModel.from_pretrained(ldm_dir)
+    ldm.apply_runtime_overrides(**runtime_options("latent-diffusion-digits.yaml", ldm))
     g = torch.Generator().manual_seed(0)
     start = time.perf_counter()
     images = ldm.sample(256, generator=g, decode=True)
@@ -169,7 +174,7 @@ def main() -> None:
         "parameters_trainable": ldm.count_parameters(trainable_only=True),
         "train_seconds": round(seconds, 1),
         "samples": 256,
-        "sampler": f"{ldm.config.sampler}, {ldm.config.sample_steps} steps",
+        "sampler": f"{ldm.config.sampler}, {ldm.config.sample_steps} steps, clip {ldm.config.clip_latents}",
         "sample_seconds": round(sample_seconds, 2),
         "classifier_class_counts": counts.tolist(),
         "classifier_mean_confidence": float(classes.max(1).values.mean()),
@@ -183,6 +188,8 @@ def main() -> None:
         [f"model.base.checkpoint={ldm_dir}"],
     )
     cn = core.BaseModel.from_pretrained(cn_dir)
+    cn.apply_runtime_overrides(**runtime_options("controlnet-digits.yaml", cn))
+    cn.base.apply_runtime_overrides(**runtime_options("latent-diffusion-digits.yaml", cn.base))
     test = core.build(
         "dataset",
         {
