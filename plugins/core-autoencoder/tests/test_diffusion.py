@@ -112,6 +112,10 @@ def test_controlnet_samples_and_checks_its_inputs(ddpm_config: dict) -> None:
     model = _controlnet(ddpm_config)
     out = model.sample(2, control=torch.rand(2, 1, 8, 8), sampler="ddim", steps=3)
     assert out.shape == (2, 1, 8, 8) and out.abs().max() <= 1
+    x, t = torch.randn(2, 1, 8, 8), torch.tensor([1, 2])
+    with torch.no_grad():  # no control signal: the base model (what the Trainer grids show)
+        assert torch.equal(model.eval()(x, t), model.base.network(x, t))
+    assert model.sample(2, steps=2).shape == (2, 1, 8, 8)
     with pytest.raises(
         ConfigError, match=r"control must have shape \(2, 1, 8, 8\), got \(2, 1, 4, 4\)"
     ):
