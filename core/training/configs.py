@@ -70,6 +70,9 @@ class TrainConfig(ComponentConfig):
     )
     log_every: int = Field(10, ge=1, description="append to metrics.jsonl every N steps")
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes")
+    threads: int | None = Field(
+        None, ge=1, le=1024, description="torch CPU threads (none: torch's default)"
+    )
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="auto: CUDA when available, else CPU"
     )

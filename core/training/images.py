@@ -76,8 +76,8 @@ def save_samples(
     if array.shape[-1] == 1:
         array = array[..., 0]
     image = Image.fromarray(array)
-    if max(image.size) < 256:  # small digits: scale up so a person can see them
-        factor = max(1, 256 // max(image.size))
+    if max(image.size) < 512:  # small digits: scale up so a person can see them
+        factor = max(1, 512 // max(image.size))
         image = image.resize((image.width * factor, image.height * factor), Image.NEAREST)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")

@@ -30,7 +30,7 @@ from core.training.checkpoint import (
     staging_dir,
     write_json,
 )
-from core.training.configs import RUN_SECTIONS, SampleConfig, TrainConfig
+from core.training.configs import RUN_SECTIONS, EMAConfig, SampleConfig, TrainConfig
 from core.training.data import ResumableSampler, make_loader
 from core.training.distributed import DistInfo, barrier, mean_across, setup_distributed
 from core.training.ema import EMA
@@ -200,6 +200,8 @@ class Trainer:
             )
         self.local_batch = tc.batch_size // self.dist.world_size
 
+        if tc.threads is not None:
+            torch.set_num_threads(tc.threads)
         _seed_all(tc.seed)
         self.model = model if model is not None else self._build("model")
         self.dataset = dataset if dataset is not None else self._build("data")
@@ -220,9 +222,11 @@ class Trainer:
             dist_info=self.dist,
             sync_grads=self.multi and self.dist.enabled,
         )
-        self.ema = (
-            EMA(self.model, tc.ema.decay, tc.ema.start_step, tc.ema.every) if tc.ema else None
-        )
+        ema = tc.ema
+        model_ema = getattr(getattr(self.model, "config", None), "ema", None)
+        if ema is None and isinstance(model_ema, float) and 0.0 < model_ema < 1.0:
+            ema = EMAConfig(decay=model_ema)  # the model asks for an EMA (e.g. ddpm's ema)
+        self.ema = EMA(self.model, ema.decay, ema.start_step, ema.every) if ema else None
         self.wrapped: torch.nn.Module | None = None
         if not self.multi:
             self.wrapped = _LossModule(self.model)
