@@ -14,10 +14,12 @@ __all__ = [
     "corners",
     "address",
     "lookup",
+    "gathered_address",
     "multilinear",
     "efd_weights",
     "stable_weights",
     "efd_lookup",
+    "efd_gather_lookup",
     "flip_index",
     "walsh_matrix",
     "binary_entropy",
@@ -39,8 +41,23 @@ def corners(n: int, device: torch.device | str = "cpu") -> torch.Tensor:
 def address(bits: torch.Tensor) -> torch.Tensor:
     """``(N, n, B)`` of 0/1 (or bool) -> ``(N, B)`` int64 addresses."""
     n = bits.shape[1]
+    if bits.dtype in (torch.bool, torch.uint8):
+        addr = bits[:, 0].to(torch.int64)
+        for j in range(1, n):
+            addr.add_(bits[:, j].to(torch.int64), alpha=1 << j)
+        return addr
     powers = 2.0 ** torch.arange(n, device=bits.device, dtype=torch.float32)
     return torch.matmul(powers, bits.to(torch.float32)).to(torch.int64)
+
+
+def gathered_address(bits: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """Addresses straight from 0/1 bytes: ``bits`` (F, B) uint8, ``indices`` (N, n) -> (N, B)."""
+    n = indices.shape[1]
+    dtype = torch.uint8 if n <= 8 else torch.int16
+    addr = bits.index_select(0, indices[:, 0]).to(dtype)
+    for j in range(1, n):
+        addr |= bits.index_select(0, indices[:, j]).to(dtype) << j
+    return addr.to(torch.int64)
 
 
 def lookup(table: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
@@ -202,6 +219,54 @@ class _EFDLookup(torch.autograd.Function):
             index = addr.unsqueeze(1).expand(n_nodes, n, batch)
             grad_x = m.gather(2, index) * grad.unsqueeze(1)
         return grad_x, grad_table, None
+
+
+class _EFDGather(torch.autograd.Function):
+    """DWN lookup fused with the layer's input gather: (F, B) inputs, (N, n) connections.
+
+    The forward reads bytes (addresses are precomputed from 0/1 inputs); the backward
+    spreads the finite-difference input gradients back onto the (F, B) inputs.
+    """
+
+    @staticmethod
+    def forward(ctx, xt, table, weights, indices, addr, binarize):  # type: ignore[override]
+        ctx.binarize = binarize
+        ctx.save_for_backward(addr, table, weights, indices)
+        ctx.input_shape = xt.shape
+        value = table.gather(1, addr)
+        return (value >= 0.5).to(value.dtype) if ctx.binarize else value
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        addr, table, weights, indices = ctx.saved_tensors
+        n_nodes, batch = addr.shape
+        k = table.shape[1]
+        n = weights.shape[0] // k
+        grad = grad.contiguous()
+        grad_table = grad_xt = None
+        if ctx.needs_input_grad[1]:
+            grad_table = torch.zeros_like(table).scatter_add_(1, addr, grad)
+        if ctx.needs_input_grad[0]:
+            m = (table.detach() @ weights.t()).view(n_nodes, n, k)
+            index = addr.unsqueeze(1).expand(n_nodes, n, batch)
+            per_input = m.gather(2, index).mul_(grad.unsqueeze(1))
+            grad_xt = grad.new_zeros(ctx.input_shape)
+            grad_xt.index_add_(0, indices.reshape(-1), per_input.view(n_nodes * n, batch))
+        return grad_xt, grad_table, None, None, None, None
+
+
+def efd_gather_lookup(
+    xt: torch.Tensor,
+    table: torch.Tensor,
+    weights: torch.Tensor,
+    indices: torch.Tensor,
+    addr: torch.Tensor,
+    binarize: bool = True,
+) -> torch.Tensor:
+    """``table[addr] >= 0.5`` (straight-through to the table) for inputs ``xt`` (F, B) read
+    through ``indices`` (N, n), with the finite-difference backward to the inputs."""
+    w = weights.to(device=table.device, dtype=table.dtype)
+    return _EFDGather.apply(xt, table, w, indices, addr, binarize)
 
 
 def efd_lookup(x: torch.Tensor, table: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

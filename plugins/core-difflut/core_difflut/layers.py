@@ -9,6 +9,7 @@ from torch import nn
 
 from core import BaseModel
 from core.errors import ConfigError
+from core_difflut import kernels
 from core_difflut.configs import GroupSumConfig, LayerConfig
 from core_difflut.nodes import NODE_CLASSES, LUTNode
 
@@ -81,9 +82,17 @@ class LUTLayer(BaseModel):
                 f"{type(self).__name__}: expected input (batch, {self.input_dim}), "
                 f"got {tuple(x.shape)}"
             )
+        if not self.training and self.node.config.eval_mode == "deterministic":
+            # hard network: gather and address bytes, not floats
+            bits = (x >= 0.5).t().contiguous().view(torch.uint8)
+            addr = kernels.gathered_address(bits, self.connections())
+            return self.node.hard_table().to(x.dtype).gather(1, addr).t()
         xt = x.t()
         if not xt.is_contiguous():
             xt = xt.contiguous()
+        fused = getattr(self.node, "layer_forward", None)
+        if self.training and fused is not None and isinstance(self, RandomLayer):
+            return fused(xt, self.indices).t()
         return self.node.evaluate(self.gather(xt)).t()
 
     def example_inputs(self, batch_size: int = 2) -> tuple[torch.Tensor, ...]:
@@ -127,7 +136,7 @@ class LearnableLayer(LUTLayer):
 
     def gather(self, xt: torch.Tensor) -> torch.Tensor:
         hard = xt.index_select(0, self.connections().flatten())
-        if self.training:
+        if self.training and xt.is_floating_point():
             soft = torch.softmax(self.mapping, -1) @ xt  # (N*n, B)
             hard = hard + soft - soft.detach()
         return hard.view(self.output_dim, self.n, -1)

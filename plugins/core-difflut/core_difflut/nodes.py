@@ -193,6 +193,20 @@ class DWNNode(LUTNode):
     def expectation(self, x: torch.Tensor) -> torch.Tensor:
         return kernels.multilinear(x, self.soft_table())
 
+    def layer_forward(self, xt: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+        """Training forward fused with a fixed connectivity: (F, B) -> (N, B)."""
+        bits = (xt.detach() >= 0.5).view(torch.uint8)
+        p = self.config.flip_probability
+        if p > 0:
+            node_bits = bits.index_select(0, indices.reshape(-1)).view(self.num_nodes, self.n, -1)
+            node_bits = node_bits ^ (torch.rand(node_bits.shape, device=xt.device) < p).view(
+                torch.uint8
+            )
+            addr = kernels.address(node_bits)
+        else:
+            addr = kernels.gathered_address(bits, indices)
+        return kernels.efd_gather_lookup(xt, self._values(), self._weights(), indices, addr)
+
 
 class DWNStableNode(DWNNode):
     """DWN with sigmoid tables and a 1/(H+1)-weighted finite-difference gradient."""

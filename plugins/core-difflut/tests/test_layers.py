@@ -68,3 +68,22 @@ def test_layer_shape_errors() -> None:
         layer(torch.rand(3, 11))
     with pytest.raises(ConfigError, match="unknown node type"):
         RandomLayer(node={"type": "nope"})
+
+
+@pytest.mark.parametrize("node", ["dwn", "dwn-stable"])
+def test_fused_dwn_training_path_matches_the_plain_path(node: str) -> None:
+    torch.manual_seed(0)
+    layer = RandomLayer(input_dim=40, output_dim=16, node={"type": node, "input_dim": 4}).train()
+    x = torch.rand(9, 40).round()
+    x1 = x.clone().requires_grad_(True)
+    fused = layer(x1)
+    fused.pow(2).sum().backward()
+    grads = [p.grad.clone() for p in layer.node.parameters()]
+    layer.zero_grad()
+    x2 = x.clone().requires_grad_(True)
+    plain = layer.node.evaluate(layer.gather(x2.t())).t()
+    plain.pow(2).sum().backward()
+    assert torch.equal(fused, plain)
+    assert torch.allclose(x1.grad, x2.grad, atol=1e-6)
+    for g, p in zip(grads, layer.node.parameters()):
+        assert torch.allclose(g, p.grad, atol=1e-6)

@@ -1,0 +1,222 @@
+"""DiffLUT benchmarks: layer speed per node type and accuracy on the bundled datasets.
+
+    python benchmarks/difflut.py --speed                 # all node types, ~2 min
+    python benchmarks/difflut.py --accuracy              # presets + baselines, ~10-20 min
+    python benchmarks/difflut.py --accuracy --node-types dwn,probabilistic --datasets digits
+
+Speed: one LUT layer 3,136 -> 2,000 nodes, n = 6 (difflogic: n = 2), batch 128, forward +
+backward in training mode, samples/s (median and best of the repeats), with 1 and 2 torch
+threads. The reference is a per-node Python loop (how the reference library runs on CPU),
+timed on 50 nodes and scaled to 2,000. Results go to benchmarks/results/difflut.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from core_difflut.configs import NODE_NAMES, ModelConfig
+from core_difflut.layers import RandomLayer
+
+RESULTS = Path(__file__).resolve().parent / "results" / "difflut.json"
+
+#: the configurations behind the shipped pretrained models (also used per node type)
+PRESETS = {
+    "digits": {
+        "config": {
+            "layer_type": "learnable",
+            "layer_widths": [2000],
+            "input_size": 64,
+            "dataset": "digits",
+            "encoder_config": {"name": "distributive-thermometer", "num_bits": 8},
+            "runtime": {"tau": 10.0},
+        },
+        "train": {"epochs": 12, "batch_size": 32, "lr": 0.01},
+    },
+    "mnist-5k": {
+        "config": {
+            "layer_type": ["learnable", "random"],
+            "layer_widths": [2000, 1000],
+            "input_size": 784,
+            "dataset": "mnist-5k",
+            "encoder_config": {"name": "distributive-thermometer", "num_bits": 3},
+            "runtime": {"tau": 3.333},
+        },
+        "train": {"epochs": 20, "batch_size": 32, "lr": 0.01},
+    },
+}
+
+
+def _time(fn, seconds: float, min_reps: int = 3) -> list[float]:
+    fn()
+    times = []
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds or len(times) < min_reps:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def layer_speed(node: str, threads: int, seconds: float, batch: int = 128) -> dict:
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    n = 2 if node == "difflogic" else 6
+    layer = RandomLayer(input_dim=3136, output_dim=2000, node={"type": node, "input_dim": n})
+    layer.train()
+    x = (torch.rand(batch, 3136) > 0.5).float().requires_grad_(True)
+
+    def step():
+        layer.zero_grad(set_to_none=True)
+        x.grad = None
+        layer(x).sum().backward()
+
+    times = _time(step, seconds)
+    return {
+        "median_samples_per_s": batch / statistics.median(times),
+        "best_samples_per_s": batch / min(times),
+        "repeats": len(times),
+    }
+
+
+def reference_loop_speed(threads: int, batch: int = 128, nodes: int = 50) -> dict:
+    """Per-node Python loop (probabilistic node), timed on ``nodes`` nodes, scaled to 2,000."""
+    torch.set_num_threads(threads)
+    n, k = 6, 64
+    theta = torch.randn(nodes, k, requires_grad=True)
+    idx = torch.randint(3136, (nodes, n))
+    x = (torch.rand(batch, 3136) > 0.5).float().requires_grad_(True)
+    corners = ((torch.arange(k).unsqueeze(1) >> torch.arange(n)) & 1).float()
+
+    def step():
+        outs = []
+        for i in range(nodes):
+            xi = x[:, idx[i]]  # (B, n)
+            w = (xi.unsqueeze(1) * corners + (1 - xi.unsqueeze(1)) * (1 - corners)).prod(-1)
+            outs.append(w @ torch.sigmoid(theta[i]))
+        torch.stack(outs, 1).sum().backward()
+
+    times = _time(step, 3.0)
+    per_batch = statistics.median(times) * (2000 / nodes)
+    return {"median_samples_per_s": batch / per_batch, "timed_nodes": nodes}
+
+
+def run_speed(node_types: list[str], seconds: float) -> dict:
+    rows = {}
+    for node in node_types:
+        rows[node] = {f"{t}_threads": layer_speed(node, t, seconds) for t in (1, 2)}
+        r1, r2 = rows[node]["1_threads"], rows[node]["2_threads"]
+        print(
+            f"{node:15s} 1 thread: {r1['median_samples_per_s']:9.0f} median "
+            f"{r1['best_samples_per_s']:9.0f} best | 2 threads: {r2['median_samples_per_s']:9.0f} "
+            f"median {r2['best_samples_per_s']:9.0f} best  samples/s",
+            flush=True,
+        )
+    ref = reference_loop_speed(1)
+    print(f"{'per-node loop':15s} 1 thread: {ref['median_samples_per_s']:9.1f} (reference)")
+    return {"layers": rows, "reference_per_node_loop": ref}
+
+
+def mlp_baseline(data: dict, epochs: int = 60) -> float:
+    torch.manual_seed(0)
+    x, y = torch.as_tensor(data["x_train"]), torch.as_tensor(data["y_train"])
+    net = torch.nn.Sequential(
+        torch.nn.Linear(x.shape[1], 256), torch.nn.ReLU(), torch.nn.Linear(256, 10)
+    )
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    for _ in range(epochs):
+        perm = torch.randperm(len(x))
+        for i in range(0, len(x), 64):
+            b = perm[i : i + 64]
+            loss = torch.nn.functional.cross_entropy(net(x[b]), y[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    with torch.no_grad():
+        pred = net(torch.as_tensor(data["x_test"])).argmax(1).numpy()
+    return float((pred == data["y_test"]).mean())
+
+
+def svm_baseline(data: dict) -> float:
+    from sklearn.svm import SVC
+
+    clf = SVC(kernel="rbf", gamma="scale").fit(data["x_train"], data["y_train"])
+    return float((clf.predict(data["x_test"]) == data["y_test"]).mean())
+
+
+def run_accuracy(node_types: list[str], datasets: list[str], threads: int) -> dict:
+    from core_difflut.data import load_dataset
+    from core_difflut.training import TrainSettings, train_classifier
+
+    out: dict = {}
+    for name in datasets:
+        data = load_dataset(name)
+        preset = PRESETS[name]
+        rows = {
+            "mlp-256": {"test_accuracy": mlp_baseline(data)},
+            "svm-rbf": {"test_accuracy": svm_baseline(data)},
+        }
+        print(
+            f"{name}: MLP-256 {rows['mlp-256']['test_accuracy']:.4f}  "
+            f"SVM-RBF {rows['svm-rbf']['test_accuracy']:.4f}",
+            flush=True,
+        )
+        for node in node_types:
+            cfg = dict(preset["config"], node_type=node)
+            if node == "difflogic":
+                cfg["node_input_dim"] = 2
+            settings = TrainSettings(**preset["train"], threads=threads, log=False)
+            _, stats = train_classifier(ModelConfig(**cfg), data, settings)
+            rows[node] = stats
+            print(
+                f"{name}: {node:15s} test {stats['test_accuracy']:.4f}  "
+                f"train {stats['train_accuracy']:.4f}  {stats['training_time_s']:.0f}s  "
+                f"{stats['parameters']:,} parameters",
+                flush=True,
+            )
+        out[name] = rows
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--speed", action="store_true")
+    parser.add_argument("--accuracy", action="store_true")
+    parser.add_argument("--node-types", default=",".join(NODE_NAMES))
+    parser.add_argument("--datasets", default="digits,mnist-5k")
+    parser.add_argument("--seconds", type=float, default=4.0, help="timing window per case")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for training")
+    args = parser.parse_args()
+    if not (args.speed or args.accuracy):
+        args.speed = True
+    nodes = [n for n in args.node_types.split(",") if n]
+    previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    result = dict(previous)
+    result["machine"] = {
+        "cpu_count": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "load_average_at_start": os.getloadavg(),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+    }
+    if args.speed:
+        result["speed"] = run_speed(nodes, args.seconds)
+    if args.accuracy:
+        acc = run_accuracy(nodes, [d for d in args.datasets.split(",") if d], args.threads)
+        result.setdefault("accuracy", {}).update(acc)
+    result["machine"]["load_average_at_end"] = os.getloadavg()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2, default=float))
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=4)
+    main()

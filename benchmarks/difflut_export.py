@@ -1,0 +1,120 @@
+"""Throughput of the exported DiffLUT evaluators on one CPU core.
+
+    python benchmarks/difflut_export.py [--samples 262144]
+
+Network: 784 features x 3 thermometer bits = 2,352 input bits -> 2,000 -> 1,000 LUTs
+(n = 6) -> GroupSum(10). Speed does not depend on the truth tables, so the network is
+built untrained (random tables). Encoding is excluded for the C and NumPy rows: they
+start from pre-packed input bit planes. The C evaluator is single-threaded (one core);
+PyTorch eval mode is timed with 1 thread for comparison. Results go to
+benchmarks/results/difflut_export.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from core_difflut import ModelConfig, build_model
+from core_difflut.export import export_model
+from core_difflut.export.c import CNetwork
+from core_difflut.export.numpy_eval import DiffLUTNumpy, pack_bits
+from core_difflut.export.spec import network_spec
+
+RESULTS = Path(__file__).resolve().parent / "results" / "difflut_export.json"
+
+
+def _best(fn, repeats: int) -> tuple[float, float]:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--samples", type=int, default=262144)
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    config = ModelConfig(
+        node_type="dwn",
+        layer_type="random",
+        layer_widths=[2000, 1000],
+        input_size=784,
+        encoder_config={"name": "thermometer", "num_bits": 3},
+    )
+    model = build_model(config)
+    model.fit_encoder(torch.rand(256, 784))
+    model.eval()
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        export_model(model, tmp, "c", build=True)
+        build_s = time.perf_counter() - t0
+        net = CNetwork(tmp)
+        rng = np.random.default_rng(0)
+        bits = (rng.random((args.samples, 2352)) > 0.5).astype(np.uint8)
+        blocks = net.pack(bits)
+        best, median = _best(lambda: net.predict_packed(blocks), args.repeats)
+        rows["c_bitsliced"] = {
+            "samples_per_s_best": blocks.shape[0] * net.block / best,
+            "samples_per_s_median": blocks.shape[0] * net.block / median,
+            "samples_per_word": 64,
+            "samples_per_vector": net.block,
+            "build_s": round(build_s, 1),
+        }
+        # correctness on this network too
+        sample = torch.as_tensor(bits[:2048]).float()
+        expected = model.group_sum(model.features(sample)).argmax(1).numpy()
+        got = net.predict_packed(net.pack(bits[:2048]))[:2048]
+        rows["c_bitsliced"]["bit_exact_on_2048"] = bool(np.array_equal(got, expected))
+
+    numpy_net = DiffLUTNumpy(network_spec(model))
+    n_np = 16384
+    planes = pack_bits(np.ascontiguousarray(bits[:n_np].T))
+    best, median = _best(lambda: numpy_net.scores(numpy_net.run_planes(planes), n_np), 3)
+    rows["numpy_bitpacked"] = {
+        "samples_per_s_best": n_np / best,
+        "samples_per_s_median": n_np / median,
+    }
+
+    x = torch.as_tensor(bits[:8192]).float()
+
+    def torch_eval():
+        with torch.no_grad():
+            model.group_sum(model.features(x)).argmax(1)
+
+    best, median = _best(torch_eval, 3)
+    rows["torch_eval_1_thread"] = {
+        "samples_per_s_best": len(x) / best,
+        "samples_per_s_median": len(x) / median,
+    }
+    print(f"{'evaluator':22s} {'best samples/s':>16s} {'median samples/s':>18s}")
+    for name, row in rows.items():
+        print(f"{name:22s} {row['samples_per_s_best']:16,.0f} {row['samples_per_s_median']:18,.0f}")
+    result = {
+        "network": "2352 bits -> 2000 -> 1000 LUT6 -> GroupSum(10)",
+        "encoding_excluded": True,
+        "load_average": os.getloadavg(),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "results": rows,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2))
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
