@@ -24,34 +24,10 @@ import numpy as np
 import torch
 from core_difflut.configs import NODE_NAMES, ModelConfig
 from core_difflut.layers import RandomLayer
+from core_difflut.training import PRESETS
 
 RESULTS = Path(__file__).resolve().parent / "results" / "difflut.json"
-
-#: the configurations behind the shipped pretrained models (also used per node type)
-PRESETS = {
-    "digits": {
-        "config": {
-            "layer_type": "learnable",
-            "layer_widths": [2000],
-            "input_size": 64,
-            "dataset": "digits",
-            "encoder_config": {"name": "distributive-thermometer", "num_bits": 8},
-            "runtime": {"tau": 10.0},
-        },
-        "train": {"epochs": 12, "batch_size": 32, "lr": 0.01},
-    },
-    "mnist-5k": {
-        "config": {
-            "layer_type": ["learnable", "random"],
-            "layer_widths": [2000, 1000],
-            "input_size": 784,
-            "dataset": "mnist-5k",
-            "encoder_config": {"name": "distributive-thermometer", "num_bits": 3},
-            "runtime": {"tau": 3.333},
-        },
-        "train": {"epochs": 20, "batch_size": 32, "lr": 0.01},
-    },
-}
+DATASET_PRESET = {"digits": "digits-dwn", "mnist-5k": "mnist5k-dwn"}
 
 
 def _time(fn, seconds: float, min_reps: int = 3) -> list[float]:
@@ -158,7 +134,7 @@ def run_accuracy(node_types: list[str], datasets: list[str], threads: int) -> di
     out: dict = {}
     for name in datasets:
         data = load_dataset(name)
-        preset = PRESETS[name]
+        preset = PRESETS[DATASET_PRESET[name]]
         rows = {
             "mlp-256": {"test_accuracy": mlp_baseline(data)},
             "svm-rbf": {"test_accuracy": svm_baseline(data)},

@@ -18,7 +18,37 @@ import torch.nn.functional as F
 
 from core_difflut.api import build_model
 
-__all__ = ["TrainSettings", "train_classifier", "evaluate", "shift_augment"]
+__all__ = ["PRESETS", "TrainSettings", "train_classifier", "evaluate", "shift_augment"]
+
+#: the recipes behind the shipped pretrained models (``scripts/train.py --preset NAME``)
+PRESETS: dict[str, dict[str, Any]] = {
+    "digits-dwn": {
+        "dataset": "digits",
+        "config": {
+            "node_type": "dwn",
+            "layer_type": "learnable",
+            "layer_widths": [2000],
+            "input_size": 64,
+            "dataset": "digits",
+            "encoder_config": {"name": "distributive-thermometer", "num_bits": 8},
+            "runtime": {"tau": 10.0},
+        },
+        "train": {"epochs": 12, "batch_size": 32, "lr": 0.01},
+    },
+    "mnist5k-dwn": {
+        "dataset": "mnist-5k",
+        "config": {
+            "node_type": "dwn",
+            "layer_type": ["learnable", "random"],
+            "layer_widths": [2000, 1000],
+            "input_size": 784,
+            "dataset": "mnist-5k",
+            "encoder_config": {"name": "distributive-thermometer", "num_bits": 2},
+            "runtime": {"tau": 10.0},
+        },
+        "train": {"epochs": 12, "batch_size": 64, "lr": 0.01},
+    },
+}
 
 
 @dataclass

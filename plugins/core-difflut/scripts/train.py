@@ -1,0 +1,84 @@
+"""Train a DiffLUT preset on bundled data and (optionally) ship it as a pretrained model.
+
+    python plugins/core-difflut/scripts/train.py --preset digits-dwn
+    python plugins/core-difflut/scripts/train.py --preset mnist5k-dwn --install
+    python plugins/core-difflut/scripts/train.py --preset digits-dwn --node-type probabilistic
+
+``--install`` writes ``core_difflut/pretrained/<name>/<name>.{yaml,safetensors}`` (the
+directory the plugin registers through ``register_pretrained``) with the measured test
+accuracy, parameter count, training time and date in the YAML ``meta``. ``--save NAME``
+saves to the user's versioned store instead (v1, v2, ...). Uses its own loop
+(``core_difflut.training``), one torch thread by default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+from core_difflut.configs import ModelConfig
+from core_difflut.data import load_dataset
+from core_difflut.training import PRESETS, TrainSettings, train_classifier
+
+PRETRAINED = Path(__file__).resolve().parents[1] / "core_difflut" / "pretrained"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", choices=sorted(PRESETS), required=True)
+    parser.add_argument("--node-type", default=None, help="override the preset's node type")
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--install", action="store_true", help="ship into the plugin package")
+    parser.add_argument("--save", default=None, help="save to the versioned store as NAME")
+    args = parser.parse_args()
+
+    preset = PRESETS[args.preset]
+    config = dict(preset["config"])
+    name = args.preset
+    if args.node_type:
+        config["node_type"] = args.node_type
+        if args.node_type == "difflogic":
+            config["node_input_dim"] = 2
+        name = f"{preset['dataset'].replace('-', '')}-{args.node_type}"
+    train = dict(preset["train"])
+    if args.epochs:
+        train["epochs"] = args.epochs
+    data = load_dataset(preset["dataset"], seed=0)
+    settings = TrainSettings(**train, threads=args.threads, seed=args.seed)
+    model, stats = train_classifier(ModelConfig(**config), data, settings)
+    meta = {
+        "dataset": preset["dataset"],
+        "split": "stratified, seed 0: "
+        + ("1,438 train / 359 test" if preset["dataset"] == "digits" else "4,000 / 1,000"),
+        "test_accuracy": round(stats["test_accuracy"], 4),
+        "train_accuracy": round(stats["train_accuracy"], 4),
+        "parameters": stats["parameters"],
+        "training_time_s": stats["training_time_s"],
+        "torch_threads": args.threads,
+        "epochs": train["epochs"],
+        "date": time.strftime("%Y-%m-%d"),
+        "command": "python plugins/core-difflut/scripts/train.py "
+        + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "evaluation": "eval mode, deterministic truth tables (bit-exact with the exports)",
+    }
+    print(json.dumps(meta, indent=2))
+    model.config = model.config.model_copy(update={"pretrained": True, "pretrained_name": name})
+    if args.install:
+        target = PRETRAINED / name
+        model.save_pretrained(target, name=name, meta=meta)
+        print(f"installed {target}")
+    if args.save:
+        info = model.save_to_pretrained(args.save, meta=meta)
+        print(f"saved {info.reference} at {info.path}")
+
+
+if __name__ == "__main__":
+    torch.manual_seed(0)
+    main()
