@@ -178,3 +178,25 @@ def test_training_moves_samples_towards_the_data():
         gan.training_step(real, opts)
     after = (gan.sample(64, generator=gen) - 0.5).abs().mean()
     assert after < 0.5 * before, (float(before), float(after))
+
+
+def test_trains_through_the_core_trainer(tmp_path):
+    training = pytest.importorskip("core.training")
+    config = {
+        "model": {"type": "dcgan", **TINY},
+        "data": {"type": "digits", "image_size": 16, "channels": 1, "value_range": [-1, 1]},
+        "train": {"steps": 3, "batch_size": 8, "log_every": 1, "lr_schedule": "constant"},
+        "sample": {"n": 4},
+    }
+    trainer = training.Trainer(config, run_dir=tmp_path / "run", quiet=True)
+    before = [p.detach().clone() for p in trainer.model.parameters()]
+    trainer.fit()
+    assert {"loss_d", "loss_g", "d_real", "d_fake"} <= set(trainer.history[-1])
+    assert all(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))
+    groups = {g["lr"] for opt in trainer.optimizers.values() for g in opt.param_groups}
+    betas = {g["betas"] for opt in trainer.optimizers.values() for g in opt.param_groups}
+    assert set(trainer.optimizers) == {"discriminator", "generator"}
+    assert groups == {2e-4} and betas == {(0.5, 0.999)}
+    assert (tmp_path / "run" / "samples.png").is_file()
+    loaded = core.BaseModel.from_pretrained(tmp_path / "run" / "final")
+    assert loaded.sample(2).shape == (2, 1, 16, 16)

@@ -190,3 +190,30 @@ def test_a_few_optimizer_steps_lower_the_loss():
     last = vae.compute_loss(x, *vae(x))
     assert float(last["loss"].detach()) < 0.6 * first
     assert float(last["kl_loss"]) > 0  # the latent carries information
+
+
+def test_trains_through_the_core_trainer(tmp_path):
+    training = pytest.importorskip("core.training")
+    config = {
+        "model": {"type": "vae", **TINY},
+        "data": {"type": "digits", "image_size": 16, "channels": 1, "value_range": [0, 1]},
+        "train": {"steps": 3, "batch_size": 8, "log_every": 1, "lr": 1e-3},
+        "sample": {"n": 4},
+    }
+    trainer = training.Trainer(config, run_dir=tmp_path / "run", quiet=True)
+    trainer.fit()
+    assert {"loss", "recon_loss", "kl_loss"} <= set(trainer.history[-1])
+    assert (tmp_path / "run" / "samples.png").is_file()
+    loaded = core.BaseModel.from_pretrained(tmp_path / "run" / "final")
+    assert loaded.sample(2).shape == (2, 1, 16, 16)
+
+
+def test_trainer_with_data_in_minus_one_to_one_is_a_data_error(tmp_path):
+    training = pytest.importorskip("core.training")
+    config = {
+        "model": {"type": "vae", **TINY},
+        "data": {"type": "digits", "image_size": 16, "channels": 1, "value_range": [-1, 1]},
+        "train": {"steps": 1, "batch_size": 8},
+    }
+    with pytest.raises(DataError, match=r"value_range: \[0, 1\]"):
+        training.Trainer(config, run_dir=tmp_path / "run", quiet=True).fit()
