@@ -1,0 +1,205 @@
+"""Sampler quality and speed on one trained digits DDPM: DDPM-1000, DDIM-50/20, DPM-Solver++-20/10.
+
+Trains the model with the core Trainer (unless the run already exists), then samples it with
+each sampler from the same seed and reports feature-FID against the digits test split
+(digit-classifier features), network evaluations and wall time. Writes
+benchmarks/results/samplers.json and one grid per sampler.
+
+    .venv/bin/python benchmarks/samplers.py --image-size 8 --channel-mults 1,2 --n 200 \
+        --train-steps 600                      # what fits a shared 2-core CPU (docs numbers)
+    .venv/bin/python benchmarks/samplers.py --image-size 32 --n 500 --train-steps 1500
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "plugins/core-diffusion/configs/ddpm_digits.yaml"
+RUNS = [
+    ("ddpm", 1000, {}),
+    ("ddim", 50, {}),
+    ("ddim", 20, {}),
+    ("dpm-solver++", 20, {}),
+    ("dpm-solver++", 10, {}),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--n", type=int, default=500, help="samples per sampler")
+    parser.add_argument("--train-steps", type=int, default=1500)
+    parser.add_argument("--batch-size", type=int, default=128, help="samples per sample() call")
+    parser.add_argument("--runs-dir", default=str(ROOT / "runs"))
+    parser.add_argument("--grids", default=str(ROOT / "docs/models/images"))
+    parser.add_argument("--channel-mults", default="1,2,2", help="U-Net levels, e.g. 1,2")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--retrain", action="store_true")
+    args = parser.parse_args()
+
+    import torch
+
+    import core
+    from core.metrics.fid import frechet_distance, load_classifier
+    from core.training import train
+    from core.training.images import save_samples
+
+    torch.set_num_threads(args.threads)
+    size = args.image_size
+    mults = [int(m) for m in args.channel_mults.split(",")]
+    attention = [size // 2 ** (len(mults) - 1)]
+    name = f"bench_ddpm_digits_{size}px"
+    run_dir = Path(args.runs_dir) / name
+    overrides = [
+        f"model.image_size={size}",
+        f"data.image_size={size}",
+        f"model.network.channel_mults={mults}",
+        f"model.network.attention_resolutions={attention}",
+        f"train.steps={args.train_steps}",
+        "train.sample_every=null",
+        "train.checkpoint_every=null",
+    ]
+    train_time = None
+    if args.retrain or not (run_dir / "final").is_dir():
+        start = time.perf_counter()
+        train(
+            str(CONFIG),
+            overrides=overrides,
+            run_dir=run_dir,
+            overwrite=True,
+            quiet=True,
+        )
+        train_time = time.perf_counter() - start
+    model = core.build_model(str(run_dir / "final")).eval()
+
+    def dataset(split: str) -> torch.Tensor:
+        data = core.build(
+            "dataset",
+            {
+                "type": "digits",
+                "image_size": size,
+                "channels": 1,
+                "split": split,
+                "value_range": [-1, 1],
+            },
+        )
+        return torch.stack([data[i][0] for i in range(len(data))])
+
+    test, train_images = dataset("test"), dataset("train")
+    try:
+        classifier = load_classifier()
+    except core.WeightsError:  # the shipped weights are not there yet: train them into runs/
+        out = Path(args.runs_dir) / "bench_digit_classifier_weights"
+        if not out.is_dir():
+            import subprocess
+            import sys
+
+            print("training the digit classifier (its shipped weights are missing)", flush=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(ROOT / "scripts/train_digit_classifier.py"),
+                    "--out",
+                    str(out),
+                    "--runs-dir",
+                    args.runs_dir,
+                ],
+                check=True,
+            )
+        classifier = load_classifier(str(out))
+
+    def features(x: torch.Tensor):
+        return classifier.features_of(x, (-1.0, 1.0)).numpy()
+
+    test_features = features(test)
+    g = torch.Generator().manual_seed(123)
+    floor_idx = torch.randperm(len(train_images), generator=g)[: args.n]
+    floor = frechet_distance(features(train_images[floor_idx]), test_features)
+
+    rows = []
+    grid_dir = Path(args.grids)
+    grid_dir.mkdir(parents=True, exist_ok=True)
+    for sampler, steps, options in RUNS:
+        generator = torch.Generator().manual_seed(0)
+        chunks, nfe = [], 0
+        start = time.perf_counter()
+        for first in range(0, args.n, args.batch_size):
+            count = min(args.batch_size, args.n - first)
+            chunks.append(
+                model.sample(count, sampler=sampler, steps=steps, generator=generator, **options)
+            )
+            nfe = model.last_nfe
+        seconds = time.perf_counter() - start
+        samples = torch.cat(chunks)
+        fid = frechet_distance(features(samples), test_features)
+        label = f"{sampler}-{steps}"
+        save_samples(samples[:64], grid_dir / f"diffusion_{label}.png", (-1.0, 1.0), nrow=8)
+        rows.append(
+            {
+                "sampler": sampler,
+                "steps": steps,
+                "nfe": nfe,
+                "feature_fid": fid,
+                "seconds": seconds,
+                "samples_per_s": args.n / seconds,
+            }
+        )
+        print(f"  {label:18s} nfe {nfe:5d}  feature-FID {fid:8.3f}  {seconds:8.1f} s", flush=True)
+
+    base = rows[0]["feature_fid"]
+    for row in rows:
+        row["fid_vs_ddpm1000"] = row["feature_fid"] / base
+    print()
+    print(
+        f"{'sampler':14s} {'steps':>5s} {'NFE':>5s} {'feature-FID':>11s} {'vs DDPM-1000':>12s} "
+        f"{'wall s':>8s} {'speed-up':>8s}"
+    )
+    for row in rows:
+        print(
+            f"{row['sampler']:14s} {row['steps']:5d} {row['nfe']:5d} {row['feature_fid']:11.3f} "
+            f"{row['fid_vs_ddpm1000']:12.2f} {row['seconds']:8.1f} "
+            f"{rows[0]['seconds'] / row['seconds']:8.1f}"
+        )
+    print(f"reference: {args.n} train digits vs the test split: feature-FID {floor:.3f}")
+    dpm20 = next(r for r in rows if r["sampler"] == "dpm-solver++" and r["steps"] == 20)
+    goal = dpm20["feature_fid"] <= 1.10 * base
+    print(
+        f"goal (DPM-Solver++-20 within 10% of DDPM-1000): {'met' if goal else 'NOT met'} "
+        f"({dpm20['fid_vs_ddpm1000']:.2f}x)"
+    )
+
+    result = {
+        "benchmark": "samplers",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
+        "date": time.strftime("%Y-%m-%d"),
+        "command": "python benchmarks/samplers.py "
+        + " ".join(
+            f"--image-size {size} --channel-mults {args.channel_mults} --n {args.n} "
+            f"--train-steps {args.train_steps}".split()
+        ),
+        "config": str(CONFIG.relative_to(ROOT)),
+        "overrides": overrides,
+        "image_size": size,
+        "n_samples": args.n,
+        "reference": f"digits test split ({len(test)} images), digit-classifier features",
+        "train_vs_test_fid": floor,
+        "train_seconds": train_time,
+        "parameters": model.count_parameters(),
+        "threads": args.threads,
+        "rows": rows,
+        "goal_dpm20_within_10pct": goal,
+    }
+    out = ROOT / "benchmarks/results/samplers.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
