@@ -112,11 +112,15 @@ def check_run_dir(run: Path) -> dict[str, Any]:
 
 
 def kill_and_resume(
-    workdir: Path, kills: int, seed: int = 0, window: tuple[float, float] = (0.5, 3.0)
+    workdir: Path,
+    kills: int,
+    seed: int = 0,
+    window: tuple[float, float] = (0.5, 3.0),
+    steps: int | None = None,
 ) -> dict[str, Any]:
     """Start, SIGKILL at a random moment, check, resume; ``kills`` times; then finish."""
     rng = random.Random(seed)
-    config = write_config(workdir)
+    config = write_config(workdir, steps)
     runs = workdir / "runs"
     run = runs / "crash"
     records = []

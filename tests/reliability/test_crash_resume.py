@@ -42,14 +42,15 @@ def test_check_run_dir_finds_a_partial_file(tmp_path):
     assert len(problems) == 1 and "final/model.safetensors" in problems[0]
 
 
-def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
-    run = tmp_path / "runs" / "crash"
-    run.mkdir(parents=True)
+def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path, capsys):
     import yaml
 
+    from core.cli import main
+
+    run = tmp_path / "runs" / "crash"
+    run.mkdir(parents=True)
     (run / "config.yaml").write_text(yaml.safe_dump(crash.RUN_CONFIG))
     (run / "checkpoints" / ".staging-step_10").mkdir(parents=True)  # killed mid-write
-    result = crash.run_to_end(crash.train_command(None, tmp_path / "runs", resume=run))
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "no complete checkpoint" in lines[0], result.stderr
+    assert main(["train", "--resume", str(run), "-q"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "no complete checkpoint" in lines[0], lines

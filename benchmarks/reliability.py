@@ -1,0 +1,313 @@
+"""Reliability figures: fuzz cases per component, many SIGKILLs with exact resume, a failing
+DDP rank, peak RSS over many epochs, concurrent store saves.
+
+    .venv/bin/python benchmarks/reliability.py                 # everything (~10-15 min, 2 cores)
+    .venv/bin/python benchmarks/reliability.py --only kills --kills 20
+
+Prints a table per part and writes benchmarks/results/reliability.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import importlib.util
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+HELPERS = REPO / "tests" / "reliability"
+RESULTS = REPO / "benchmarks" / "results" / "reliability.json"
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "CORE_DISABLE_PLUGINS": "gan,vae,difflut,autoencoder"}
+
+
+def _helper(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"_rel_{name}", HELPERS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _fuzz_one(helper: Any, kind: str, name: str, examples: int) -> dict[str, Any]:
+    from hypothesis import HealthCheck, given, settings
+
+    outcomes: collections.Counter[str] = collections.Counter()
+    failures: list[str] = []
+    start = time.perf_counter()
+
+    @settings(
+        max_examples=examples,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(helper.mutations(kind, name))
+    def case(mutation: dict[str, Any]) -> None:
+        result = helper.run_case(kind, name, mutation)
+        outcomes[result.outcome] += 1
+        if result.failed:
+            failures.append(f"{mutation}: {result!r}"[:300])
+
+    case()
+    return {
+        "cases": sum(outcomes.values()),
+        "built": outcomes["ok"],
+        "core_error": outcomes["core-error"],
+        "other": sum(v for k, v in outcomes.items() if k not in {"ok", "core-error"}),
+        "seconds": round(time.perf_counter() - start, 2),
+        "failures": failures[:5],
+    }
+
+
+def fuzz(examples: int) -> dict[str, Any]:
+    helper = _helper("_fuzz")
+    rows = {}
+    for kind, name in helper.component_ids():
+        r = rows[f"{kind}:{name}"] = _fuzz_one(helper, kind, name, examples)
+        print(
+            f"  {kind + ':' + name:34} cases {r['cases']:4}  built {r['built']:4}  "
+            f"CoreError {r['core_error']:4}  other {r['other']}",
+            flush=True,
+        )
+    total = {k: sum(r[k] for r in rows.values()) for k in ("cases", "built", "core_error", "other")}
+    print(f"  total: {total}")
+    return {
+        "examples_per_component": examples,
+        "components": len(rows),
+        "total": total,
+        "per_component": rows,
+    }
+
+
+def kills(count: int, seed: int, steps: int = 2000) -> dict[str, Any]:
+    crash = _helper("_crash")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        ref = work / "reference"
+        ref.mkdir()
+        start = time.perf_counter()
+        done = crash.run_to_end(crash.train_command(crash.write_config(ref, steps), ref / "runs"))
+        clean_s = time.perf_counter() - start
+        assert done.returncode == 0, done.stderr
+        killed = work / "killed"
+        killed.mkdir()
+        start = time.perf_counter()
+        result = crash.kill_and_resume(
+            killed, kills=count, seed=seed, window=(0.0, 1.5), steps=steps
+        )
+        equal = crash.same_weights(
+            crash.final_weights(ref / "runs" / "crash"),
+            crash.final_weights(killed / "runs" / "crash"),
+        )
+    records = result["kills"]
+    real = [r for r in records if not r["finished_before_kill"]]
+    summary = {
+        "kills_requested": count,
+        "kills_done": len(real),
+        "with_loadable_checkpoint": sum(
+            r["checkpoint"] is not None and not r["problems"] for r in real
+        ),
+        "before_first_checkpoint": sum(r["checkpoint"] is None for r in real),
+        "runs_with_problems": sum(bool(r["problems"]) for r in records),
+        "resume_exit_code": result["final_returncode"],
+        "final_weights_equal_uninterrupted": equal,
+        "clean_run_s": round(clean_s, 1),
+        "kill_loop_s": round(time.perf_counter() - start, 1),
+        "steps": steps,
+        "checkpoint_every": crash.RUN_CONFIG["train"]["checkpoint_every"],
+        "records": records,
+    }
+    print(
+        f"  kills {summary['kills_done']}/{count}; loadable checkpoint after "
+        f"{summary['with_loadable_checkpoint']} (before the first checkpoint: "
+        f"{summary['before_first_checkpoint']}); runs with a partial/corrupt file: "
+        f"{summary['runs_with_problems']}; resumed weights == uninterrupted: {equal}"
+    )
+    return summary
+
+
+def ddp() -> dict[str, Any]:
+    torchrun = Path(sys.executable).with_name("torchrun")
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        result = subprocess.run(
+            [
+                str(torchrun),
+                "--nproc_per_node=2",
+                "--standalone",
+                "--max-restarts=0",
+                str(HELPERS / "_worker.py"),
+                "ddp-fail",
+                str(Path(tmp) / "run"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=ENV,
+            cwd=tmp,
+        )
+        elapsed = time.perf_counter() - start
+    output = result.stdout + result.stderr
+    summary = {
+        "exit_code": result.returncode,
+        "seconds_to_exit": round(elapsed, 1),
+        "error_reported": "injected failure on rank 1 at step 3" in output,
+    }
+    print(
+        f"  rank 1 raises at step 3: exit {result.returncode} after {elapsed:.1f}s "
+        f"(torchrun start-up included); error shown: {summary['error_reported']}"
+    )
+    return summary
+
+
+def memory(epochs: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        result = subprocess.run(
+            [sys.executable, str(HELPERS / "_memory.py"), str(epochs), str(Path(tmp) / "run")],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            env=ENV,
+        )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    peaks = data["peak_rss_mb"]
+    summary = {
+        "epochs": epochs,
+        "steps": data["steps"],
+        "peak_rss_epoch1_mb": peaks[0],
+        "peak_rss_epoch2_mb": peaks[1],
+        "peak_rss_last_mb": peaks[-1],
+        "growth_after_epoch1_mb": round(max(peaks[1:]) - peaks[1], 2),
+        "per_epoch_mb": peaks,
+    }
+    print(
+        f"  {epochs} epochs ({data['steps']} steps): peak RSS epoch 1 {peaks[0]:.1f} MB, "
+        f"epoch 2 {peaks[1]:.1f} MB, last {peaks[-1]:.1f} MB, growth after epoch 1 "
+        f"{summary['growth_after_epoch1_mb']:.2f} MB"
+    )
+    return summary
+
+
+def store(writers: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**ENV, "CORE_HOME": tmp}
+        start = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, str(HELPERS / "_worker.py"), "save", str(writers)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
+        elapsed = time.perf_counter() - start
+        lines = [json.loads(x) for x in result.stdout.strip().splitlines()]
+        from core.pretrained import list_pretrained
+
+        listed = sorted(i.version for i in list_pretrained(tmp) if i.source == "store")
+    summary = {
+        "writers": writers,
+        "versions": sorted(x["version"] for x in lines),
+        "listed": listed,
+        "distinct": len({x["version"] for x in lines}),
+        "seconds": round(elapsed, 1),
+    }
+    print(f"  {writers} concurrent writers -> versions {summary['versions']} (listed {listed})")
+    return summary
+
+
+def _rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One summary line per figure (the performance page shows these)."""
+    rows = []
+    if "fuzz" in results:
+        f = results["fuzz"]
+        t = f["total"]
+        rows.append(
+            {
+                "figure": f"config fuzz ({f['components']} components x {f['examples_per_component']} cases)",
+                "result": f"{t['cases']} cases: {t['built']} built, {t['core_error']} CoreError, {t['other']} other",
+            }
+        )
+    if "kills" in results:
+        k = results["kills"]
+        rows.append(
+            {
+                "figure": f"SIGKILL during training ({k['steps']} steps)",
+                "result": f"{k['kills_done']} kills, {k['runs_with_problems']} with a partial file; "
+                f"resumed == uninterrupted: {k['final_weights_equal_uninterrupted']}",
+            }
+        )
+    if "ddp" in results:
+        d = results["ddp"]
+        rows.append(
+            {
+                "figure": "DDP (2 CPU ranks), rank 1 raises",
+                "result": f"exit {d['exit_code']} after {d['seconds_to_exit']} s, error shown: {d['error_reported']}",
+            }
+        )
+    if "memory" in results:
+        m = results["memory"]
+        rows.append(
+            {
+                "figure": f"peak RSS over {m['epochs']} epochs",
+                "result": f"epoch 1 {m['peak_rss_epoch1_mb']} MB, last {m['peak_rss_last_mb']} MB, "
+                f"growth after epoch 1 {m['growth_after_epoch1_mb']} MB",
+            }
+        )
+    if "store" in results:
+        s = results["store"]
+        rows.append(
+            {
+                "figure": f"{s['writers']} concurrent store saves",
+                "result": f"{s['distinct']} distinct versions, listed {s['listed']}",
+            }
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--only", choices=["fuzz", "kills", "ddp", "memory", "store"], action="append"
+    )
+    parser.add_argument("--fuzz-examples", type=int, default=100)
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    parts = args.only or ["fuzz", "kills", "ddp", "memory", "store"]
+    results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    results["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count()}
+    for part in parts:
+        print(f"== {part}", flush=True)
+        start = time.perf_counter()
+        if part == "fuzz":
+            results["fuzz"] = fuzz(args.fuzz_examples)
+        elif part == "kills":
+            results["kills"] = kills(args.kills, args.seed)
+        elif part == "ddp":
+            results["ddp"] = ddp()
+        elif part == "memory":
+            results["memory"] = memory(args.epochs)
+        else:
+            results["store"] = store(8)
+        results[part]["command"] = f".venv/bin/python benchmarks/reliability.py --only {part}"
+        print(f"  ({time.perf_counter() - start:.0f}s)", flush=True)
+    results["date"] = time.strftime("%Y-%m-%d")
+    results["rows"] = _rows(results)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {RESULTS.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()
