@@ -127,8 +127,12 @@ def sample(
 @click.command()
 @click.argument("source")
 @click.argument("overrides", nargs=-1)
-@click.option("--metric", "-m", default="feature-fid", show_default=True, help="Metric name.")
-@click.option("-n", "n", type=click.IntRange(2), default=1000, show_default=True, help="Samples.")
+@click.option(
+    "--metric", "-m", help="Metric name (default: the run's evaluate.metric, else feature-fid)."
+)
+@click.option(
+    "-n", "n", type=click.IntRange(2), help="Samples (default: the run's evaluate.n, else 1000)."
+)
 @click.option("--sampler", help="Sampler passed to model.sample.")
 @click.option("--steps", type=click.IntRange(1), help="Sampling steps passed to model.sample.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
@@ -139,8 +143,8 @@ def sample(
 def evaluate(
     source: str,
     overrides: tuple[str, ...],
-    metric: str,
-    n: int,
+    metric: str | None,
+    n: int | None,
     sampler: str | None,
     steps: int | None,
     seed: int,

@@ -42,6 +42,7 @@ def load_model(
         info["run_dir"] = str(path)
         config = Config(path / "config.yaml").to_dict()
         info["data"], info["sample"] = config.get("data"), config.get("sample") or {}
+        info["evaluate"] = config.get("evaluate") or {}
         ckpt = latest_checkpoint(path)
         final = path / "final"
         if final.is_dir() and not raw:
@@ -108,8 +109,8 @@ def _to_symmetric(x: torch.Tensor, value_range: Any) -> torch.Tensor:
 def evaluate_model(
     source: str,
     *,
-    metric: str = "feature-fid",
-    n: int = 1000,
+    metric: str | None = None,
+    n: int | None = None,
     sampler: str | None = None,
     steps: int | None = None,
     seed: int = 0,
@@ -121,6 +122,8 @@ def evaluate_model(
 ) -> dict[str, Any]:
     """Score ``n`` samples of ``source`` with ``metric`` against a data split, with a floor.
 
+    ``metric`` and ``n`` default to the run's ``evaluate`` section (feature-fid, 1000).
+
     The floor is the same metric between ``n`` images of the other split (train when the
     reference is test) and the reference: what real data of that size scores.
     """
@@ -128,6 +131,9 @@ def evaluate_model(
     from core.training.trainer import draw_samples
 
     model, info = load_model(source, device=device, raw=raw)
+    defaults = info.get("evaluate") or {}
+    metric = metric or defaults.get("metric") or "feature-fid"
+    n = int(n or defaults.get("n") or 1000)
     data_section = dict(info.get("data") or {})
     if overrides:
         wrapped = {"data": data_section}
