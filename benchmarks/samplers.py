@@ -5,8 +5,8 @@ each sampler from the same seed and reports feature-FID against the digits test 
 (digit-classifier features), network evaluations and wall time. Writes
 benchmarks/results/samplers.json and one grid per sampler.
 
-    .venv/bin/python benchmarks/samplers.py --image-size 8 --channel-mults 1,2 --n 200 \
-        --train-steps 600                      # what fits a shared 2-core CPU (docs numbers)
+    .venv/bin/python benchmarks/samplers.py --image-size 8 --channel-mults 1,2 --n 100 \
+        --train-steps 300 --train-batch 32     # what fit a shared, overloaded 2-core CPU
     .venv/bin/python benchmarks/samplers.py --image-size 32 --n 500 --train-steps 1500
 """
 
@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--n", type=int, default=500, help="samples per sampler")
     parser.add_argument("--train-steps", type=int, default=1500)
+    parser.add_argument("--train-batch", type=int, default=64, help="training batch size")
     parser.add_argument("--batch-size", type=int, default=128, help="samples per sample() call")
     parser.add_argument("--runs-dir", default=str(ROOT / "runs"))
     parser.add_argument("--grids", default=str(ROOT / "docs/models/images"))
@@ -62,6 +63,7 @@ def main() -> None:
         f"model.network.channel_mults={mults}",
         f"model.network.attention_resolutions={attention}",
         f"train.steps={args.train_steps}",
+        f"train.batch_size={args.train_batch}",
         "train.sample_every=null",
         "train.checkpoint_every=null",
     ]
@@ -181,7 +183,7 @@ def main() -> None:
         "command": "python benchmarks/samplers.py "
         + " ".join(
             f"--image-size {size} --channel-mults {args.channel_mults} --n {args.n} "
-            f"--train-steps {args.train_steps}".split()
+            f"--train-steps {args.train_steps} --train-batch {args.train_batch}".split()
         ),
         "config": str(CONFIG.relative_to(ROOT)),
         "overrides": overrides,

@@ -24,5 +24,7 @@ def test_example_config_builds(path):
     assert type(model).__name__ == "DDPM"
     if path.name == "ddpm_frameworm.yaml":
         assert model.count_parameters() == 14_331_651
+    if path.name == "ddpm_digits.yaml":
+        assert model.count_parameters() == 280_177  # quoted in the config and the docs
     if path.name == "ddpm_digits_conditional.yaml":
         assert model.num_classes == 10
