@@ -50,6 +50,7 @@ _LAZY = {
     "WeightsError": ("core.errors", "WeightsError"),
     "PretrainedError": ("core.errors", "PretrainedError"),
     "DataError": ("core.errors", "DataError"),
+    "AtomicWriteError": ("core.errors", "AtomicWriteError"),
     "TrainingError": ("core.errors", "TrainingError"),
 }
 _GENERATED = {f"get_{k}": k for k in _KINDS} | {f"register_{k}": k for k in _KINDS}
@@ -101,6 +102,7 @@ __all__ = [
     "WeightsError",
     "PretrainedError",
     "DataError",
+    "AtomicWriteError",
     "TrainingError",
 ]
 

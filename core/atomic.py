@@ -8,13 +8,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from core.errors import CoreError
+from core.errors import AtomicWriteError, CoreError
 
 __all__ = ["AtomicWriteError", "atomic_path", "atomic_write_bytes", "atomic_write_text"]
-
-
-class AtomicWriteError(CoreError, OSError):
-    """A file could not be written (disk full, no permission); the previous file is intact."""
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ its message on one line and exits with code 2.
     ├── WeightsError             a weights file is missing, corrupt or does not fit the model
     ├── PretrainedError          a pretrained name or version that cannot be resolved
     ├── DataError                a dataset path, file or format is wrong
+    ├── AtomicWriteError         a file could not be written; the previous one is intact (also OSError)
     └── TrainingError            a run cannot start or continue (model lacks the protocol, bad resume)
 """
 
@@ -27,6 +28,7 @@ __all__ = [
     "WeightsError",
     "PretrainedError",
     "DataError",
+    "AtomicWriteError",
     "TrainingError",
 ]
 
@@ -68,6 +70,10 @@ class PretrainedError(CoreError):
 
 class DataError(CoreError):
     """A dataset path, file or format is wrong."""
+
+
+class AtomicWriteError(CoreError, OSError):
+    """A file could not be written (disk full, no permission); the previous file is intact."""
 
 
 class TrainingError(CoreError):
