@@ -5,7 +5,7 @@ Trainer on digits resized to 32x32 and sampled with ``ddpm.sample``. Bare: the s
 class in a hand-written loop (AdamW, linear schedule, epsilon MSE; DDIM sampling), on a
 tensor of the same images. Same process, same threads, same sizes.
 
-    .venv/bin/python benchmarks/denoisers.py            # prints a table, writes JSON
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/denoisers.py   # prints a table, writes JSON
     .venv/bin/python benchmarks/denoisers.py --quick    # a smoke run
 """
 
@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -114,11 +115,11 @@ def framework_train(network_cfg, steps, batch_size, timesteps, warmup, run_dir):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=20, help="timed training steps")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed steps before timing")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=10, help="timed training steps")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps before timing")
+    parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--base-channels", type=int, default=32)
-    parser.add_argument("--sample-n", type=int, default=32)
+    parser.add_argument("--sample-n", type=int, default=16)
     parser.add_argument("--sample-steps", type=int, default=10, help="DDIM evaluations")
     parser.add_argument("--timesteps", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=2, help="alternating repeats (best kept)")
@@ -198,7 +199,8 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads",
         "date": time.strftime("%Y-%m-%d"),
         "quick": args.quick,
-        "command": "python benchmarks/denoisers.py" + (" --quick" if args.quick else ""),
+        "command": " ".join(["python", *sys.argv]),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
