@@ -32,7 +32,9 @@ def check_timesteps(name: str, t: Any, batch: int, device: torch.device) -> torc
     return t.to(device)
 
 
-def check_labels(name: str, y: Any, num_classes: int, batch: int) -> torch.Tensor | None:
+def check_labels(
+    name: str, y: Any, num_classes: int, batch: int, device: torch.device | None = None
+) -> torch.Tensor | None:
     """``y`` as a (B,) long tensor, or None (unconditional network, or no labels given)."""
     if num_classes == 0:
         if y is not None:
@@ -56,7 +58,7 @@ def check_labels(name: str, y: Any, num_classes: int, batch: int) -> torch.Tenso
             f"{name}: class labels must be in [0, {num_classes - 1}], "
             f"got values in [{int(y.min())}, {int(y.max())}]"
         )
-    return y.long()
+    return y.long() if device is None else y.long().to(device)
 
 
 def check_conditioning(name: str, conditioning: Mapping[str, Any]) -> None:

@@ -91,7 +91,7 @@ class CNNDenoiser(BaseModel):
         self._check_x(x)
         batch = x.shape[0]
         t = check_timesteps(name, t, batch, x.device)
-        y = check_labels(name, y, self.config.num_classes, batch)
+        y = check_labels(name, y, self.config.num_classes, batch, x.device)
         t_emb = sinusoidal_embedding(t, self.config.time_dim)
         if self.label_embedding is not None and y is not None:
             t_emb = t_emb + self.label_embedding(y)

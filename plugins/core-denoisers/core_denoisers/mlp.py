@@ -44,7 +44,7 @@ class MLPDenoiser(BaseModel):
             raise ConfigError(f"{name}: x must have shape (batch, {d}), got {shape}")
         batch = x.shape[0]
         t = check_timesteps(name, t, batch, x.device)
-        y = check_labels(name, y, self.config.num_classes, batch)
+        y = check_labels(name, y, self.config.num_classes, batch, x.device)
         tt = (t.to(x.dtype) / self.config.num_timesteps)[:, None]
         h = self.fc1(torch.cat([x, tt], dim=1))
         if self.label_embedding is not None and y is not None:

@@ -180,3 +180,14 @@ def test_sliced_wasserstein():
     assert sliced_wasserstein(a, a[:300]) < 0.15  # unequal sizes go through quantiles
     with pytest.raises(ValueError, match="same D"):
         sliced_wasserstein(a, torch.randn(5, 3))
+
+
+def test_bf16_autocast_and_list_labels():
+    model = CNNDenoiser(in_channels=1, base_channels=4, num_classes=3)
+    x = torch.randn(2, 1, 8, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(x, torch.tensor([0, 5]), y=[0, 2])
+    assert out.shape == x.shape and torch.isfinite(out.float()).all()
+    mlp = MLPDenoiser(hidden_dim=8, num_classes=3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert mlp(torch.randn(2, 2), torch.tensor([1, 2]), y=1).shape == (2, 2)
