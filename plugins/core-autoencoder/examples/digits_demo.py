@@ -48,18 +48,18 @@ def grid(rows: list[torch.Tensor], scale: int = 2, pad: int = 2) -> Image.Image:
 
 
 def train(config: str, run: str, reuse: bool, overrides: list[str] = ()) -> tuple[Path, float]:
+    """Train (or reuse) a run; returns its final directory and the training wall time."""
     final = REPO / "runs" / run / "final"
-    if reuse and final.exists():
-        return final, 0.0
-    start = time.perf_counter()
-    Trainer(
-        CONFIGS / config,
-        run_dir=REPO / "runs" / run,
-        overwrite=True,
-        quiet=True,
-        overrides=overrides,
-    ).fit()
-    return final, time.perf_counter() - start
+    if not (reuse and final.exists()):
+        Trainer(
+            CONFIGS / config,
+            run_dir=REPO / "runs" / run,
+            overwrite=True,
+            quiet=True,
+            overrides=overrides,
+        ).fit()
+    lines = (REPO / "runs" / run / "metrics.jsonl").read_text().splitlines()
+    return final, float(json.loads(lines[-1])["time"])
 
 
 def runtime_options(config: str, model) -> dict:
@@ -201,9 +201,13 @@ def main() -> None:
     batch = next(iter(batches(test, 200)))
     control, labels = batch["edges"], batch["label"]
     x_T = torch.randn(len(control), 4, 4, 4, generator=torch.Generator().manual_seed(1))
-    controlled = cn.sample(len(control), control=control, x_T=x_T)
+    controlled = cn.sample(
+        len(control), control=control, x_T=x_T, generator=torch.Generator().manual_seed(2)
+    )
     cn.apply_runtime_overrides(control_scale=0.0)  # the same noise through the base alone
-    uncontrolled = cn.sample(len(control), control=control, x_T=x_T)
+    uncontrolled = cn.sample(
+        len(control), control=control, x_T=x_T, generator=torch.Generator().manual_seed(2)
+    )
     cn.apply_runtime_overrides(control_scale=1.0)
     grid([batch["image"][:12], control[:12], controlled[:12], uncontrolled[:12]]).save(
         IMAGES / "autoencoder_controlnet_pairs.png"

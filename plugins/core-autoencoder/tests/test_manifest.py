@@ -158,3 +158,16 @@ def test_derived_targets_wrap_a_dataset() -> None:
     assert item["lowres"].shape == (1, 8, 8) and torch.equal(
         item["lowres"][:, ::2, ::2], torch.nn.functional.avg_pool2d(img[None], 2)[0]
     )
+
+
+def test_datasets_pass_the_conformance_kit(manifest) -> None:
+    from core.testing import check_component
+
+    report = check_component(
+        "dataset", "manifest", {"path": str(manifest), "columns": {"label": "label"}}
+    )
+    assert "bad config is a ConfigError" in report.checks
+    report = check_component(
+        "dataset", "derived-targets", {"base": {"type": "digits", "image_size": 8, "split": "test"}}
+    )
+    assert report.component[0]["mask"].shape == (8, 8)
