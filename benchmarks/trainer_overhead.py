@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import tempfile
@@ -106,7 +107,10 @@ def main() -> None:
         "trainer_ms_per_step": round(t * 1000, 3),
         "overhead_percent": round(overhead, 2),
         "torch": torch.__version__,
-        "machine": platform.machine(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {torch.get_num_threads()} threads",
+        "date": time.strftime("%Y-%m-%d"),
+        "rows": [{"loop": name, "median ms/step": round(value * 1000, 2)} for name, value in rows]
+        + [{"loop": "overhead", "median ms/step": f"{overhead:+.1f}%"}],
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")

@@ -70,7 +70,9 @@ class Optimizers:
             raise TrainingError(
                 f"optimizers.step('{name}', loss): loss must be a scalar, got shape {tuple(loss.shape)}"
             )
-        scaled = self.scaler.scale(loss / self.grad_accumulation)
+        if self.grad_accumulation > 1:
+            loss = loss / self.grad_accumulation
+        scaled = self.scaler.scale(loss) if self.scaler.is_enabled() else loss
         if len(self.optimizers) > 1:
             scaled.backward(inputs=params)
         else:

@@ -303,8 +303,9 @@ class Trainer:
             if not params:
                 raise TrainingError(f"optimizer '{name}' has no trainable parameters")
             settings["betas"] = tuple(settings["betas"])
-            fused = self.device.type == "cuda"
-            opt = torch.optim.AdamW(params, foreach=not fused, fused=fused or None, **settings)
+            if self.device.type == "cuda":
+                settings["fused"] = True
+            opt = torch.optim.AdamW(params, **settings)
             for g in opt.param_groups:
                 g["initial_lr"] = g["lr"]
             optimizers[name] = opt
@@ -480,7 +481,12 @@ class Trainer:
                 )
                 with sync:
                     with self._autocast():
-                        out = self._check_output(self.wrapped(batch), "compute_loss")
+                        raw = (
+                            self.wrapped(batch)
+                            if self.dist.enabled
+                            else self.model.compute_loss(batch)
+                        )
+                        out = self._check_output(raw, "compute_loss")
                     loss = out["loss"]
                     if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
                         raise TrainingError("compute_loss(batch)['loss'] must be a scalar tensor")
@@ -489,12 +495,14 @@ class Trainer:
                     self.opt.step("model")
             for key, value in out.items():
                 if isinstance(value, torch.Tensor) and value.numel() == 1:
-                    v = value.detach().float().reshape(())
+                    v = value.detach()
                     totals[key] = totals[key] + v if key in totals else v
         self.scaler.update()
         self.step += 1
         if self.ema is not None:
             self.ema.update(self.model, self.step)
+        if tc.grad_accumulation == 1:
+            return totals
         return {k: v / tc.grad_accumulation for k, v in totals.items()}
 
     def sample_model(self) -> torch.nn.Module:
@@ -521,7 +529,7 @@ class Trainer:
     ) -> dict[str, Any]:
         keys = sorted(values)
         stacked = (
-            mean_across(torch.stack([values[k] for k in keys]), self.dist)
+            mean_across(torch.stack([values[k].float().reshape(()) for k in keys]), self.dist)
             if keys
             else torch.zeros(0)
         )
