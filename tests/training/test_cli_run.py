@@ -121,3 +121,21 @@ def test_listing_stays_torch_free():
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_evaluate_feature_fid_with_shipped_classifier(tiny, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    cfg = {
+        "model": {"type": "tiny-image", "size": 8},
+        "data": {"type": "digits"},
+        "train": {"steps": 2, "batch_size": 32},
+        "evaluate": {"metric": "feature-fid", "n": 60},
+    }
+    write(tmp_path / "fid.yaml", cfg)
+    assert main(["train", "fid.yaml", "--quiet"]) == 0
+    assert main(["evaluate", "runs/fid"]) == 0  # metric and n from the run's evaluate section
+    out = capsys.readouterr().out
+    assert out.startswith("feature_fid: ") and "floor" in out
+    result = json.loads((tmp_path / "runs/fid/eval_feature-fid.json").read_text())
+    assert result["n"] == 60 and result["value"] > result["floor"] > 0
+    assert result["reference"]["split"] == "test"
