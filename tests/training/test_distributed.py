@@ -25,8 +25,12 @@ def test_torchrun_two_processes_match_single_process(cli_script, tmp_path):
         "model": {"type": "tiny-regressor", "hidden": 32},
         "data": {"type": "toy2d", "size": 96},
         "train": {
-            "steps": 8, "batch_size": 16, "lr": 0.01, "grad_accumulation": 2,
-            "log_every": 2, "checkpoint_every": 4,
+            "steps": 8,
+            "batch_size": 16,
+            "lr": 0.01,
+            "grad_accumulation": 2,
+            "log_every": 2,
+            "checkpoint_every": 4,
         },
     }
     path = tmp_path / "ddp.yaml"
@@ -34,16 +38,28 @@ def test_torchrun_two_processes_match_single_process(cli_script, tmp_path):
     env = {**os.environ, "CORE_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1"}
     single = subprocess.run(
         [sys.executable, str(cli_script), "train", str(path), "--run-name", "single", "--quiet"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert single.returncode == 0, single.stderr
     launcher = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-        f"--master_port={_free_port()}", "--master_addr=127.0.0.1",
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        f"--master_port={_free_port()}",
+        "--master_addr=127.0.0.1",
     ]
     ddp = subprocess.run(
         [*launcher, str(cli_script), "train", str(path), "--run-name", "ddp", "--quiet"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     a = read_weights(tmp_path / "runs/single/final/tiny-regressor.safetensors")
