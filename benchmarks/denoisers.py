@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--sample-n", type=int, default=16)
     parser.add_argument("--sample-steps", type=int, default=10, help="DDIM evaluations")
     parser.add_argument("--timesteps", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=2, help="alternating repeats (best kept)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating repeats (best kept)")
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
