@@ -42,6 +42,7 @@ def main() -> None:
     parser.add_argument("--grids", default=str(ROOT / "docs/models/images"))
     parser.add_argument("--channel-mults", default="1,2,2", help="U-Net levels, e.g. 1,2")
     parser.add_argument("--threads", type=int, default=1, help="1 is fastest on a busy machine")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sampling noise")
     parser.add_argument("--retrain", action="store_true")
     args = parser.parse_args()
 
@@ -133,7 +134,7 @@ def main() -> None:
     grid_dir = Path(args.grids)
     grid_dir.mkdir(parents=True, exist_ok=True)
     for sampler, steps, options in RUNS:
-        generator = torch.Generator().manual_seed(0)
+        generator = torch.Generator().manual_seed(args.seed)
         chunks, nfe = [], 0
         start = time.perf_counter()
         for first in range(0, args.n, args.batch_size):
@@ -199,6 +200,7 @@ def main() -> None:
         "overrides": overrides,
         "image_size": size,
         "n_samples": args.n,
+        "seed": args.seed,
         "reference": f"digits test split ({len(test)} images), digit-classifier features",
         "train_vs_test_fid": floor,
         "train_seconds": train_time,

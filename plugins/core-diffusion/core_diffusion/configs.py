@@ -232,8 +232,11 @@ class DDPMConfig(ComponentConfig):
     prediction: Literal["epsilon", "v"] = Field(
         "epsilon", description="what the network predicts: the noise or v"
     )
-    ema: float = Field(
-        0.0, ge=0.0, lt=1.0, description="EMA decay the trainer should keep (0 = none)"
+    ema: float = runtime(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="intended EMA decay, recorded only: the trainer's EMA is train.ema_decay",
     )
     sampler: str = runtime("ddpm", description="default sampler: ddpm, ddim or dpm-solver++")
     sample_steps: int | None = runtime(
