@@ -217,3 +217,19 @@ def test_conformance():
     check_component(
         "model", "ddpm", {"timesteps": 20, "image_size": 8, "channels": 2, "base_channels": 4}
     )
+
+
+def test_num_steps_alias_and_scheduler_name():
+    m = core.build(
+        "model",
+        {
+            "type": "ddpm",
+            "num_steps": 30,
+            "image_size": 8,
+            "channels": 1,
+            "network": TINY_UNET,
+            "scheduler": "CosineScheduler",
+        },
+    )
+    assert m.timesteps == 30 and m.schedule.timesteps == 30
+    assert m.get_config()["timesteps"] == 30
