@@ -58,3 +58,21 @@ def config_table(schema: type) -> str:
 def test_config_reference_matches_schema(schema):
     table = config_table(schema)
     assert table in DOC.read_text(), f"update the table in {DOC}:\n{table}"
+
+
+@pytest.mark.skipif(not DOC.exists(), reason="docs are not part of an installed wheel")
+def test_python_examples_in_the_docs_run(tmp_path, monkeypatch):
+    import re
+
+    import torch
+
+    monkeypatch.chdir(tmp_path)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
+        assert blocks
+        for block in blocks:
+            exec(compile(block, str(DOC), "exec"), {})
+    finally:
+        torch.set_num_threads(threads)
