@@ -153,7 +153,8 @@ def run_accuracy(node_types: list[str], datasets: list[str], threads: int) -> di
             rows[node] = stats
             print(
                 f"{name}: {node:15s} test {stats['test_accuracy']:.4f}  "
-                f"train {stats['train_accuracy']:.4f}  {stats['training_time_s']:.0f}s  "
+                f"train {stats['train_accuracy']:.4f}  {stats['training_time_s']:.0f}s wall "
+                f"{stats['training_cpu_time_s']:.0f}s CPU  "
                 f"{stats['parameters']:,} parameters",
                 flush=True,
             )

@@ -208,6 +208,11 @@ class LayerConfig(ComponentConfig):
         description="Node section: type plus node parameters (input_dim, temperature, ...).",
     )
     seed: int = Field(0, ge=0, description="Seed of the connectivity.")
+    candidates: int | None = Field(
+        None,
+        ge=2,
+        description="learnable: inputs each slot chooses among (a seeded random pool); None = all.",
+    )
 
     @field_validator("node")
     @classmethod
@@ -276,6 +281,9 @@ class ModelConfig(ComponentConfig):
     )
     layer_widths: list[int] = Field(
         default_factory=lambda: [1000, 1000], min_length=1, description="Nodes per LUT layer."
+    )
+    mapping_candidates: int | None = Field(
+        None, ge=2, description="Learnable layers: candidate inputs per slot (None = all)."
     )
     num_classes: int = Field(10, ge=1, description="Number of classes (GroupSum groups).")
     input_size: int = Field(784, ge=1, description="Flattened input features.")

@@ -129,15 +129,32 @@ class LearnableLayer(LUTLayer):
         super().__init__(config, **overrides)
         c = self.config
         g = torch.Generator().manual_seed(c.seed)
-        self.mapping = nn.Parameter(torch.randn(c.output_dim * self.n, c.input_dim, generator=g))
+        slots = c.output_dim * self.n
+        pool_size = c.candidates if c.candidates and c.candidates < c.input_dim else None
+        if pool_size is None:
+            self.register_buffer("pool", torch.zeros(0, dtype=torch.int64), persistent=False)
+            self.mapping = nn.Parameter(torch.randn(slots, c.input_dim, generator=g))
+        else:
+            # column 0 is a covering random connectivity, the rest random other inputs
+            first = random_connections(c.input_dim, c.output_dim, self.n, c.seed).reshape(-1, 1)
+            rest = torch.randint(c.input_dim, (slots, pool_size - 1), generator=g)
+            self.register_buffer("pool", torch.cat([first, rest], 1))
+            self.mapping = nn.Parameter(torch.randn(slots, pool_size, generator=g))
 
     def connections(self) -> torch.Tensor:
-        return self.mapping.detach().argmax(-1).view(self.output_dim, self.n)
+        choice = self.mapping.detach().argmax(-1)
+        if self.pool.numel():
+            choice = self.pool.gather(1, choice.unsqueeze(1)).squeeze(1)
+        return choice.view(self.output_dim, self.n)
 
     def gather(self, xt: torch.Tensor) -> torch.Tensor:
         hard = xt.index_select(0, self.connections().flatten())
         if self.training and xt.is_floating_point():
-            soft = torch.softmax(self.mapping, -1) @ xt  # (N*n, B)
+            weights = torch.softmax(self.mapping, -1)
+            if self.pool.numel():
+                soft = torch.einsum("sc,scb->sb", weights, xt[self.pool])
+            else:
+                soft = weights @ xt  # (N*n, B)
             hard = hard + soft - soft.detach()
         return hard.view(self.output_dim, self.n, -1)
 

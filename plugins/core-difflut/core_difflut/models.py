@@ -54,9 +54,10 @@ class SimpleFeedForward(BaseModel):
                     **c.node_params,
                     **node_runtime,
                 }
+                extra = {"candidates": c.mapping_candidates} if layer_type == "learnable" else {}
                 layers.append(
                     LAYER_CLASSES[layer_type](
-                        input_dim=width, output_dim=nodes, node=node, seed=c.seed + i
+                        input_dim=width, output_dim=nodes, node=node, seed=c.seed + i, **extra
                     )
                 )
                 width = nodes

@@ -40,13 +40,20 @@ PRESETS: dict[str, dict[str, Any]] = {
         "config": {
             "node_type": "dwn",
             "layer_type": ["learnable", "random"],
+            "mapping_candidates": 32,
             "layer_widths": [2000, 1000],
             "input_size": 784,
             "dataset": "mnist-5k",
-            "encoder_config": {"name": "distributive-thermometer", "num_bits": 2},
-            "runtime": {"tau": 10.0},
+            "encoder_config": {"name": "distributive-thermometer", "num_bits": 3},
+            "runtime": {"tau": 5.0},
         },
-        "train": {"epochs": 12, "batch_size": 64, "lr": 0.01},
+        "train": {
+            "epochs": 30,
+            "batch_size": 64,
+            "lr": 0.01,
+            "augment_shift": 1,
+            "image_side": 28,
+        },
     },
 }
 
@@ -116,6 +123,7 @@ def train_classifier(
     else:
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, s.epochs * steps_per_epoch)
     start = time.perf_counter()
+    cpu_start = time.process_time()
     model.train()
     for epoch in range(s.epochs):
         perm = torch.randperm(len(x_train), generator=gen)
@@ -130,7 +138,7 @@ def train_classifier(
             out["loss"].backward()
             opt.step()
             sched.step()
-            total += float(out["loss"]) * len(idx)
+            total += float(out["loss"].detach()) * len(idx)
             correct += int(round(float(out["accuracy"]) * len(idx)))
             count += len(idx)
         row = {"epoch": epoch + 1, "loss": total / count, "train_accuracy": correct / count}
@@ -143,11 +151,13 @@ def train_classifier(
                 flush=True,
             )
     train_time = time.perf_counter() - start
+    cpu_time = time.process_time() - cpu_start
     model.eval()
     stats = {
         "test_accuracy": evaluate(model, data["x_test"], data["y_test"]),
         "train_accuracy": evaluate(model, data["x_train"], data["y_train"]),
         "training_time_s": round(train_time, 1),
+        "training_cpu_time_s": round(cpu_time, 1),
         "parameters": model.count_parameters(),
         "epochs": s.epochs,
     }

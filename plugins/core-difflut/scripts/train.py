@@ -61,6 +61,7 @@ def main() -> None:
         "train_accuracy": round(stats["train_accuracy"], 4),
         "parameters": stats["parameters"],
         "training_time_s": stats["training_time_s"],
+        "training_cpu_time_s": stats["training_cpu_time_s"],
         "torch_threads": args.threads,
         "epochs": train["epochs"],
         "date": time.strftime("%Y-%m-%d"),

@@ -87,3 +87,22 @@ def test_fused_dwn_training_path_matches_the_plain_path(node: str) -> None:
     assert torch.allclose(x1.grad, x2.grad, atol=1e-6)
     for g, p in zip(grads, layer.node.parameters()):
         assert torch.allclose(g, p.grad, atol=1e-6)
+
+
+def test_learnable_layer_with_a_candidate_pool() -> None:
+    torch.manual_seed(0)
+    layer = LearnableLayer(
+        input_dim=50, output_dim=10, node={"type": "dwn", "input_dim": 3}, candidates=4
+    )
+    assert layer.mapping.shape == (30, 4) and layer.pool.shape == (30, 4)
+    assert len(set(layer.pool[:, 0].tolist())) == 30  # 30 slots, 50 inputs: all distinct
+    conn = layer.connections().flatten()
+    assert all(int(c) in layer.pool[i].tolist() for i, c in enumerate(conn))
+    x = (torch.rand(8, 50) > 0.5).float()
+    layer.train()
+    layer(x).sum().backward()
+    assert layer.mapping.grad.abs().sum() > 0
+    layer.eval()
+    bits = x[:, layer.connections()]
+    addr = (bits.long() * torch.tensor([1, 2, 4])).sum(-1)
+    assert torch.equal(layer(x), layer.node.truth_table().float().t().gather(0, addr))

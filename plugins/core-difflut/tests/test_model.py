@@ -84,7 +84,9 @@ def test_training_reduces_the_loss_and_regularizers_add_up() -> None:
         0.5 * layer.node.regularization("l1") + 0.1 * layer.node.regularization("clarity")
         for layer in model.layers
     )
-    assert float(model.get_regularization_loss()) == pytest.approx(float(expected), rel=1e-5)
+    assert float(model.get_regularization_loss().detach()) == pytest.approx(
+        float(expected.detach()), rel=1e-5
+    )
 
 
 def test_runtime_overrides_reach_the_nodes() -> None:
