@@ -142,7 +142,13 @@ def draw_samples(
             done = 0
             while done < n:
                 count = min(batch_size, n - done)
-                chunks.append(model.sample(count, **extra).detach().float().cpu())
+                per_sample = {  # per-sample tensors (labels y, cond) are cut to the chunk
+                    k: v[done : done + count]
+                    for k, v in extra.items()
+                    if isinstance(v, torch.Tensor) and v.ndim > 0 and len(v) == n
+                }
+                chunk = model.sample(count, **{**extra, **per_sample})
+                chunks.append(chunk.detach().float().cpu())
                 done += count
     finally:
         model.train(was_training)
