@@ -84,6 +84,8 @@ def test_ddpm_fills_channels_and_data_dim():
     model = make_ddpm("cnn-denoiser-large")
     assert (model.network.config.in_channels, model.network.config.out_channels) == (2, 2)
     assert make_ddpm("mlp-denoiser").network.config.data_dim == 2
+    assert make_ddpm("mlp-denoiser", timesteps=20).network.config.num_timesteps == 20
+    assert make_ddpm("mlp-denoiser", num_timesteps=7).network.config.num_timesteps == 7
 
 
 def test_large_network_on_28px_data_is_a_clear_config_error():

@@ -61,6 +61,7 @@ class DDPM(BaseModel):
             fill["data_dim"] = c.data_dim
         else:
             fill.update(in_channels=c.channels, out_channels=c.channels, image_size=c.image_size)
+        fill["num_timesteps"] = c.timesteps  # networks that normalise t by T
         for key, value in fill.items():
             if key in fields and section.get(key) is None:
                 section[key] = value
@@ -184,7 +185,8 @@ class DDPM(BaseModel):
         """``n`` samples; images are clamped to [-1, 1].
 
         Keywords that are options of the sampler (``eta``, ``order``, ``variance``) configure
-        it; ``y`` / ``cond`` condition the network.
+        it; ``y`` / ``cond`` condition the network. A class-conditional network given no ``y``
+        draws the classes in turn (``y = arange(n) % num_classes``).
         """
         if not isinstance(n, int) or n < 1:
             raise ConfigError(f"ddpm.sample: n must be a positive integer, got {n!r}")
@@ -231,6 +233,9 @@ class DDPM(BaseModel):
                 "conditioning (y, cond) expected"
             )
         out = {k: v for k, v in kwargs.items() if v is not None}
+        classes = getattr(getattr(self.network, "config", None), "num_classes", 0) or 0
+        if "y" not in out and classes > 0:  # a class-conditional network draws every class in turn
+            out["y"] = torch.arange(n, device=self.device) % classes
         if "y" in out:
             y = torch.as_tensor(out["y"], device=self.device).long()
             out["y"] = y.expand(n) if y.ndim == 0 else y
