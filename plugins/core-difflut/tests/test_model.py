@@ -169,3 +169,26 @@ def test_every_node_type_builds_a_model(node: str) -> None:
     out = model.compute_loss((torch.rand(4, 10), torch.tensor([0, 1, 2, 0])))
     out["loss"].backward()
     assert torch.isfinite(out["loss"])
+
+
+def test_fit_encoder_from_a_dataloader_and_prepare_training() -> None:
+    from torch.utils.data import DataLoader, TensorDataset
+
+    x = torch.rand(40, 10)
+    loader = DataLoader(TensorDataset(x, torch.zeros(40, dtype=torch.long)), batch_size=16)
+    model = small()
+    model.prepare_training(loader)
+    assert model.encoder.is_fitted
+    direct = small().fit_encoder(x)
+    assert torch.equal(model.encoder.thresholds, direct.encoder.thresholds)
+
+
+def test_bundled_digits_split() -> None:
+    import numpy as np
+    from core_difflut.data import load_dataset, stratified_split
+
+    data = load_dataset("digits")
+    assert data["x_train"].shape == (1438, 64) and data["x_test"].shape == (359, 64)
+    assert data["x_train"].min() >= 0.0 and data["x_train"].max() <= 1.0
+    train, test = stratified_split(np.repeat(np.arange(10), 50), 10, seed=0)
+    assert len(test) == 100 and len(set(train) & set(test)) == 0
