@@ -27,7 +27,7 @@ from core_difflut.layers import RandomLayer
 from core_difflut.training import PRESETS
 
 RESULTS = Path(__file__).resolve().parent / "results" / "difflut.json"
-DATASET_PRESET = {"digits": "digits-dwn", "mnist-5k": "mnist5k-dwn"}
+DATASET_PRESET = {"digits": "digits-compare", "mnist-5k": "mnist5k-dwn"}
 
 
 def _time(fn, seconds: float, min_reps: int = 3) -> list[float]:

@@ -138,13 +138,14 @@ class LearnableLayer(LUTLayer):
             # column 0 is a covering random connectivity, the rest random other inputs
             first = random_connections(c.input_dim, c.output_dim, self.n, c.seed).reshape(-1, 1)
             rest = torch.randint(c.input_dim, (slots, pool_size - 1), generator=g)
-            self.register_buffer("pool", torch.cat([first, rest], 1))
+            small = torch.int16 if c.input_dim <= torch.iinfo(torch.int16).max else torch.int32
+            self.register_buffer("pool", torch.cat([first, rest], 1).to(small))  # compact file
             self.mapping = nn.Parameter(torch.randn(slots, pool_size, generator=g))
 
     def connections(self) -> torch.Tensor:
         choice = self.mapping.detach().argmax(-1)
         if self.pool.numel():
-            choice = self.pool.gather(1, choice.unsqueeze(1)).squeeze(1)
+            choice = self.pool.long().gather(1, choice.unsqueeze(1)).squeeze(1)
         return choice.view(self.output_dim, self.n)
 
     def gather(self, xt: torch.Tensor) -> torch.Tensor:
@@ -152,7 +153,7 @@ class LearnableLayer(LUTLayer):
         if self.training and xt.is_floating_point():
             weights = torch.softmax(self.mapping, -1)
             if self.pool.numel():
-                soft = torch.einsum("sc,scb->sb", weights, xt[self.pool])
+                soft = torch.einsum("sc,scb->sb", weights, xt[self.pool.long()])
             else:
                 soft = weights @ xt  # (N*n, B)
             hard = hard + soft - soft.detach()

@@ -27,6 +27,21 @@ PRESETS: dict[str, dict[str, Any]] = {
         "config": {
             "node_type": "dwn",
             "layer_type": "learnable",
+            "mapping_candidates": 128,
+            "layer_widths": [4000],
+            "input_size": 64,
+            "dataset": "digits",
+            "encoder_config": {"name": "distributive-thermometer", "num_bits": 8},
+            "runtime": {"tau": 20.0},
+        },
+        "train": {"epochs": 20, "batch_size": 32, "lr": 0.01},
+    },
+    # the smaller recipe the per-node-type comparison uses (benchmarks/difflut.py)
+    "digits-compare": {
+        "dataset": "digits",
+        "config": {
+            "node_type": "dwn",
+            "layer_type": "learnable",
             "layer_widths": [2000],
             "input_size": 64,
             "dataset": "digits",
