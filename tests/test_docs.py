@@ -94,6 +94,7 @@ def _workdir(tmp_path: Path) -> Path:
 )
 def test_page_code_blocks_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(_workdir(tmp_path))
+    monkeypatch.setenv("CORE_HOME", str(tmp_path / "core-home"))  # blocks may save pretrained
     namespace: dict[str, object] = {"__name__": "__docs__"}
     where = page.relative_to(REPO)
     for block in code_blocks(page.read_text()):

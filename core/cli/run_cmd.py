@@ -86,7 +86,9 @@ def train(
 
 @click.command()
 @click.argument("source")
-@click.option("-n", "--n", "n", type=click.IntRange(1), default=64, show_default=True, help="Samples.")
+@click.option(
+    "-n", "--n", "n", type=click.IntRange(1), default=64, show_default=True, help="Samples."
+)
 @click.option("--sampler", help="Sampler passed to model.sample (e.g. ddim, dpm-solver++).")
 @click.option("--steps", type=click.IntRange(1), help="Sampling steps passed to model.sample.")
 @click.option("--class", "class_label", type=click.IntRange(0), help="Class label (y) to draw.")
@@ -131,7 +133,11 @@ def sample(
     "--metric", "-m", help="Metric name (default: the run's evaluate.metric, else feature-fid)."
 )
 @click.option(
-    "-n", "--n", "n", type=click.IntRange(2), help="Samples (default: the run's evaluate.n, else 1000)."
+    "-n",
+    "--n",
+    "n",
+    type=click.IntRange(2),
+    help="Samples (default: the run's evaluate.n, else 1000).",
 )
 @click.option("--sampler", help="Sampler passed to model.sample.")
 @click.option("--steps", type=click.IntRange(1), help="Sampling steps passed to model.sample.")
