@@ -6,12 +6,12 @@ import functools
 import os
 import traceback
 from dataclasses import dataclass, field
-from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 import pluggy
 
 from core import hookspecs
+from core._entry_points import PluginEntryPoint, entry_points
 from core._version import __version__
 from core.errors import PluginError
 from core.hookspecs import KIND_HOOKS
@@ -105,8 +105,7 @@ class PluginManager:
         allow = _env_list("CORE_LOAD_PLUGINS")
         block = _env_list("CORE_DISABLE_PLUGINS") or set()
         for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            dist = ep.dist.name if ep.dist is not None else None
-            version = ep.dist.version if ep.dist is not None else None
+            dist, version = ep.dist, ep.version
             labels = {ep.name, dist}
             if (allow is not None and not labels & allow) or labels & block:
                 why = "CORE_DISABLE_PLUGINS" if labels & block else "CORE_LOAD_PLUGINS"
@@ -116,7 +115,9 @@ class PluginManager:
                 continue
             self._load_entry_point(ep, dist, version)
 
-    def _load_entry_point(self, ep: EntryPoint, dist: str | None, version: str | None) -> None:
+    def _load_entry_point(
+        self, ep: PluginEntryPoint, dist: str | None, version: str | None
+    ) -> None:
         try:
             obj = ep.load()
         except Exception as exc:
