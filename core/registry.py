@@ -31,6 +31,7 @@ _KNOWN_PROVIDERS = {
     "ddpm-unet": "core-diffusion",
     "ddim": "core-diffusion",
     "dpm-solver++": "core-diffusion",
+    "dpm-solver++-sde": "core-diffusion",
     "autoencoder": "core-autoencoder",
     "latent-diffusion": "core-autoencoder",
     "controlnet-diffusion": "core-autoencoder",

@@ -17,6 +17,7 @@ __all__ = [
     "DDPMSampler",
     "DDIMSampler",
     "DPMSolverPPSampler",
+    "DPMSolverPPSDESampler",
     "sinusoidal_embedding",
 ]
 
@@ -33,6 +34,7 @@ _LAZY = {
     "DDPMSampler": "core_diffusion.samplers",
     "DDIMSampler": "core_diffusion.samplers",
     "DPMSolverPPSampler": "core_diffusion.samplers",
+    "DPMSolverPPSDESampler": "core_diffusion.samplers",
 }
 
 

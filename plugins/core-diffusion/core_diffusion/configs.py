@@ -20,11 +20,12 @@ __all__ = [
     "DDPMSamplerConfig",
     "DDIMSamplerConfig",
     "DPMSolverConfig",
+    "DPMSolverSDEConfig",
     "SAMPLERS",
 ]
 
 #: registered sampler names (and aliases) ``ddpm.sample(sampler=...)`` accepts.
-SAMPLERS = ("ddpm", "ddim", "dpm-solver++", "dpmsolver++", "dpm-solver")
+SAMPLERS = ("ddpm", "ddim", "dpm-solver++", "dpmsolver++", "dpm-solver", "dpm-solver++-sde")
 
 
 # -- noise schedules ---------------------------------------------------------------------------
@@ -200,6 +201,19 @@ class DPMSolverConfig(ComponentConfig):
 
     steps: int | None = runtime(20, ge=1, description="network evaluations (10-25 is typical)")
     order: Literal[1, 2] = runtime(2, description="1 = DDIM-like, 2 = DPM-Solver++(2M)")
+    stochastic: bool = runtime(
+        False,
+        description="SDE-DPM-Solver++: fresh noise every step (the reverse SDE, not the ODE)",
+    )
+
+
+class DPMSolverSDEConfig(DPMSolverConfig):
+    """SDE-DPM-Solver++(2M) (Lu et al. 2022): DPM-Solver++ on the reverse SDE."""
+
+    stochastic: bool = runtime(
+        True,
+        description="SDE-DPM-Solver++: fresh noise every step (the reverse SDE, not the ODE)",
+    )
 
 
 # -- the DDPM model ----------------------------------------------------------------------------
@@ -238,7 +252,9 @@ class DDPMConfig(ComponentConfig):
         lt=1.0,
         description="intended EMA decay, recorded only: the trainer's EMA is train.ema_decay",
     )
-    sampler: str = runtime("ddpm", description="default sampler: ddpm, ddim or dpm-solver++")
+    sampler: str = runtime(
+        "ddpm", description="default sampler: ddpm, ddim, dpm-solver++ or dpm-solver++-sde"
+    )
     sample_steps: int | None = runtime(
         None, ge=1, description="default sampling steps (None = the sampler's default)"
     )
@@ -286,7 +302,7 @@ class DDPMConfig(ComponentConfig):
             )
         if self.sampler not in SAMPLERS:
             raise ValueError(
-                f"unknown sampler '{self.sampler}'; expected one of ddpm, ddim, dpm-solver++"
+                f"unknown sampler '{self.sampler}'; expected one of ddpm, ddim, dpm-solver++, dpm-solver++-sde"
             )
         if self.sample_steps is not None and self.sample_steps > self.timesteps:
             raise ValueError(

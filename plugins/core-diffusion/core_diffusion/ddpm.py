@@ -167,7 +167,7 @@ class DDPM(BaseModel):
         except ConfigError as exc:
             if "unknown sampler" in str(exc):
                 raise ConfigError(
-                    f"unknown sampler '{sampler}'; expected one of ddpm, ddim, dpm-solver++"
+                    f"unknown sampler '{sampler}'; expected one of ddpm, ddim, dpm-solver++, dpm-solver++-sde"
                 ) from None
             raise
 

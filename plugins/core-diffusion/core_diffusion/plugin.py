@@ -87,3 +87,9 @@ def register_samplers(register: Any) -> None:
         description="DPM-Solver++(2M): good samples in 10-25 steps",
         aliases=["dpmsolver++", "dpm-solver"],
     )
+    register(
+        "dpm-solver++-sde",
+        "core_diffusion.samplers:DPMSolverPPSDESampler",
+        config=f"{_C}:DPMSolverSDEConfig",
+        description="SDE-DPM-Solver++(2M): the reverse SDE, fresh noise every step",
+    )

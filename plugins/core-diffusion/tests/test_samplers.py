@@ -84,6 +84,21 @@ def test_fast_samplers_are_accurate(name, steps, rel):
     assert x.std().item() == pytest.approx(STD, rel=rel)
 
 
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_stochastic_dpm_solver_converges_to_the_data_distribution(schedule):
+    sched = core.build("scheduler", {"type": schedule, "timesteps": 1000})
+    x, sampler = sample("dpm-solver++", sched, n=8000, steps=50, stochastic=True)
+    assert sampler.last_nfe == 50
+    # sampling error of mean and std with n=8000 is ~0.0035 and ~0.0025
+    assert x.mean().item() == pytest.approx(MU, abs=0.012)
+    assert x.std().item() == pytest.approx(STD, rel=0.03)
+    z = torch.randn(64, 1, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    a, _ = sample("dpm-solver++", sched, steps=20, stochastic=True, x_T=z, seed=1)
+    b, _ = sample("dpm-solver++", sched, steps=20, stochastic=True, x_T=z, seed=2)
+    c, _ = sample("dpm-solver++-sde", sched, steps=20, x_T=z, seed=1)  # stochastic by default
+    assert not torch.allclose(a, b) and torch.equal(a, c)  # fresh noise, from the generator
+
+
 def test_dpm_solver_second_order_beats_first_order():
     sched = core.build("scheduler", {"type": "linear", "timesteps": 1000})
     z = torch.randn(2000, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
@@ -104,10 +119,10 @@ def test_ddim_eta0_is_deterministic():
 
 
 @pytest.mark.parametrize("schedule", ["linear", "cosine", "quadratic", "sigmoid"])
-@pytest.mark.parametrize("name", ["ddpm", "ddim", "dpm-solver++"])
+@pytest.mark.parametrize("name", ["ddpm", "ddim", "dpm-solver++", "dpm-solver++-sde"])
 def test_every_sampler_with_every_schedule(name, schedule):
     sched = core.build("scheduler", {"type": schedule, "timesteps": 1000})
-    steps = {"ddpm": 1000, "ddim": 100, "dpm-solver++": 20}[name]
+    steps = {"ddpm": 1000, "ddim": 100, "dpm-solver++": 20, "dpm-solver++-sde": 50}[name]
     x, sampler = sample(name, sched, n=1000, steps=steps)
     assert x.shape == (1000, 1) and torch.isfinite(x).all()
     assert sampler.last_nfe == steps
@@ -162,7 +177,7 @@ def test_conditioning_reaches_the_model():
     assert len(seen) == 3 and all(torch.equal(y, torch.tensor([1, 2])) for y in seen)
 
 
-@pytest.mark.parametrize("name", ["ddpm", "ddim", "dpm-solver++"])
+@pytest.mark.parametrize("name", ["ddpm", "ddim", "dpm-solver++", "dpm-solver++-sde"])
 def test_conformance(name):
     check_component("sampler", name, {"steps": 5})
     assert math.isfinite(1.0)
