@@ -4,12 +4,15 @@ FLOPs of one DDPM training step (forward + backward) come from torch.utils.flop_
 the matmul reference is a square fp32 matmul measured in the same run with the same threads.
 Writes benchmarks/results/unet_throughput.json.
 
-    .venv/bin/python benchmarks/unet_throughput.py [--threads 2] [--steps 10]
+    .venv/bin/python benchmarks/unet_throughput.py [--threads 2] [--steps 10] [--channels-last]
+
+``--channels-last`` times each case in both memory layouts (``train.channels_last``).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -61,6 +64,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=10, help="timed training steps per case")
     parser.add_argument("--matmul-size", type=int, default=2048)
+    parser.add_argument(
+        "--channels-last", action="store_true", help="also time the channels-last layout"
+    )
     args = parser.parse_args()
 
     import torch
@@ -71,12 +77,16 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     rows = []
-    for label, size, batch, network in CASES:
+    layouts = ["default"] + (["channels-last"] if args.channels_last else [])
+    for (label, size, batch, network), layout in itertools.product(CASES, layouts):
         model = core.build_model(
             {"model": {"type": "ddpm", "image_size": size, "channels": 1, "network": network}}
         )
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
         x = torch.rand(batch, 1, size, size) * 2 - 1
+        if layout == "channels-last":
+            model.to(memory_format=torch.channels_last)
+            x = x.contiguous(memory_format=torch.channels_last)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
         with FlopCounterMode(display=False) as counter:
             model.compute_loss(x)["loss"].backward()
         flops = counter.get_total_flops()
@@ -99,6 +109,7 @@ def main() -> None:
         rows.append(
             {
                 "case": label,
+                "layout": layout,
                 "image_size": size,
                 "batch": batch,
                 "parameters": model.count_parameters(),
@@ -111,27 +122,28 @@ def main() -> None:
             }
         )
         print(
-            f"  {label}: {batch / seconds:.1f} img/s, {achieved:.1f} GFLOP/s, "
+            f"  {label} ({layout}): {batch / seconds:.1f} img/s, {achieved:.1f} GFLOP/s, "
             f"matmul {reference:.1f} GFLOP/s",
             flush=True,
         )
 
     print()
     print(
-        f"{'case':28s} {'params':>9s} {'GFLOP/step':>10s} {'img/s':>7s} {'GFLOP/s':>8s} "
+        f"{'case':28s} {'layout':13s} {'params':>9s} {'GFLOP/step':>10s} {'img/s':>7s} {'GFLOP/s':>8s} "
         f"{'matmul':>7s} {'ratio':>6s}"
     )
     for r in rows:
         print(
-            f"{r['case']:28s} {r['parameters']:9d} {r['gflop_per_step']:10.2f} "
+            f"{r['case']:28s} {r['layout']:13s} {r['parameters']:9d} {r['gflop_per_step']:10.2f} "
             f"{r['images_per_s']:7.1f} {r['achieved_gflops']:8.1f} {r['matmul_gflops']:7.1f} "
             f"{r['fraction_of_matmul']:6.0%}"
         )
     result = {
         "benchmark": "unet_throughput",
-        "command": f"python benchmarks/unet_throughput.py --threads {args.threads} --steps {args.steps}",
+        "command": f"python benchmarks/unet_throughput.py --threads {args.threads} "
+        f"--steps {args.steps}" + (" --channels-last" if args.channels_last else ""),
         "torch": torch.__version__,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared with other jobs)",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
         "date": time.strftime("%Y-%m-%d"),
         "threads": args.threads,
         "note": "fp32 training step = DDPM compute_loss forward + backward + AdamW; "

@@ -52,6 +52,10 @@ class TrainConfig(ComponentConfig):
     precision: Literal["fp32", "bf16", "fp16"] = Field(
         "fp32", description="autocast: bf16 (CPU or CUDA) or fp16 with a GradScaler (CUDA only)"
     )
+    channels_last: bool = Field(
+        False,
+        description="4-D weights and image batches in channels-last layout (faster convolutions)",
+    )
     ema: EMAConfig | None = Field(None, description="EMA of the weights (none: off)")
     ema_decay: float | None = Field(
         None, gt=0.0, lt=1.0, description="shorthand for ema: {decay: ...}"

@@ -91,13 +91,16 @@ def _seed_all(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _to_device(batch: Any, device: torch.device) -> Any:
+def _to_device(batch: Any, device: torch.device, channels_last: bool = False) -> Any:
+    """``batch`` on ``device``; 4-D tensors (image batches) channels-last when asked."""
     if isinstance(batch, torch.Tensor):
+        if channels_last and batch.ndim == 4:
+            return batch.to(device, non_blocking=True, memory_format=torch.channels_last)
         return batch.to(device, non_blocking=True)
     if isinstance(batch, Mapping):
-        return {k: _to_device(v, device) for k, v in batch.items()}
+        return {k: _to_device(v, device, channels_last) for k, v in batch.items()}
     if isinstance(batch, (list, tuple)):
-        return type(batch)(_to_device(v, device) for v in batch)
+        return type(batch)(_to_device(v, device, channels_last) for v in batch)
     return batch
 
 
@@ -212,6 +215,8 @@ class Trainer:
         self.model = model if model is not None else self._build("model")
         self.dataset = dataset if dataset is not None else self._build("data")
         self.model.to(self.device)
+        if tc.channels_last:
+            self.model.to(memory_format=torch.channels_last)
         self._check_protocol()
         self.model.train()
         # different noise per process, identical initialisation
@@ -436,7 +441,7 @@ class Trainer:
             )
             for batch in loader:
                 self.offset += 1
-                yield _to_device(batch, self.device)
+                yield _to_device(batch, self.device, tc.channels_last)
             self.epoch += 1
             self.offset = 0
 

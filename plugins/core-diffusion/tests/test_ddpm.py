@@ -235,3 +235,45 @@ def test_num_steps_alias_and_scheduler_name():
     )
     assert m.timesteps == 30 and m.schedule.timesteps == 30
     assert m.get_config()["timesteps"] == 30
+
+
+def test_channels_last_gives_the_same_outputs_and_gradients():
+    net = tiny(channels=3).network
+    x, t = torch.rand(8, 3, 8, 8) * 2 - 1, torch.randint(0, 50, (8,))
+    target = torch.randn(8, 3, 8, 8)
+    results = []
+    for layout in (torch.contiguous_format, torch.channels_last):
+        net.to(memory_format=layout)
+        net.zero_grad()
+        out = net(x.contiguous(memory_format=layout), t)
+        ((out - target) ** 2).mean().backward()
+        results.append((out.detach().contiguous(), [p.grad.contiguous() for p in net.parameters()]))
+    (out_a, grads_a), (out_b, grads_b) = results
+    torch.testing.assert_close(out_a, out_b, rtol=1e-4, atol=1e-5)
+    for a, b in zip(grads_a, grads_b):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-5)
+
+
+def test_trainer_applies_channels_last(tmp_path):
+    from core.training import Trainer
+
+    config = {
+        "model": {"type": "ddpm", "timesteps": 50, "image_size": 8, "channels": 3},
+        "data": {"type": "digits", "image_size": 8, "channels": 3, "subset": 32},
+        "train": {"steps": 2, "batch_size": 16, "channels_last": True},
+    }
+    config["model"]["network"] = dict(TINY_UNET)
+    trainer = Trainer(config, run_dir=tmp_path / "run", quiet=True)
+    layouts = []
+    compute_loss = trainer.model.compute_loss
+
+    def spy(batch):
+        x = batch[0] if isinstance(batch, (list, tuple)) else batch
+        layouts.append(x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous())
+        return compute_loss(batch)
+
+    trainer.model.compute_loss = spy
+    trainer.fit()
+    weight = trainer.model.network.state_dict()["down.0.blocks.0.conv1.weight"]
+    assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+    assert layouts == [True, True]
