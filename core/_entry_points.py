@@ -4,7 +4,7 @@
 every METADATA file), a third of ``core plugins list``. This reads only ``entry_points.txt``
 and the ``Name``/``Version`` headers of the distributions on ``sys.path``, with the same
 rules: directories in ``sys.path`` order, the first distribution of a (normalised) name wins.
-Where ``sys.path`` holds anything else (a zip file, an egg), it falls back to
+Where ``sys.path`` holds anything else (a zip file, an egg file or folder), it falls back to
 ``importlib.metadata``.
 """
 
@@ -122,6 +122,6 @@ def _from_importlib(group: str) -> list[PluginEntryPoint]:
 
 def entry_points(group: str) -> list[PluginEntryPoint]:
     """Every entry point of ``group``, as ``importlib.metadata.entry_points(group=...)``."""
-    if any(entry and os.path.isfile(entry) for entry in sys.path):
+    if any(entry.endswith(".egg") or os.path.isfile(entry) for entry in sys.path if entry):
         return _from_importlib(group)
     return _scan(group)
