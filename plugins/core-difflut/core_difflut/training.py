@@ -31,7 +31,9 @@ PRESETS: dict[str, dict[str, Any]] = {
             "layer_widths": [4000],
             "input_size": 64,
             "dataset": "digits",
-            "encoder_config": {"name": "distributive-thermometer", "num_bits": 8},
+            # 15 evenly spaced thresholds keep nearly all of the 17 grey levels apart; the
+            # quantile thresholds of distributive-thermometer repeat on mostly-blank pixels
+            "encoder_config": {"name": "thermometer", "num_bits": 15},
             "runtime": {"tau": 20.0},
         },
         "train": {"epochs": 20, "batch_size": 32, "lr": 0.01},
