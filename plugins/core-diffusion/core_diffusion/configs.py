@@ -192,6 +192,9 @@ class DDIMSamplerConfig(ComponentConfig):
     eta: float = runtime(0.0, ge=0.0, le=10.0, description="stochasticity (0 = deterministic)")
 
 
+_STOCHASTIC = "SDE-DPM-Solver++: fresh noise every step (the reverse SDE, not the ODE)"
+
+
 class DPMSolverConfig(ComponentConfig):
     """DPM-Solver++ (Lu et al. 2022), multistep, data prediction."""
 
@@ -203,7 +206,7 @@ class DPMSolverConfig(ComponentConfig):
     order: Literal[1, 2] = runtime(2, description="1 = DDIM-like, 2 = DPM-Solver++(2M)")
     stochastic: bool = runtime(
         False,
-        description="SDE-DPM-Solver++: fresh noise every step (the reverse SDE, not the ODE)",
+        description=_STOCHASTIC,
     )
 
 
@@ -212,7 +215,7 @@ class DPMSolverSDEConfig(DPMSolverConfig):
 
     stochastic: bool = runtime(
         True,
-        description="SDE-DPM-Solver++: fresh noise every step (the reverse SDE, not the ODE)",
+        description=_STOCHASTIC,
     )
 
 
