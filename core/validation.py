@@ -65,6 +65,8 @@ def _describe(config_class: type[PydanticModel], err: Mapping[str, Any], data: A
         return f"unknown key '{loc[-1]}'{hint}{allowed}"
     if kind == "missing":
         return "required key is missing"
+    if kind == "value_error" and not loc:  # a whole-section check: its message says it all
+        return _expected(err)
     given = err.get("input")
     return f"got {given!r}; expected {_expected(err)}"
 

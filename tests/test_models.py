@@ -61,6 +61,26 @@ def test_config_errors_name_file_path_component_and_plugin(tiny, tmp_path):
         core.build("model", {"type": "tiny", "width": 0}, where="model")
 
 
+def test_a_whole_section_check_reads_as_its_own_message(core_manager):
+    from pydantic import model_validator
+
+    class PairConfig(ComponentConfig):
+        low: int = 0
+        high: int = 1
+
+        @model_validator(mode="after")
+        def _ordered(self):
+            if self.low >= self.high:
+                raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+            return self
+
+    core_manager.registry.register("model", "pair", Tiny, config=PairConfig, plugin="testplug")
+    with pytest.raises(ConfigError) as err:
+        core.build("model", {"type": "pair", "low": 3, "high": 2}, where="model")
+    assert str(err.value).startswith("model: low (3) must be below high (2) [model 'pair'")
+    assert "got {" not in str(err.value)
+
+
 def test_build_without_type_and_with_unknown_type(tiny):
     with pytest.raises(ConfigError, match="needs 'type: <name>'"):
         core.build("model", {"width": 3})

@@ -11,8 +11,6 @@ from core.errors import ConfigError, CoreError
 
 __all__ = ["load_source", "run_sampler", "make_sampler"]
 
-_SAMPLER_ALIASES = {"dpmsolver++": "dpm-solver++", "dpm-solver": "dpm-solver++"}
-
 
 def load_source(section: dict[str, Any], where: str) -> BaseModel:
     """A model from ``{pretrained: NAME}``, ``{checkpoint: DIR}`` or ``{config: section}``."""
@@ -27,8 +25,8 @@ def load_source(section: dict[str, Any], where: str) -> BaseModel:
 
 
 def make_sampler(name: str, where: str = "sampler") -> Any:
-    """A core-diffusion sampler by name."""
-    return build("sampler", {"type": _SAMPLER_ALIASES.get(name, name)}, where=where)
+    """A registered sampler by name."""
+    return build("sampler", {"type": name}, where=where)
 
 
 def run_sampler(

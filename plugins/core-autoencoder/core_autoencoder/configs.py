@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
+from core_diffusion.configs import check_sampler
 from pydantic import BaseModel as _Pydantic
 from pydantic import ConfigDict, field_validator, model_validator
 
@@ -331,8 +332,6 @@ class DerivedTargetsConfig(ComponentConfig):
 
 # -- latent diffusion and ControlNet ----------------------------------------------------------
 
-_SAMPLERS = ("ddpm", "ddim", "dpm-solver++", "dpmsolver++", "dpm-solver")
-
 
 def _check_source(label: str, section: dict[str, Any] | None, required: bool) -> None:
     if section is None:
@@ -378,7 +377,7 @@ class LatentDiffusionConfig(ComponentConfig):
         description="frozen autoencoder: {pretrained: NAME} | {checkpoint: DIR} | "
         "{config: model section}; optional head: output used as the image",
     )
-    sampler: str = runtime("ddim", description="default sampler: ddpm, ddim or dpm-solver++")
+    sampler: str = runtime("ddim", description="default sampler: any registered sampler")
     sample_steps: int | None = runtime(50, ge=1, description="default sampling steps")
     latent_scale: float = runtime(1.0, gt=0.0, description="diffusion sees (z - shift) * scale")
     latent_shift: float = runtime(0.0, description="diffusion sees (z - shift) * scale")
@@ -412,8 +411,7 @@ class LatentDiffusionConfig(ComponentConfig):
                 f"scheduler.timesteps ({steps}) disagrees with timesteps "
                 f"({self.timesteps}); set timesteps only"
             )
-        if self.sampler not in _SAMPLERS:
-            raise ValueError(f"unknown sampler '{self.sampler}' (ddpm, ddim, dpm-solver++)")
+        check_sampler(self.sampler)
         if self.sample_steps is not None and self.sample_steps > self.timesteps:
             raise ValueError(
                 f"sample_steps ({self.sample_steps}) exceeds timesteps ({self.timesteps})"
@@ -484,6 +482,6 @@ class ControlNetConfig(ComponentConfig):
         _check_source("base", self.base, required=True)
         if not self.control_channels and not self.vector_dim:
             raise ValueError("give control_channels and/or vector_dim (both are 0)")
-        if self.sampler is not None and self.sampler not in _SAMPLERS:
-            raise ValueError(f"unknown sampler '{self.sampler}' (ddpm, ddim, dpm-solver++)")
+        if self.sampler is not None:
+            check_sampler(self.sampler)
         return self

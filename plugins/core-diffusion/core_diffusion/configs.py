@@ -21,11 +21,20 @@ __all__ = [
     "DDIMSamplerConfig",
     "DPMSolverConfig",
     "DPMSolverSDEConfig",
-    "SAMPLERS",
+    "check_sampler",
 ]
 
-#: registered sampler names (and aliases) ``ddpm.sample(sampler=...)`` accepts.
-SAMPLERS = ("ddpm", "ddim", "dpm-solver++", "dpmsolver++", "dpm-solver", "dpm-solver++-sde")
+
+def check_sampler(name: str) -> str:
+    """``name`` if a registered sampler (of any plugin) answers to it, else a ValueError."""
+    from core.components import get_entry
+    from core.errors import UnknownComponentError
+
+    try:
+        get_entry("sampler", name)
+    except UnknownComponentError as exc:
+        raise ValueError(str(exc)) from None
+    return name
 
 
 # -- noise schedules ---------------------------------------------------------------------------
@@ -255,9 +264,7 @@ class DDPMConfig(ComponentConfig):
         lt=1.0,
         description="intended EMA decay, recorded only: the trainer's EMA is train.ema_decay",
     )
-    sampler: str = runtime(
-        "ddpm", description="default sampler: ddpm, ddim, dpm-solver++ or dpm-solver++-sde"
-    )
+    sampler: str = runtime("ddpm", description="default sampler: any registered sampler")
     sample_steps: int | None = runtime(
         None, ge=1, description="default sampling steps (None = the sampler's default)"
     )
@@ -303,10 +310,7 @@ class DDPMConfig(ComponentConfig):
                 f"scheduler.timesteps ({sched_steps}) disagrees with timesteps "
                 f"({self.timesteps}); set timesteps only"
             )
-        if self.sampler not in SAMPLERS:
-            raise ValueError(
-                f"unknown sampler '{self.sampler}'; expected one of ddpm, ddim, dpm-solver++, dpm-solver++-sde"
-            )
+        check_sampler(self.sampler)
         if self.sample_steps is not None and self.sample_steps > self.timesteps:
             raise ValueError(
                 f"sample_steps ({self.sample_steps}) exceeds timesteps ({self.timesteps})"

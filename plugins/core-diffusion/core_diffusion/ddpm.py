@@ -16,8 +16,6 @@ from core_diffusion.configs import DDPMConfig
 
 __all__ = ["DDPM"]
 
-_SAMPLER_ALIASES = {"dpmsolver++": "dpm-solver++", "dpm-solver": "dpm-solver++"}
-
 
 class DDPM(BaseModel):
     """Denoising diffusion model (Ho et al. 2020) around any registered denoising network.
@@ -161,15 +159,7 @@ class DDPM(BaseModel):
         sampler = sampler or self.config.sampler
         if not isinstance(sampler, str):
             return sampler
-        name = _SAMPLER_ALIASES.get(sampler, sampler)
-        try:
-            return build("sampler", {"type": name, **options}, where="sampler")
-        except ConfigError as exc:
-            if "unknown sampler" in str(exc):
-                raise ConfigError(
-                    f"unknown sampler '{sampler}'; expected one of ddpm, ddim, dpm-solver++, dpm-solver++-sde"
-                ) from None
-            raise
+        return build("sampler", {"type": sampler, **options}, where="sampler")
 
     @torch.no_grad()
     def sample(

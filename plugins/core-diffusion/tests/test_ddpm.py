@@ -277,3 +277,29 @@ def test_trainer_applies_channels_last(tmp_path):
     weight = trainer.model.network.state_dict()["down.0.blocks.0.conv1.weight"]
     assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
     assert layouts == [True, True]
+
+
+def test_a_third_party_sampler_can_be_the_default():
+    from core_diffusion.samplers import DDIMSampler
+
+    from core.plugins import get_manager
+
+    class HalfStepDDIM(DDIMSampler):
+        """A sampler another distribution might register."""
+
+    registry = get_manager().registry
+    registry.register(
+        "sampler",
+        "half-ddim",
+        HalfStepDDIM,
+        config="core_diffusion.configs:DDIMSamplerConfig",
+        plugin="third-party-test",
+    )
+    try:
+        m = tiny(sampler="half-ddim", sample_steps=5)
+        assert isinstance(m.get_sampler(), HalfStepDDIM)
+        assert m.sample(2).shape == (2, 1, 8, 8) and m.last_nfe == 5
+    finally:
+        registry.remove_plugin("third-party-test")
+    with pytest.raises(core.ConfigError, match="unknown sampler 'half-ddim'"):
+        tiny(sampler="half-ddim")
