@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -91,6 +92,13 @@ def train(
 )
 @click.option("--sampler", help="Sampler passed to model.sample (e.g. ddim, dpm-solver++).")
 @click.option("--steps", type=click.IntRange(1), help="Sampling steps passed to model.sample.")
+@click.option(
+    "--sampler-option",
+    "sampler_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Sampler option passed to model.sample (repeatable), e.g. eta=0.5.",
+)
 @click.option("--class", "class_label", type=click.IntRange(0), help="Class label (y) to draw.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
 @click.option("--nrow", type=click.IntRange(1), help="Images per grid row.")
@@ -102,6 +110,7 @@ def sample(
     n: int,
     sampler: str | None,
     steps: int | None,
+    sampler_options: tuple[str, ...],
     class_label: int | None,
     seed: int,
     nrow: int | None,
@@ -114,8 +123,8 @@ def sample(
     from core.training.images import save_samples
     from core.training.trainer import draw_samples
 
+    extra = _sampler_options(sampler_options)
     model, info = load_model(source, device=device, raw=raw)
-    extra = {}
     if class_label is not None:
         import torch
 
@@ -141,6 +150,13 @@ def sample(
 )
 @click.option("--sampler", help="Sampler passed to model.sample.")
 @click.option("--steps", type=click.IntRange(1), help="Sampling steps passed to model.sample.")
+@click.option(
+    "--sampler-option",
+    "sampler_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Sampler option passed to model.sample (repeatable), e.g. eta=0.5.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
 @click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
@@ -153,6 +169,7 @@ def evaluate(
     n: int | None,
     sampler: str | None,
     steps: int | None,
+    sampler_options: tuple[str, ...],
     seed: int,
     split: str,
     device: str,
@@ -174,6 +191,7 @@ def evaluate(
         n=n,
         sampler=sampler,
         steps=steps,
+        sampler_options=_sampler_options(sampler_options),
         seed=seed,
         split=split,
         device=device,
@@ -189,3 +207,17 @@ def evaluate(
     )
     if result.get("written"):
         click.echo(f"wrote {result['written']}")
+
+
+def _sampler_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``("eta=0.5", "stochastic=true")`` -> ``{"eta": 0.5, "stochastic": True}`` (YAML-typed)."""
+    from core.config import parse_override
+
+    options = {}
+    for pair in pairs:
+        key, sep, _ = pair.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise ConfigError(f"--sampler-option {pair!r} must look like KEY=VALUE, e.g. eta=0.5")
+        key, value = parse_override(pair)
+        options[key] = value
+    return options

@@ -113,6 +113,7 @@ def evaluate_model(
     n: int | None = None,
     sampler: str | None = None,
     steps: int | None = None,
+    sampler_options: dict[str, Any] | None = None,
     seed: int = 0,
     split: str = "test",
     device: str = "auto",
@@ -122,7 +123,8 @@ def evaluate_model(
 ) -> dict[str, Any]:
     """Score ``n`` samples of ``source`` with ``metric`` against a data split, with a floor.
 
-    ``metric`` and ``n`` default to the run's ``evaluate`` section (feature-fid, 1000).
+    ``metric`` and ``n`` default to the run's ``evaluate`` section (feature-fid, 1000);
+    ``sampler_options`` (``{"eta": 0.5}``) go to ``model.sample`` with the sampler.
 
     The floor is the same metric between ``n`` images of the other split (train when the
     reference is test) and the reference: what real data of that size scores.
@@ -151,7 +153,7 @@ def evaluate_model(
     data_range = getattr(reference, "value_range", None)
     sample_range = getattr(model, "sample_range", None) or data_range
     sample_cfg = info.get("sample") or {}
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = dict(sampler_options or {})
     labels = None
     if key == "accuracy":
         classes = int(getattr(model, "num_classes", 0) or 0)
@@ -202,6 +204,7 @@ def evaluate_model(
         "reference": {"data": data_section, "split": split, "size": len(ref_sym)},
         "sampler": sampler or sample_cfg.get("sampler"),
         "steps": steps or sample_cfg.get("steps"),
+        "sampler_options": dict(sampler_options or {}),
         "seed": seed,
         "weights": info["weights"],
         "source": source,

@@ -104,6 +104,10 @@ def test_sample_class_and_sampler_reach_model(tiny, tmp_path, monkeypatch):
             "ddim",
             "--steps",
             "5",
+            "--sampler-option",
+            "eta=0.5",
+            "--sampler-option",
+            "stochastic=true",
             "-o",
             "g.png",
         ]
@@ -111,6 +115,19 @@ def test_sample_class_and_sampler_reach_model(tiny, tmp_path, monkeypatch):
     assert code == 0
     kwargs = seen["model"].last_kwargs
     assert kwargs["sampler"] == "ddim" and kwargs["steps"] == 5 and kwargs["y"].tolist() == [3] * 4
+    assert kwargs["eta"] == 0.5 and kwargs["stochastic"] is True
+    args = ["evaluate", "runs/img", "-m", "sliced-wasserstein", "-n", "8"]
+    assert main([*args, "--sampler-option", "eta=1"]) == 0
+    assert seen["model"].last_kwargs["eta"] == 1
+    result = json.loads((tmp_path / "runs/img/eval_sliced-wasserstein.json").read_text())
+    assert result["sampler_options"] == {"eta": 1}
+
+
+def test_bad_sampler_option_is_a_one_line_error(capsys):
+    assert main(["sample", "no-run", "--sampler-option", "eta"]) == 2
+    assert "--sampler-option 'eta' must look like KEY=VALUE" in capsys.readouterr().err
+    assert main(["evaluate", "no-run", "--sampler-option", "a.b=1"]) == 2
+    assert "must look like KEY=VALUE" in capsys.readouterr().err
 
 
 def test_listing_stays_torch_free():
