@@ -1,8 +1,9 @@
 """Sampler quality and speed on one trained digits DDPM: DDPM-1000, DDIM, DPM-Solver++ (ODE, SDE).
 
 Trains the model with the core Trainer (unless the run already exists), then samples it with
-each sampler from the same seed and reports feature-FID against the digits test split
-(digit-classifier features), network evaluations and wall time. Writes
+each sampler from the same seeds and reports feature-FID against the digits test split
+(digit-classifier features; the mean over ``--seeds`` of the sampling noise), network
+evaluations and wall time. Writes
 benchmarks/results/samplers.json and one grid per sampler.
 
     .venv/bin/python benchmarks/samplers.py --image-size 8 --channel-mults 1,2 --n 1000 \
@@ -44,8 +45,11 @@ def main() -> None:
     parser.add_argument("--grids", default=str(ROOT / "docs/models/images"))
     parser.add_argument("--channel-mults", default="1,2,2", help="U-Net levels, e.g. 1,2")
     parser.add_argument("--threads", type=int, default=1, help="1 is fastest on a busy machine")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the sampling noise")
+    parser.add_argument(
+        "--seeds", default="0", help="seeds of the sampling noise, e.g. 0,1,2 (FID is their mean)"
+    )
     parser.add_argument("--retrain", action="store_true")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks/results/samplers.json"))
     args = parser.parse_args()
 
     import torch
@@ -135,19 +139,26 @@ def main() -> None:
     rows = []
     grid_dir = Path(args.grids)
     grid_dir.mkdir(parents=True, exist_ok=True)
+    seeds = [int(seed) for seed in args.seeds.split(",")]
     for sampler, steps, options in RUNS:
-        generator = torch.Generator().manual_seed(args.seed)
-        chunks, nfe = [], 0
-        start = time.perf_counter()
-        for first in range(0, args.n, args.batch_size):
-            count = min(args.batch_size, args.n - first)
-            chunks.append(
-                model.sample(count, sampler=sampler, steps=steps, generator=generator, **options)
-            )
-            nfe = model.last_nfe
-        seconds = time.perf_counter() - start
-        samples = torch.cat(chunks)
-        fid = frechet_distance(features(samples), test_features)
+        fids, times = [], []
+        for seed in seeds:
+            generator = torch.Generator().manual_seed(seed)
+            chunks, nfe = [], 0
+            start = time.perf_counter()
+            for first in range(0, args.n, args.batch_size):
+                count = min(args.batch_size, args.n - first)
+                chunks.append(
+                    model.sample(
+                        count, sampler=sampler, steps=steps, generator=generator, **options
+                    )
+                )
+                nfe = model.last_nfe
+            times.append(time.perf_counter() - start)
+            if seed == seeds[0]:
+                samples = torch.cat(chunks)
+            fids.append(frechet_distance(features(torch.cat(chunks)), test_features))
+        fid, seconds = sum(fids) / len(fids), sum(times) / len(times)
         label = f"{sampler}-{steps}" + ("-sde" if options.get("stochastic") else "")
         save_samples(samples[:64], grid_dir / f"diffusion_{label}.png", (-1.0, 1.0), nrow=8)
         rows.append(
@@ -157,11 +168,16 @@ def main() -> None:
                 "steps": steps,
                 "nfe": nfe,
                 "feature_fid": fid,
+                "feature_fid_per_seed": fids,
                 "seconds": seconds,
                 "samples_per_s": args.n / seconds,
             }
         )
-        print(f"  {label:18s} nfe {nfe:5d}  feature-FID {fid:8.3f}  {seconds:8.1f} s", flush=True)
+        spread = f" ({min(fids):.3f}-{max(fids):.3f})" if len(fids) > 1 else ""
+        print(
+            f"  {label:18s} nfe {nfe:5d}  feature-FID {fid:8.3f}{spread}  {seconds:8.1f} s",
+            flush=True,
+        )
 
     base = rows[0]["feature_fid"]
     for row in rows:
@@ -204,13 +220,14 @@ def main() -> None:
         "command": "python benchmarks/samplers.py "
         + " ".join(
             f"--image-size {size} --channel-mults {args.channel_mults} --n {args.n} "
-            f"--train-steps {args.train_steps} --train-batch {args.train_batch}".split()
+            f"--train-steps {args.train_steps} --train-batch {args.train_batch} "
+            f"--seeds {args.seeds}".split()
         ),
         "config": str(CONFIG.relative_to(ROOT)),
         "overrides": overrides,
         "image_size": size,
         "n_samples": args.n,
-        "seed": args.seed,
+        "seeds": seeds,
         "reference": f"digits test split ({len(test)} images), digit-classifier features",
         "train_vs_test_fid": floor,
         "train_seconds": train_time,
@@ -221,7 +238,7 @@ def main() -> None:
         "dpm20_vs_ddim1000_ode": dpm20["feature_fid"] / ode["feature_fid"],
         "dpm20_sde_vs_ddpm1000": sde20["fid_vs_ddpm1000"],
     }
-    out = ROOT / "benchmarks/results/samplers.json"
+    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     print(f"wrote {out}")
