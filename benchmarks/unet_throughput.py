@@ -1,7 +1,9 @@
 """U-Net training throughput (images/s) and achieved GFLOP/s against this machine's fp32 matmul rate.
 
 FLOPs of one DDPM training step (forward + backward) come from torch.utils.flop_counter;
-the matmul reference is a square fp32 matmul measured in the same run with the same threads.
+the matmul reference is a square fp32 matmul measured in the same run with the same threads,
+through MKL (torch.mm) and through oneDNN, whichever is faster; a 3x3 convolution at each
+network's base width shows the bound its thinnest layers meet.
 Writes benchmarks/results/unet_throughput.json.
 
     .venv/bin/python benchmarks/unet_throughput.py [--threads 2] [--steps 10] [--channels-last]
@@ -46,17 +48,52 @@ CASES = [
 ]
 
 
-def matmul_gflops(size: int, seconds: float) -> float:
+def _rate(fn, flops: float, seconds: float) -> float:
+    for _ in range(3):
+        fn()
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        fn()
+        count += 1
+    return flops * count / (time.perf_counter() - start) / 1e9
+
+
+def matmul_gflops(size: int, seconds: float) -> dict[str, float]:
+    """fp32 square matmul GFLOP/s through torch.mm (MKL) and through oneDNN, the conv library.
+
+    On AMD CPUs MKL runs far below the machine's peak (measured here: 93 against oneDNN's 214
+    GFLOP/s on one thread), so the reference of a ratio is the faster of the two.
+    """
     import torch
 
     a, b = torch.randn(size, size), torch.randn(size, size)
-    for _ in range(3):
-        a @ b
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        a @ b
-        count += 1
-    return 2 * size**3 * count / (time.perf_counter() - start) / 1e9
+    rates = {"mkl": _rate(lambda: a @ b, 2 * size**3, seconds)}
+    if torch.backends.mkldnn.is_available():
+        am, bm = a.to_mkldnn(), b.to_mkldnn()
+        linear = torch._C._nn.mkldnn_linear
+        rates["onednn"] = _rate(lambda: linear(am, bm, None), 2 * size**3, seconds)
+    return rates
+
+
+def conv_gflops(channels: int, size: int, batch: int, seconds: float, channels_last: bool):
+    """GFLOP/s of one 3x3 convolution, forward + backward, at a network's base width."""
+    import torch
+    import torch.nn.functional as F
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x = torch.randn(batch, channels, size, size)
+    w = torch.randn(channels, channels, 3, 3)
+    if channels_last:
+        x, w = (t.contiguous(memory_format=torch.channels_last) for t in (x, w))
+    x.requires_grad_()
+    w.requires_grad_()
+
+    def step() -> None:
+        F.conv2d(x, w, padding=1).sum().backward()
+
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return _rate(step, counter.get_total_flops(), seconds)
 
 
 def main() -> None:
@@ -100,7 +137,9 @@ def main() -> None:
         for _ in range(2):
             step()
         # matmul reference right before the case, so both see the same machine load
-        reference = matmul_gflops(args.matmul_size, 2.0)
+        matmul = matmul_gflops(args.matmul_size, 2.0)
+        reference = max(matmul.values())
+        conv = conv_gflops(network["base_channels"], size, batch, 2.0, layout == "channels-last")
         start = time.perf_counter()
         for _ in range(args.steps):
             step()
@@ -118,25 +157,29 @@ def main() -> None:
                 "images_per_s": batch / seconds,
                 "achieved_gflops": achieved,
                 "matmul_gflops": reference,
+                "matmul_gflops_by_library": matmul,
                 "fraction_of_matmul": achieved / reference,
+                "base_conv3x3_gflops": conv,
+                "base_conv3x3_fraction_of_matmul": conv / reference,
             }
         )
         print(
             f"  {label} ({layout}): {batch / seconds:.1f} img/s, {achieved:.1f} GFLOP/s, "
-            f"matmul {reference:.1f} GFLOP/s",
+            f"matmul {reference:.1f} GFLOP/s, base-width conv3x3 {conv:.1f} GFLOP/s",
             flush=True,
         )
 
     print()
     print(
         f"{'case':28s} {'layout':13s} {'params':>9s} {'GFLOP/step':>10s} {'img/s':>7s} {'GFLOP/s':>8s} "
-        f"{'matmul':>7s} {'ratio':>6s}"
+        f"{'matmul':>7s} {'ratio':>6s} {'conv3x3':>7s} {'ratio':>6s}"
     )
     for r in rows:
         print(
             f"{r['case']:28s} {r['layout']:13s} {r['parameters']:9d} {r['gflop_per_step']:10.2f} "
             f"{r['images_per_s']:7.1f} {r['achieved_gflops']:8.1f} {r['matmul_gflops']:7.1f} "
-            f"{r['fraction_of_matmul']:6.0%}"
+            f"{r['fraction_of_matmul']:6.0%} {r['base_conv3x3_gflops']:7.1f} "
+            f"{r['base_conv3x3_fraction_of_matmul']:6.0%}"
         )
     result = {
         "benchmark": "unet_throughput",
@@ -147,7 +190,9 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d"),
         "threads": args.threads,
         "note": "fp32 training step = DDPM compute_loss forward + backward + AdamW; "
-        "FLOPs from torch.utils.flop_counter (forward + backward)",
+        "FLOPs from torch.utils.flop_counter (forward + backward); matmul_gflops = the faster "
+        "of MKL and oneDNN; base_conv3x3 = one 3x3 convolution at the base width, forward + "
+        "backward, the bound a network of that width meets",
         "rows": rows,
     }
     out = ROOT / "benchmarks/results/unet_throughput.json"
