@@ -10,22 +10,13 @@ import importlib
 from typing import Any
 
 from core._version import __version__
-
-_KINDS = (
-    "model",
-    "encoder",
-    "node",
-    "layer",
-    "loss",
-    "scheduler",
-    "head",
-    "sampler",
-    "dataset",
-    "metric",
-)
+from core.kinds import BUILTIN_KINDS
 
 _LAZY = {
     "hookimpl": ("core.hookspecs", "hookimpl"),
+    "Kind": ("core.kinds", "Kind"),
+    "get_kind": ("core.components", "get_kind"),
+    "list_kinds": ("core.components", "list_kinds"),
     "Config": ("core.config", "Config"),
     "ComponentConfig": ("core.schema", "ComponentConfig"),
     "Component": ("core.component", "Component"),
@@ -53,11 +44,17 @@ _LAZY = {
     "AtomicWriteError": ("core.errors", "AtomicWriteError"),
     "TrainingError": ("core.errors", "TrainingError"),
 }
-_GENERATED = {f"get_{k}": k for k in _KINDS} | {f"register_{k}": k for k in _KINDS}
+#: ``get_<kind>`` / ``register_<kind>`` for every built-in kind, derived from core.kinds.
+_GENERATED = {
+    f"{verb}_{k.identifier}": k.name for k in BUILTIN_KINDS for verb in ("get", "register")
+}
 
 __all__ = [
     "__version__",
     "hookimpl",
+    "Kind",
+    "get_kind",
+    "list_kinds",
     "Config",
     "ComponentConfig",
     "Component",
@@ -73,26 +70,7 @@ __all__ = [
     "load_pretrained",
     "list_pretrained",
     "pretrained_info",
-    "get_model",
-    "get_encoder",
-    "get_node",
-    "get_layer",
-    "get_loss",
-    "get_scheduler",
-    "get_head",
-    "get_sampler",
-    "get_dataset",
-    "get_metric",
-    "register_model",
-    "register_encoder",
-    "register_node",
-    "register_layer",
-    "register_loss",
-    "register_scheduler",
-    "register_head",
-    "register_sampler",
-    "register_dataset",
-    "register_metric",
+    *_GENERATED,
     "CoreError",
     "PluginError",
     "RegistryError",
@@ -111,10 +89,12 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         module, attr = _LAZY[name]
         value = getattr(importlib.import_module(module), attr)
-    elif name in _GENERATED:
+    elif name in _GENERATED or name.startswith(("get_", "register_")):
         from core import components as _build
 
-        kind = _GENERATED[name]
+        kind = _GENERATED.get(name) or _build.declared_kind(name.partition("_")[2])
+        if kind is None:
+            raise AttributeError(f"module 'core' has no attribute '{name}'")
         value = _build.make_getter(kind) if name.startswith("get_") else _build.make_decorator(kind)
     else:
         raise AttributeError(f"module 'core' has no attribute '{name}'")

@@ -92,6 +92,30 @@ def register_metrics(register: Any) -> None:
 
 
 @hookimpl
+def register_lr_schedules(register: Any) -> None:
+    schedules = "core.training.lr_schedules"
+    configs = "core.training.configs"
+    register(
+        "cosine",
+        f"{schedules}:CosineLR",
+        config=f"{configs}:CosineLRConfig",
+        description="half a cosine from the peak LR down to min_ratio of it",
+    )
+    register(
+        "linear",
+        f"{schedules}:LinearLR",
+        config=f"{configs}:LinearLRConfig",
+        description="a straight line from the peak LR down to min_ratio of it",
+    )
+    register(
+        "constant",
+        f"{schedules}:ConstantLR",
+        config=f"{configs}:LRScheduleConfig",
+        description="the peak LR throughout",
+    )
+
+
+@hookimpl
 def register_pretrained(register: Any) -> None:
     register(
         "digit-classifier",

@@ -11,7 +11,8 @@ from pydantic import BaseModel as PydanticModel
 
 from core.config import Config, apply_overrides
 from core.errors import ConfigError, RegistryError
-from core.registry import Entry, normalize_kind
+from core.kinds import Kind
+from core.registry import Entry
 from core.validation import describe_component, validate_section
 
 __all__ = [
@@ -20,6 +21,9 @@ __all__ = [
     "build",
     "build_model",
     "list_components",
+    "list_kinds",
+    "get_kind",
+    "declared_kind",
     "register_component",
     "make_getter",
     "make_decorator",
@@ -30,6 +34,22 @@ def _registry() -> Any:
     from core.plugins import get_manager
 
     return get_manager().registry
+
+
+def list_kinds() -> list[Kind]:
+    """Every kind known in this process: the built-in ones, then those plugins declared."""
+    return list(_registry().kinds.values())
+
+
+def get_kind(name: str) -> Kind:
+    """The declaration of a kind (``model``, ``lr-schedule``, or one a plugin declared)."""
+    return _registry().kind(name)
+
+
+def declared_kind(identifier: str) -> str | None:
+    """The kind whose Python spelling is ``identifier`` (``lr_schedule``), or None."""
+    kinds = _registry().kinds.values()
+    return next((k.name for k in kinds if k.identifier == identifier), None)
 
 
 def get_entry(kind: str, name: str) -> Entry:
@@ -70,7 +90,7 @@ def build(
 
     ``where`` (the section's dotted path) and ``source`` (its file) go into error messages.
     """
-    kind = normalize_kind(kind)
+    kind = _registry().normalize_kind(kind, pretrained=False)
     section, found_source = _as_section(config)
     source = source or found_source
     section.update(values)
@@ -185,7 +205,7 @@ def make_getter(kind: str) -> Callable[[str], Any]:
     def getter(name: str) -> Any:
         return get_component(kind, name)
 
-    getter.__name__ = f"get_{kind}"
+    getter.__name__ = f"get_{kind.replace('-', '_')}"
     getter.__doc__ = f"The {kind} class or factory registered as ``name``."
     return getter
 
@@ -201,9 +221,10 @@ def make_decorator(kind: str) -> Callable[..., Any]:
             return apply(name, None)
         return apply
 
-    decorator.__name__ = f"register_{kind}"
+    identifier = kind.replace("-", "_")
+    decorator.__name__ = f"register_{identifier}"
     decorator.__doc__ = (
-        f'Register a {kind} in this process: ``@register_{kind}("name", config=Schema)``.'
+        f'Register a {kind} in this process: ``@register_{identifier}("name", config=Schema)``.'
     )
     return decorator
 

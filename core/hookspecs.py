@@ -1,13 +1,16 @@
 """Every hook a plugin can implement.
 
-Each ``register_<kind>`` hook receives a ``register`` callback::
+One ``register_<kinds>`` hook per kind declared in ``core.kinds`` (generated below from the
+declarations), plus four hooks of their own: ``register_kinds``, ``register_components``,
+``register_pretrained`` and ``register_commands``. A per-kind hook receives a ``register``
+callback::
 
     register(name, target, config=None, aliases=(), description="", **meta)
 
-``target`` is the object itself or a lazy ``"module:attr"`` string; ``config`` is
-the component's pydantic config class (or a lazy string to a torch-free module).
-Hook implementations must not import torch: the target is imported only when the
-component is built.
+``target`` is the object itself or a lazy ``"module:attr"`` string; ``config`` is the
+component's pydantic config class (or a lazy string to a torch-free module). Hook
+implementations must not import torch: the target is imported only when the component is
+built. Hooks return nothing; wrapper hooks are refused.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from typing import Any
 
 import pluggy
 
-__all__ = ["hookspec", "hookimpl", "HOOKS", "KIND_HOOKS", "KINDS"]
+from core.kinds import BUILTIN_KINDS, Kind
+
+__all__ = ["hookspec", "hookimpl", "HOOKS", "PLATFORM_HOOKS", "KIND_HOOKS"]
 
 hookspec = pluggy.HookspecMarker("core")
 hookimpl = pluggy.HookimplMarker("core")
@@ -26,53 +31,21 @@ Register = Callable[..., Any]
 
 
 @hookspec
-def register_models(register: Register) -> None:
-    """Register models: trainable ``core.BaseModel`` subclasses (``dcgan``, ``ddpm``, ``unet``)."""
+def register_kinds(register: Register) -> None:
+    """Declare new kinds of component: ``register(name, description="", base=None)``.
+
+    ``base`` is the class or ``typing.Protocol`` (or a lazy ``"module:attr"`` string) that the
+    kind's targets satisfy; the conformance kit checks it. A declared kind gets everything a
+    built-in kind has: listing, ``core info``, ``core schema``, ``core.build`` and conformance.
+    """
 
 
 @hookspec
-def register_encoders(register: Register) -> None:
-    """Register encoders: input encoders (``thermometer``) or image encoders (``conv-encoder``)."""
+def register_components(register: Register) -> None:
+    """Register components of any kind, built-in or declared by a plugin.
 
-
-@hookspec
-def register_nodes(register: Register) -> None:
-    """Register nodes: lookup-table nodes and their training relaxations (``probabilistic``)."""
-
-
-@hookspec
-def register_layers(register: Register) -> None:
-    """Register layers: layers built from nodes or blocks (``random``, ``learnable``)."""
-
-
-@hookspec
-def register_losses(register: Register) -> None:
-    """Register losses: callables returning a total and named parts (``mse``, ``composite``)."""
-
-
-@hookspec
-def register_schedulers(register: Register) -> None:
-    """Register schedulers: noise or learning-rate schedules (``linear``, ``cosine``)."""
-
-
-@hookspec
-def register_heads(register: Register) -> None:
-    """Register heads: output heads a decoder ends in (``rgb``, ``segmentation``)."""
-
-
-@hookspec
-def register_samplers(register: Register) -> None:
-    """Register samplers: ways to draw samples from a trained model (``ddim``, ``dpm-solver++``)."""
-
-
-@hookspec
-def register_datasets(register: Register) -> None:
-    """Register datasets: ``torch.utils.data.Dataset`` factories (``digits``, ``image-folder``)."""
-
-
-@hookspec
-def register_metrics(register: Register) -> None:
-    """Register metrics: evaluation functions (``feature-fid``, ``accuracy``)."""
+    ``register(kind, name, target, config=None, aliases=(), description="", **meta)``.
+    """
 
 
 @hookspec
@@ -89,19 +62,28 @@ def register_commands(cli: Any) -> None:
     """Add commands to the ``core`` command line; ``cli`` is the root ``click.Group``."""
 
 
-#: kind name (singular) -> hook name, for the component kinds.
-KIND_HOOKS: dict[str, str] = {
-    "model": "register_models",
-    "encoder": "register_encoders",
-    "node": "register_nodes",
-    "layer": "register_layers",
-    "loss": "register_losses",
-    "scheduler": "register_schedulers",
-    "head": "register_heads",
-    "sampler": "register_samplers",
-    "dataset": "register_datasets",
-    "metric": "register_metrics",
-}
-KINDS: tuple[str, ...] = tuple(KIND_HOOKS)
+def _kind_hookspec(kind: Kind) -> Callable[[Register], None]:
+    def spec(register: Register) -> None:
+        pass
+
+    spec.__name__ = spec.__qualname__ = kind.hook
+    spec.__module__ = __name__
+    spec.__doc__ = f"Register {kind.plural}: {kind.description}."
+    return hookspec(spec)
+
+
+for _kind in BUILTIN_KINDS:
+    globals()[_kind.hook] = _kind_hookspec(_kind)
+del _kind
+
+#: kind name -> its hook name, for the built-in kinds.
+KIND_HOOKS: dict[str, str] = {kind.name: kind.hook for kind in BUILTIN_KINDS}
+#: the hooks that are not per-kind, in documentation order.
+PLATFORM_HOOKS: tuple[str, ...] = (
+    "register_kinds",
+    "register_components",
+    "register_pretrained",
+    "register_commands",
+)
 #: every hook name, in documentation order.
-HOOKS: tuple[str, ...] = (*KIND_HOOKS.values(), "register_pretrained", "register_commands")
+HOOKS: tuple[str, ...] = (*KIND_HOOKS.values(), *PLATFORM_HOOKS)

@@ -1,11 +1,20 @@
-"""The plugin manager: entry-point discovery, isolation, allow and block lists."""
+"""The plugin manager: entry-point discovery, isolation, allow and block lists.
+
+Loading runs in two phases so that kinds exist before anything registers components of them:
+every plugin is imported and declares its kinds (``register_kinds``), then every plugin
+registers its components. Each step of each plugin runs inside its own guard.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import functools
 import os
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import pluggy
@@ -14,8 +23,8 @@ from core import hookspecs
 from core._entry_points import PluginEntryPoint, entry_points
 from core._version import __version__
 from core.errors import PluginError
-from core.hookspecs import KIND_HOOKS
-from core.registry import PRETRAINED_KIND, Registry
+from core.kinds import PRETRAINED, Kind
+from core.registry import Registry
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -37,17 +46,19 @@ class PluginRecord:
     distribution: str | None = None
     version: str | None = None
     module: str | None = None
-    status: str = "loaded"  # loaded | failed | disabled
+    status: str = "loaded"  # loaded | failed | disabled | incompatible
     error: str | None = None
+    #: the distribution's ``Requires-Dist`` range on core, when it declares one.
+    requires_core: str | None = None
     hooks: list[str] = field(default_factory=list)
     unknown_hooks: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
     components: dict[str, int] = field(default_factory=dict)
     builtin: bool = False
     traceback: str | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in self.__dict__.items() if k != "traceback"}
-        return data
+        return {k: v for k, v in self.__dict__.items() if k != "traceback"}
 
 
 def _env_list(name: str) -> set[str] | None:
@@ -59,6 +70,42 @@ def _env_list(name: str) -> set[str] | None:
 
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def incompatibility(requires_core: str | None) -> str | None:
+    """Why a ``Requires-Dist: core <range>`` excludes the running core, or None."""
+    if not requires_core:
+        return None
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        accepted = SpecifierSet(requires_core).contains(__version__, prereleases=True)
+    except InvalidSpecifier:
+        return f"declares an unreadable core requirement {requires_core!r}"
+    if accepted:
+        return None
+    return f"requires core{requires_core}, this is core {__version__}"
+
+
+class _Failure(Exception):
+    """A plugin step failed; carries what was being done."""
+
+    def __init__(self, what: str, exc: BaseException) -> None:
+        super().__init__(what)
+        self.what, self.exc = what, exc
+
+
+@contextlib.contextmanager
+def _guard(what: str) -> Iterator[None]:
+    """Turn anything but KeyboardInterrupt (SystemExit included) into a _Failure."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise
+    except _Failure:
+        raise
+    except BaseException as exc:
+        raise _Failure(what, exc) from exc
 
 
 class PluginManager:
@@ -79,15 +126,15 @@ class PluginManager:
         self.records: dict[str, PluginRecord] = {}
         self._pm = pluggy.PluginManager("core")
         self._pm.add_hookspecs(hookspecs)
-        self._loaded = False
+        self._builtins_loaded = False
+        self._entry_points_loaded = False
+        self._commands_added: set[str] = set()
 
     # -- loading -------------------------------------------------------------------------------
-    def load(self) -> PluginManager:
-        """Load the built-ins and every entry-point plugin (once)."""
-        if self._loaded:
-            return self
-        self._loaded = True
-        if self.builtins:
+    def load(self, *, entry_points: bool = True) -> PluginManager:
+        """Load the built-ins and (unless ``entry_points=False``) every entry-point plugin, once."""
+        if self.builtins and not self._builtins_loaded:
+            self._builtins_loaded = True
             from core import _builtins
 
             self.add_plugin(
@@ -97,35 +144,44 @@ class PluginManager:
                 version=__version__,
                 builtin=True,
             )
-        if self.autoload:
+        if entry_points and self.autoload and not self._entry_points_loaded:
+            self._entry_points_loaded = True
             self._load_entry_points()
         return self
 
     def _load_entry_points(self) -> None:
         allow = _env_list("CORE_LOAD_PLUGINS")
         block = _env_list("CORE_DISABLE_PLUGINS") or set()
+        declared: list[tuple[Any, PluginRecord]] = []
         for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            dist, version = ep.dist, ep.version
-            labels = {ep.name, dist}
+            record = PluginRecord(ep.name, ep.dist, ep.version, ep.value)
+            record.requires_core = getattr(ep, "requires_core", None)
+            labels = {ep.name, ep.dist}
             if (allow is not None and not labels & allow) or labels & block:
                 why = "CORE_DISABLE_PLUGINS" if labels & block else "CORE_LOAD_PLUGINS"
-                self.records[ep.name] = PluginRecord(
-                    ep.name, dist, version, ep.value, status="disabled", error=f"disabled by {why}"
-                )
+                self._set_unavailable(record, "disabled", f"disabled by {why}")
                 continue
-            self._load_entry_point(ep, dist, version)
+            why = incompatibility(record.requires_core)
+            if why:
+                self._set_unavailable(record, "incompatible", why)
+                if self.strict:
+                    raise PluginError(
+                        f"plugin '{ep.name}' ({ep.dist}) {why} (CORE_STRICT_PLUGINS is set)"
+                    )
+                continue
+            plugin = self._import(ep, record)
+            if plugin is not None and self._declare(plugin, record):
+                declared.append((plugin, record))
+        for plugin, record in declared:
+            self._register_components(plugin, record)
 
-    def _load_entry_point(
-        self, ep: PluginEntryPoint, dist: str | None, version: str | None
-    ) -> None:
+    def _import(self, ep: PluginEntryPoint, record: PluginRecord) -> Any:
         try:
-            obj = ep.load()
-        except Exception as exc:
-            self._record_failure(
-                PluginRecord(ep.name, dist, version, ep.value), exc, "failed to import"
-            )
-            return
-        self.add_plugin(obj, name=ep.name, distribution=dist, version=version)
+            with _guard("failed to import"):
+                return ep.load()
+        except _Failure as failure:
+            self._record_failure(record, failure)
+            return None
 
     def add_plugin(
         self,
@@ -136,7 +192,7 @@ class PluginManager:
         version: str | None = None,
         builtin: bool = False,
     ) -> PluginRecord:
-        """Register a plugin object or module and call its registration hooks."""
+        """Register a plugin object or module: declare its kinds, then register its components."""
         name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
         if name in self.records and self.records[name].status == "loaded":
             raise PluginError(f"a plugin named '{name}' is already loaded")
@@ -147,41 +203,126 @@ class PluginManager:
             getattr(plugin, "__name__", type(plugin).__name__),
             builtin=builtin,
         )
+        if self._declare(plugin, record):
+            self._register_components(plugin, record)
+        return record
+
+    def _declare(self, plugin: Any, record: PluginRecord) -> bool:
+        """Phase one: hand the plugin to pluggy, refuse wrappers, collect its kinds."""
         try:
-            self._pm.register(plugin, name=name)
-        except Exception as exc:
-            return self._record_failure(record, exc, "has invalid hooks")
+            with _guard("has invalid hooks"):
+                self._pm.register(plugin, name=record.name)
+        except _Failure as failure:
+            self._record_failure(record, failure)
+            return False
+        try:
+            self._refuse_wrappers(plugin, record.name)
+            with _guard("raised while declaring kinds"), self.registry.staged() as (kinds, _):
+                self._call_own(
+                    plugin,
+                    record.name,
+                    "register_kinds",
+                    register=functools.partial(self.registry.add_kind, plugin=record.name),
+                )
+        except _Failure as failure:
+            self._pm.unregister(plugin)
+            self._record_failure(record, failure)
+            return False
+        for kind in kinds:
+            self._add_kind_hookspec(kind)
+        record.kinds = [k.name for k in kinds]
+        self.records[record.name] = record
+        return True
+
+    def _register_components(self, plugin: Any, record: PluginRecord) -> None:
+        """Phase two: every registration hook of the plugin, all or nothing."""
         callers = self._pm.get_hookcallers(plugin) or []
         record.hooks = sorted(c.name for c in callers if c.has_spec())
         record.unknown_hooks = sorted(c.name for c in callers if not c.has_spec())
         register = functools.partial(
-            self.registry.register, plugin=name, distribution=distribution, version=version
+            self.registry.register,
+            plugin=record.name,
+            distribution=record.distribution,
+            version=record.version,
         )
         try:
-            with self.registry.staged() as staged:
-                for kind, hook_name in (
-                    *KIND_HOOKS.items(),
-                    (PRETRAINED_KIND, "register_pretrained"),
-                ):
-                    self._call_own(plugin, hook_name, register=functools.partial(register, kind))
-        except Exception as exc:
+            with _guard("raised while registering"), self.registry.staged() as (_, staged):
+                for kind in (*self.registry.kinds.values(), PRETRAINED):
+                    hook, name = (
+                        ("register_pretrained", kind)
+                        if kind == PRETRAINED
+                        else (kind.hook, kind.name)
+                    )
+                    self._call_own(
+                        plugin, record.name, hook, register=functools.partial(register, name)
+                    )
+                self._call_own(plugin, record.name, "register_components", register=register)
+        except _Failure as failure:
             self._pm.unregister(plugin)
-            return self._record_failure(record, exc, "raised while registering")
+            self.registry.remove_plugin(record.name)
+            self._record_failure(record, failure)
+            return
         for entry in staged:
             record.components[entry.kind] = record.components.get(entry.kind, 0) + 1
-        self.records[name] = record
-        return record
 
-    def _call_own(self, plugin: Any, hook_name: str, **kwargs: Any) -> None:
-        for impl in getattr(self._pm.hook, hook_name).get_hookimpls():
-            if impl.plugin is plugin:
-                impl.function(*(kwargs[arg] for arg in impl.argnames))
+    def _add_kind_hookspec(self, kind: Kind) -> None:
+        """Give a plugin-declared kind its own ``register_<kinds>`` hook too."""
+        if hasattr(self._pm.hook, kind.hook):
+            caller = getattr(self._pm.hook, kind.hook)
+            if caller.has_spec():
+                return
 
-    def _record_failure(self, record: PluginRecord, exc: BaseException, what: str) -> PluginRecord:
-        record.status = "failed"
-        record.error = f"{what}: {type(exc).__name__}: {exc}".replace("\n", " ")
-        record.traceback = traceback.format_exc()
+        def spec(register: Any) -> None:
+            pass
+
+        spec.__name__ = kind.hook
+        spec.__doc__ = f"Register {kind.plural}: {kind.description}"
+        self._pm.add_hookspecs(SimpleNamespace(**{kind.hook: hookspecs.hookspec(spec)}))
+
+    def _refuse_wrappers(self, plugin: Any, name: str) -> None:
+        for caller in self._pm.get_hookcallers(plugin) or []:
+            for impl in caller.get_hookimpls():
+                if impl.plugin is plugin and (impl.wrapper or impl.hookwrapper):
+                    style = "wrapper=True" if impl.wrapper else "hookwrapper=True"
+                    raise _Failure(
+                        "has invalid hooks",
+                        PluginError(
+                            f"plugin '{name}': hook '{caller.name}' is marked {style}; core "
+                            "calls each hook once per plugin, so wrapper hooks are refused"
+                        ),
+                    )
+
+    def _call_own(self, plugin: Any, name: str, hook_name: str, **kwargs: Any) -> None:
+        caller = getattr(self._pm.hook, hook_name, None)
+        if caller is None:
+            return
+        for impl in caller.get_hookimpls():
+            if impl.plugin is not plugin:
+                continue
+            result = impl.function(*(kwargs[arg] for arg in impl.argnames))
+            if result is not None:
+                raise PluginError(
+                    f"plugin '{name}': hook '{hook_name}' returned a {type(result).__name__}; "
+                    "core hooks return nothing (register through the callback)"
+                )
+
+    def _set_unavailable(self, record: PluginRecord, status: str, why: str) -> None:
+        record.status, record.error = status, why
         self.records[record.name] = record
+        if record.distribution:
+            self.registry.unavailable[record.distribution] = why
+
+    def _record_failure(self, record: PluginRecord, failure: _Failure) -> PluginRecord:
+        exc = failure.exc
+        detail = str(exc) if str(exc) else repr(exc)
+        if isinstance(exc, SystemExit):
+            detail = f"exit status {exc.code!r}"
+        if isinstance(exc, PluginError) and detail.startswith(f"plugin '{record.name}'"):
+            record_error = detail.removeprefix(f"plugin '{record.name}': ")
+        else:
+            record_error = f"{failure.what}: {type(exc).__name__}: {detail}"
+        record.traceback = "".join(traceback.format_exception(exc))
+        self._set_unavailable(record, "failed", record_error.replace("\n", " "))
         if self.strict:
             raise PluginError(
                 f"plugin '{record.name}' {record.error} (CORE_STRICT_PLUGINS is set)"
@@ -189,7 +330,7 @@ class PluginManager:
         return record
 
     def remove_plugin(self, name: str) -> None:
-        """Unregister a plugin and drop its components."""
+        """Unregister a plugin and drop its components and kinds."""
         plugin = self._pm.get_plugin(name)
         if plugin is not None:
             self._pm.unregister(plugin)
@@ -198,58 +339,49 @@ class PluginManager:
 
     # -- using -------------------------------------------------------------------------------
     def add_commands(self, cli: Any) -> None:
-        """Let every loaded plugin add its commands to the root click group."""
+        """Let every loaded plugin add its commands to the root click group (once each)."""
         for record in list(self.records.values()):
             plugin = self._pm.get_plugin(record.name)
-            if plugin is None or record.status != "loaded":
+            if plugin is None or record.status != "loaded" or record.name in self._commands_added:
                 continue
+            self._commands_added.add(record.name)
             try:
-                self._call_own(plugin, "register_commands", cli=cli)
-            except Exception as exc:
-                self._record_failure(record, exc, "raised while adding commands")
+                with _guard("raised while adding commands"):
+                    self._call_own(plugin, record.name, "register_commands", cli=cli)
+            except _Failure as failure:
+                self._record_failure(record, failure)
 
     def plugins(self, include_builtins: bool = True) -> list[PluginRecord]:
         """Records of every plugin seen, loaded or not."""
         return [r for r in self.records.values() if include_builtins or not r.builtin]
 
     def check(self) -> list[str]:
-        """Problems found: failed plugins, unknown hooks, name conflicts, unimportable targets."""
+        """Problems: failed plugins, unknown hooks, conflicts, unimportable or mismatched configs."""
+        from core.plugin_checks import registry_problems
+
         problems = []
         for record in self.records.values():
             if record.status == "failed":
                 problems.append(f"plugin '{record.name}' {record.error}")
             for hook in record.unknown_hooks:
-                close = [h for h in hookspecs.HOOKS if _similar(h, hook)]
+                close = difflib.get_close_matches(hook, self._known_hooks(), n=1, cutoff=0.8)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 problems.append(f"plugin '{record.name}' implements unknown hook '{hook}'{hint}")
-        for kind, name, owners in self.registry.conflicts():
-            problems.append(
-                f"{kind} name '{name}' is given by several plugins: {', '.join(owners)}"
-            )
-        for entry in self.registry.entries():
-            try:
-                entry.load()
-                entry.load_config()
-            except Exception as exc:
-                problems.append(str(exc))
-        return problems
+        return problems + registry_problems(self.registry)
 
-
-def _similar(a: str, b: str) -> bool:
-    import difflib
-
-    return difflib.SequenceMatcher(None, a, b).ratio() > 0.8
+    def _known_hooks(self) -> list[str]:
+        return [name for name, caller in vars(self._pm.hook).items() if caller.has_spec()]
 
 
 _manager: PluginManager | None = None
 
 
-def get_manager() -> PluginManager:
-    """The process-wide manager, loaded on first use."""
+def get_manager(*, entry_points: bool = True) -> PluginManager:
+    """The process-wide manager, loaded on first use (``entry_points=False``: built-ins only)."""
     global _manager
     if _manager is None:
         _manager = PluginManager()
-    return _manager.load()
+    return _manager.load(entry_points=entry_points)
 
 
 def set_manager(manager: PluginManager | None) -> PluginManager | None:

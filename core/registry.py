@@ -6,55 +6,21 @@ import contextlib
 import difflib
 import fnmatch
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from core._imports import import_object, is_lazy_reference
 from core.errors import AmbiguousNameError, PluginError, RegistryError, UnknownComponentError
-from core.hookspecs import KINDS
+from core.kinds import BUILTIN_KINDS, KIND_NAME, PRETRAINED, Kind
+from core.providers import provider_hint
 
-__all__ = ["Entry", "Registry", "normalize_kind", "PRETRAINED_KIND"]
+__all__ = ["Entry", "Registry", "PRETRAINED_KIND"]
 
 #: the registry also keeps plugin-shipped pretrained weights, under this pseudo-kind.
-PRETRAINED_KIND = "pretrained"
-_ALL_KINDS = (*KINDS, PRETRAINED_KIND)
+PRETRAINED_KIND = PRETRAINED
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+\-]*$")
-
-#: first-party components, so an unknown name can say what to install.
-_KNOWN_PROVIDERS = {
-    "dcgan": "core-gan",
-    "vae": "core-vae",
-    "beta-vae": "core-vae",
-    "ddpm": "core-diffusion",
-    "unet": "core-diffusion",
-    "ddpm-unet": "core-diffusion",
-    "ddim": "core-diffusion",
-    "dpm-solver++": "core-diffusion",
-    "dpm-solver++-sde": "core-diffusion",
-    "autoencoder": "core-autoencoder",
-    "latent-diffusion": "core-autoencoder",
-    "controlnet-diffusion": "core-autoencoder",
-    "feedforward": "core-difflut",
-    "thermometer": "core-difflut",
-    "probabilistic": "core-difflut",
-    "dwn": "core-difflut",
-    "mlp-denoiser": "core-denoisers",
-    "cnn-denoiser": "core-denoisers",
-}
-
-
-def normalize_kind(kind: str) -> str:
-    """Accept ``model`` or ``models``; raise on anything else."""
-    if kind in _ALL_KINDS:
-        return kind
-    if kind.endswith("s") and kind[:-1] in _ALL_KINDS:
-        return kind[:-1]
-    if kind == "losses":
-        return "loss"
-    close = difflib.get_close_matches(kind, _ALL_KINDS, n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
-    raise RegistryError(f"unknown component kind '{kind}'{hint} (kinds: {', '.join(KINDS)})")
 
 
 @dataclass
@@ -71,6 +37,8 @@ class Entry:
     distribution: str | None = None
     version: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    #: kinds it used to be registered under; asking for it there warns (DeprecationWarning).
+    former_kinds: tuple[str, ...] = ()
     _loaded_target: Any = field(default=None, repr=False, compare=False)
     _loaded_config: Any = field(default=None, repr=False, compare=False)
 
@@ -136,14 +104,85 @@ def _attach_registry_info(target: Any, entry: Entry) -> None:
     if getattr(target, "config_class", None) is None and entry.config is not None:
         with contextlib.suppress(AttributeError, TypeError):
             target.config_class = entry.load_config()
+            target._core_attached_config = True
 
 
 class Registry:
-    """Components by kind; lookups by short name, alias or ``plugin:name``."""
+    """Kinds, and components by kind; lookups by short name, alias or ``plugin:name``."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, list[Entry]] = {kind: [] for kind in _ALL_KINDS}
-        self._staging: list[Entry] | None = None
+        self.kinds: dict[str, Kind] = {kind.name: kind for kind in BUILTIN_KINDS}
+        self._entries: dict[str, list[Entry]] = {kind: [] for kind in (*self.kinds, PRETRAINED)}
+        self._staging: tuple[list[Kind], list[Entry]] | None = None
+        #: installed distributions whose plugin is not loaded -> why (set by the manager).
+        self.unavailable: dict[str, str] = {}
+
+    # -- kinds -------------------------------------------------------------------------------
+    def add_kind(
+        self,
+        name: str,
+        description: str = "",
+        base: Any = None,
+        *,
+        plugin: str = "user",
+        plural: str = "",
+    ) -> Kind:
+        """Declare a kind (``register_kinds``); its name must be new and kebab-case."""
+        if not isinstance(name, str) or not KIND_NAME.match(name):
+            raise RegistryError(
+                f"plugin '{plugin}' declares a kind with an invalid name {name!r}: kind names are "
+                "lowercase words joined by '-' (like 'lr-schedule')"
+            )
+        pending = self._staging[0] if self._staging is not None else []
+        existing = self.kinds.get(name) or next((k for k in pending if k.name == name), None)
+        if existing is not None or name == PRETRAINED:
+            owner = existing.plugin if existing is not None else "core"
+            raise RegistryError(
+                f"plugin '{plugin}' declares the kind '{name}', which plugin '{owner}' declares"
+            )
+        if base is not None and not isinstance(base, (str, type)):
+            raise RegistryError(
+                f"kind '{name}' from plugin '{plugin}': base must be a class, a Protocol or a "
+                f"lazy 'module:attr' string, got {type(base).__name__}"
+            )
+        if isinstance(base, str) and not is_lazy_reference(base):
+            raise RegistryError(
+                f"kind '{name}' from plugin '{plugin}': lazy base {base!r} must look like "
+                "'package.module:attr'"
+            )
+        kind = Kind(name, str(description), base=base, plugin=plugin, plural=plural)
+        if self._staging is not None:
+            self._staging[0].append(kind)
+        else:
+            self._add_kind(kind)
+        return kind
+
+    def _add_kind(self, kind: Kind) -> None:
+        self.kinds[kind.name] = kind
+        self._entries.setdefault(kind.name, [])
+
+    def kind(self, name: str) -> Kind:
+        """The declaration of a kind (``model``, ``models`` and ``lr_schedule`` are accepted)."""
+        return self.kinds[self.normalize_kind(name)]
+
+    def normalize_kind(self, kind: str, *, pretrained: bool = True) -> str:
+        """Accept ``model``, ``models``, ``lr_schedule``; raise on anything else."""
+        known = (*self.kinds, PRETRAINED) if pretrained else tuple(self.kinds)
+        pending = [k.name for k in self._staging[0]] if self._staging is not None else []
+        if not isinstance(kind, str):
+            raise RegistryError(f"a component kind must be a string, got {type(kind).__name__}")
+        spelled = kind.replace("_", "-")
+        for candidate in (spelled, spelled[:-1] if spelled.endswith("s") else None):
+            if candidate in known or candidate in pending:
+                return candidate
+        plural = {k.plural: k.name for k in self.kinds.values()}
+        if spelled in plural:
+            return plural[spelled]
+        close = difflib.get_close_matches(spelled, known, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise RegistryError(
+            f"unknown component kind '{kind}'{hint} (kinds: {', '.join(self.kinds)})"
+        )
 
     # -- writing -----------------------------------------------------------------------------
     def register(
@@ -158,10 +197,11 @@ class Registry:
         plugin: str = "user",
         distribution: str | None = None,
         version: str | None = None,
+        former_kinds: tuple[str, ...] | list[str] = (),
         **meta: Any,
     ) -> Entry:
         """Add one component; the same plugin registering a name again replaces it."""
-        kind = normalize_kind(kind)
+        kind = self.normalize_kind(kind)
         aliases = (aliases,) if isinstance(aliases, str) else tuple(aliases)
         for label in (name, *aliases):
             if not isinstance(label, str) or not _NAME.match(label):
@@ -169,7 +209,7 @@ class Registry:
                     f"plugin '{plugin}' registers a {kind} with an invalid name {label!r}: "
                     "names start with a letter or digit and hold no spaces or ':'"
                 )
-        if kind != PRETRAINED_KIND and isinstance(target, str) and not is_lazy_reference(target):
+        if kind != PRETRAINED and isinstance(target, str) and not is_lazy_reference(target):
             raise RegistryError(
                 f"{kind} '{name}' from plugin '{plugin}': lazy target {target!r} "
                 "must look like 'package.module:attr'"
@@ -190,11 +230,12 @@ class Registry:
             distribution=distribution,
             version=version,
             meta=dict(meta),
+            former_kinds=tuple(self.normalize_kind(k) for k in former_kinds),
         )
-        if kind != PRETRAINED_KIND and not isinstance(target, str):
+        if kind != PRETRAINED and not isinstance(target, str):
             _attach_registry_info(target, entry)
         if self._staging is not None:
-            self._staging.append(entry)
+            self._staging[1].append(entry)
         else:
             self._add(entry)
         return entry
@@ -205,32 +246,37 @@ class Registry:
         entries.append(entry)
 
     @contextlib.contextmanager
-    def staged(self) -> Iterator[list[Entry]]:
-        """Collect registrations; commit them all on success, none on error."""
+    def staged(self) -> Iterator[tuple[list[Kind], list[Entry]]]:
+        """Collect kinds and registrations; commit them all on success, none on error."""
         if self._staging is not None:
             raise RegistryError("registrations are already being staged")
-        staged: list[Entry] = []
+        staged: tuple[list[Kind], list[Entry]] = ([], [])
         self._staging = staged
         try:
             yield staged
         finally:
             self._staging = None
-        for entry in staged:
+        for kind in staged[0]:
+            self._add_kind(kind)
+        for entry in staged[1]:
             self._add(entry)
 
     def remove_plugin(self, plugin: str) -> int:
-        """Drop every entry of a plugin; returns how many were removed."""
+        """Drop every entry and kind of a plugin; returns how many entries were removed."""
         removed = 0
         for entries in self._entries.values():
             before = len(entries)
             entries[:] = [e for e in entries if e.plugin != plugin]
             removed += before - len(entries)
+        for name in [k.name for k in self.kinds.values() if k.plugin == plugin]:
+            del self.kinds[name]
+            removed += len(self._entries.pop(name, []))
         return removed
 
     # -- reading -----------------------------------------------------------------------------
     def entries(self, kind: str | None = None) -> list[Entry]:
-        """Entries of one kind (or of every component kind), sorted by name."""
-        kinds = KINDS if kind is None else (normalize_kind(kind),)
+        """Entries of one kind (or of every component kind), sorted by kind and name."""
+        kinds = tuple(self.kinds) if kind is None else (self.normalize_kind(kind),)
         return sorted(
             (e for k in kinds for e in self._entries[k]), key=lambda e: (e.kind, e.name, e.plugin)
         )
@@ -257,10 +303,19 @@ class Registry:
 
     def get(self, kind: str, name: str) -> Entry:
         """The one entry of ``kind`` answering to ``name``."""
-        kind = normalize_kind(kind)
+        kind = self.normalize_kind(kind)
         if not isinstance(name, str) or not name:
             raise UnknownComponentError(f"a {kind} name must be a non-empty string, got {name!r}")
         matches = self.find(name, kind)
+        if not matches:
+            matches = [e for e in self.find(name) if kind in e.former_kinds]
+            if matches:
+                warnings.warn(
+                    f"{kind} '{name}' is now a {matches[0].kind}: ask for it as "
+                    f"{matches[0].kind} '{matches[0].name}' (the {kind} reference will stop working)",
+                    DeprecationWarning,
+                    stacklevel=3,
+                )
         providers = {e.plugin for e in matches}
         if len(providers) > 1:
             options = ", ".join(sorted(e.qualified_name for e in matches))
@@ -274,7 +329,7 @@ class Registry:
 
     def unknown_message(self, kind: str | None, name: str) -> str:
         """``unknown model 'dcgn'; did you mean 'dcgan'?`` (``kind=None``: any kind)."""
-        kinds = KINDS if kind is None else (kind,)
+        kinds = tuple(self.kinds) if kind is None else (kind,)
         known = {label for k in kinds for e in self._entries[k] for label in (e.name, *e.aliases)}
         message = f"unknown {kind or 'component'} '{name}'"
         close = difflib.get_close_matches(name.rpartition(":")[2], sorted(known), n=3)
@@ -283,10 +338,14 @@ class Registry:
         elsewhere = sorted({e.kind for e in self.find(name)})
         if elsewhere:
             message += f" ('{name}' is registered as a {' and a '.join(elsewhere)})"
-        provider = _KNOWN_PROVIDERS.get(name.rpartition(":")[2])
-        if provider and not elsewhere:
-            message += f"; it is provided by the distribution '{provider}' (pip install {provider})"
-        if not close and not elsewhere and not provider and kind is not None:
+        hint = (
+            provider_hint(kind, name.rpartition(":")[2], self.unavailable)
+            if not elsewhere
+            else None
+        )
+        if hint:
+            message += f"; {hint}"
+        if not close and not elsewhere and not hint and kind is not None:
             shown = ", ".join(sorted(known)[:12]) or "none registered"
             message += f"; known {kind}s: {shown}"
         return message

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from core.errors import AmbiguousNameError, PluginError, RegistryError, UnknownComponentError
-from core.registry import Registry, normalize_kind
+from core.registry import Registry
 
 
 def test_register_and_get_by_name_alias_and_qualified_name():
@@ -68,7 +68,7 @@ def test_lazy_target_must_look_like_module_colon_attr():
 
 def test_unknown_kind_is_an_error_with_suggestion():
     with pytest.raises(RegistryError, match="did you mean 'model'"):
-        normalize_kind("modle")
+        Registry().normalize_kind("modle")
 
 
 def test_targets_are_imported_only_when_loaded(tmp_path, monkeypatch):

@@ -10,7 +10,7 @@ import click
 from core.cli._output import echo_json, echo_table
 from core.errors import RegistryError, UnknownComponentError
 from core.plugins import get_manager
-from core.registry import Entry, normalize_kind
+from core.registry import Entry
 
 
 @click.group()
@@ -24,14 +24,14 @@ def components() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_components(kind: str | None, pattern: str, as_json: bool) -> None:
     """List components, optionally of one KIND and matching PATTERN (fnmatch, e.g. '*gan*')."""
+    registry = get_manager().registry
     if kind is not None:
         try:
-            kind = normalize_kind(kind)
+            kind = registry.normalize_kind(kind, pretrained=False)
         except RegistryError:
             if pattern != "*":
                 raise
             kind, pattern = None, kind  # `core components list '*gan*'`
-    registry = get_manager().registry
     names = set(registry.names(kind, pattern))
     entries = [e for e in registry.entries(kind) if e.name in names]
     if as_json:

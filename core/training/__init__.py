@@ -30,7 +30,7 @@ _LAZY = {
     "EMAConfig": "core.training.configs",
     "EMA": "core.training.ema",
     "Optimizers": "core.training.optimizers",
-    "lr_factor": "core.training.schedule",
+    "lr_factor": "core.training.lr_schedules",
     "save_samples": "core.training.images",
 }
 

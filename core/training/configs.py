@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import field_validator, model_validator
 
 from core.schema import ComponentConfig, Field
 
-__all__ = ["EMAConfig", "TrainConfig", "SampleConfig", "EvaluateConfig", "RUN_SECTIONS"]
+__all__ = [
+    "EMAConfig",
+    "TrainConfig",
+    "SampleConfig",
+    "EvaluateConfig",
+    "LRScheduleConfig",
+    "CosineLRConfig",
+    "LinearLRConfig",
+    "RUN_SECTIONS",
+]
 
 #: top-level sections a run config may hold.
 RUN_SECTIONS = ("model", "data", "train", "sample", "evaluate")
@@ -20,6 +29,22 @@ class EMAConfig(ComponentConfig):
     decay: float = Field(0.999, gt=0.0, lt=1.0, description="EMA decay per optimizer step")
     start_step: int = Field(0, ge=0, description="copy the weights until this step, then average")
     every: int = Field(1, ge=1, description="update the average every N optimizer steps")
+
+
+class LRScheduleConfig(ComponentConfig):
+    """An LR schedule without parameters (``constant``)."""
+
+
+class CosineLRConfig(LRScheduleConfig):
+    """Cosine decay after warm-up."""
+
+    min_ratio: float = Field(0.0, ge=0.0, le=1.0, description="final LR as a fraction of lr")
+
+
+class LinearLRConfig(LRScheduleConfig):
+    """Linear decay after warm-up."""
+
+    min_ratio: float = Field(0.0, ge=0.0, le=1.0, description="final LR as a fraction of lr")
 
 
 class TrainConfig(ComponentConfig):
@@ -39,10 +64,14 @@ class TrainConfig(ComponentConfig):
     eps: float = Field(1e-8, gt=0.0, description="AdamW epsilon")
     weight_decay: float = Field(0.0, ge=0.0, description="AdamW decoupled weight decay")
     warmup_steps: int = Field(0, ge=0, description="linear LR warm-up from 0 over this many steps")
-    lr_schedule: Literal["cosine", "constant"] = Field(
-        "cosine", description="after warm-up: cosine decay to min_lr_ratio * lr, or constant"
+    lr_schedule: str | dict[str, Any] = Field(
+        "cosine",
+        description="after warm-up: an lr-schedule name or section (core components list "
+        "lr-schedule): cosine, linear, constant or a plugin's",
     )
-    min_lr_ratio: float = Field(0.0, ge=0.0, le=1.0, description="final LR of the cosine decay")
+    min_lr_ratio: float | None = Field(
+        None, ge=0.0, le=1.0, description="shorthand for lr_schedule's min_ratio (final LR / lr)"
+    )
     grad_clip: float | None = Field(
         None, gt=0.0, description="clip the global gradient norm to this value (none: off)"
     )

@@ -30,39 +30,30 @@ from core.training.checkpoint import (
     staging_dir,
     write_json,
 )
-from core.training.configs import RUN_SECTIONS, EMAConfig, SampleConfig, TrainConfig
+from core.training.configs import EMAConfig, SampleConfig, TrainConfig
 from core.training.data import ResumableSampler, make_loader
 from core.training.distributed import DistInfo, barrier, mean_across, setup_distributed
 from core.training.ema import EMA
 from core.training.images import save_loss_curve, save_samples
+from core.training.lr_schedules import build_lr_schedule, lr_factor
 from core.training.optimizers import Optimizers
-from core.training.schedule import lr_factor
+from core.training.sections import check_run_sections, validate_evaluate_section
 from core.validation import validate_section
 
 __all__ = ["Trainer", "validate_run_config", "resolve_device", "draw_samples"]
 
 
 def validate_run_config(config: Config) -> tuple[TrainConfig, SampleConfig]:
-    """Check the top-level sections and validate ``train`` and ``sample``."""
-    unknown = sorted(set(config) - set(RUN_SECTIONS))
-    source = config.source
-    if unknown:
-        prefix = f"{source}: " if source else ""
-        raise ConfigError(
-            f"{prefix}unknown top-level section(s) {', '.join(unknown)}; "
-            f"a run config has: {', '.join(RUN_SECTIONS)}"
-        )
-    for name in ("model", "data"):
-        if name not in config or not isinstance(config.to_dict().get(name), Mapping):
-            prefix = f"{source}: " if source else ""
-            raise ConfigError(f"{prefix}a run config needs a '{name}' section with a 'type'")
-    sections = config.to_dict()
+    """Check the top-level sections and validate ``train``, ``sample`` and ``evaluate``."""
+    check_run_sections(config)
+    source, origins, sections = config.source, config.origins, config.to_dict()
     train = validate_section(
         TrainConfig,
         sections.get("train") or {},
         component="train section",
         where="train",
         source=source,
+        origins=origins,
     )
     sample = validate_section(
         SampleConfig,
@@ -70,7 +61,10 @@ def validate_run_config(config: Config) -> tuple[TrainConfig, SampleConfig]:
         component="sample section",
         where="sample",
         source=source,
+        origins=origins,
     )
+    validate_evaluate_section(sections.get("evaluate") or {}, source=source, origins=origins)
+    build_lr_schedule(train, source)  # type: ignore[arg-type]
     return train, sample  # type: ignore[return-value]
 
 
@@ -186,6 +180,7 @@ class Trainer:
             self.config["data"] = {"type": "custom"}
         self.train_config, self.sample_config = validate_run_config(self.config)
         tc = self.train_config
+        self.lr_schedule = build_lr_schedule(tc, self.config.source)
         if run_dir is None:
             stem = Path(self.config.source).stem if self.config.source else "run"
             run_dir = Path("runs") / stem
@@ -455,9 +450,7 @@ class Trainer:
 
     def _set_lr(self) -> float:
         tc = self.train_config
-        factor = lr_factor(
-            self.step, self.total_steps, tc.warmup_steps, tc.lr_schedule, tc.min_lr_ratio
-        )
+        factor = lr_factor(self.step, self.total_steps, tc.warmup_steps, self.lr_schedule)
         for opt in self.optimizers.values():
             for group in opt.param_groups:
                 group["lr"] = group["initial_lr"] * factor

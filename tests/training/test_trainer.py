@@ -7,9 +7,10 @@ import json
 import pytest
 import torch
 
+import core
 from core.errors import ConfigError, TrainingError
 from core.training import Trainer
-from core.training.schedule import lr_factor
+from core.training.lr_schedules import lr_factor
 
 
 def run_config(model="tiny-denoiser", **train):
@@ -89,12 +90,14 @@ def test_existing_run_dir_needs_resume_or_overwrite(tiny, tmp_path):
 
 
 def test_lr_schedule_warmup_and_cosine():
-    assert lr_factor(0, 100, 10, "cosine") == pytest.approx(0.1)
-    assert lr_factor(9, 100, 10, "cosine") == pytest.approx(1.0)
-    assert lr_factor(10, 100, 10, "cosine") == pytest.approx(1.0)
-    assert lr_factor(55, 100, 10, "cosine") == pytest.approx(0.5)
-    assert lr_factor(100, 100, 10, "cosine", min_ratio=0.1) == pytest.approx(0.1)
-    assert lr_factor(50, 100, 0, "constant") == 1.0
+    cosine = core.build("lr-schedule", {"type": "cosine"})
+    assert lr_factor(0, 100, 10, cosine) == pytest.approx(0.1)
+    assert lr_factor(9, 100, 10, cosine) == pytest.approx(1.0)
+    assert lr_factor(10, 100, 10, cosine) == pytest.approx(1.0)
+    assert lr_factor(55, 100, 10, cosine) == pytest.approx(0.5)
+    floor = core.build("lr-schedule", {"type": "cosine", "min_ratio": 0.1})
+    assert lr_factor(100, 100, 10, floor) == pytest.approx(0.1)
+    assert lr_factor(50, 100, 0, core.build("lr-schedule", {"type": "constant"})) == 1.0
 
 
 def test_logged_lr_follows_schedule(tiny, tmp_path):
@@ -104,7 +107,8 @@ def test_logged_lr_follows_schedule(tiny, tmp_path):
         quiet=True,
     ).fit()
     lrs = [json.loads(x)["lr"] for x in (tmp_path / "r/metrics.jsonl").read_text().splitlines()]
-    expected = [0.1 * lr_factor(s, 8, 4, "cosine") for s in range(8)]
+    cosine = core.build("lr-schedule", {"type": "cosine"})
+    expected = [0.1 * lr_factor(s, 8, 4, cosine) for s in range(8)]
     assert lrs == pytest.approx(expected)
 
 

@@ -20,7 +20,7 @@ class ConvDecoder(BaseModel):
 
     config_class = ConvDecoderConfig
     config_section = "decoder"
-    kind = "encoder"  # registered through register_encoders (core has no decoder kind)
+    kind = "decoder"
 
     def __init__(self, config: Any = None, /, **overrides: Any) -> None:
         super().__init__(config, **overrides)

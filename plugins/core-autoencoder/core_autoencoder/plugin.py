@@ -18,12 +18,17 @@ def register_encoders(register: Any) -> None:
         description="conv encoder: stride-2 steps to a latent map (optionally variational)",
         aliases=["ConvEncoder"],
     )
+
+
+@hookimpl
+def register_decoders(register: Any) -> None:
     register(
         "conv-decoder",
         "core_autoencoder.decoder:ConvDecoder",
         config=f"{_C}:ConvDecoderConfig",
         description="conv decoder (mirror of conv-encoder) ending in named heads",
         aliases=["ConvDecoder"],
+        former_kinds=["encoder"],
     )
 
 

@@ -1,0 +1,104 @@
+"""The contracts component kinds promise, as runtime-checkable protocols (torch-free).
+
+``core.kinds`` names one per kind; the conformance kit checks every built component against
+its kind's contract with ``isinstance``, then runs the kind's behavioural checks.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = [
+    "Configured",
+    "Encoder",
+    "Decoder",
+    "Node",
+    "Layer",
+    "Loss",
+    "NoiseSchedule",
+    "Head",
+    "Sampler",
+    "Dataset",
+    "Metric",
+    "LRSchedule",
+]
+
+
+@runtime_checkable
+class Configured(Protocol):
+    """Built from a validated config, which ``get_config()`` gives back as a dict."""
+
+    config: Any
+
+    def get_config(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class _CallableComponent(Configured, Protocol):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+
+
+@runtime_checkable
+class Encoder(_CallableComponent, Protocol):
+    """``encoder(x)`` maps inputs to codes: bits, or latents (a tensor or a dict)."""
+
+
+@runtime_checkable
+class Decoder(_CallableComponent, Protocol):
+    """``decoder(z)`` maps latents to images or to a dict of named outputs."""
+
+
+@runtime_checkable
+class Node(_CallableComponent, Protocol):
+    """``node(x)`` evaluates a lookup-table node (or its relaxation) on input bits."""
+
+
+@runtime_checkable
+class Layer(_CallableComponent, Protocol):
+    """``layer(x)`` maps a batch of features to a batch of features."""
+
+
+@runtime_checkable
+class Loss(_CallableComponent, Protocol):
+    """``loss(outputs, targets)`` returns a scalar total, or a dict with ``loss`` and parts."""
+
+
+@runtime_checkable
+class NoiseSchedule(Configured, Protocol):
+    """A diffusion noise schedule over ``num_steps`` timesteps."""
+
+    @property
+    def num_steps(self) -> int: ...
+
+    def add_noise(self, x0: Any, noise: Any, t: Any) -> Any: ...
+
+
+@runtime_checkable
+class Head(_CallableComponent, Protocol):
+    """``head(features)`` gives one named output of a decoder."""
+
+
+@runtime_checkable
+class Sampler(_CallableComponent, Protocol):
+    """``sampler(model_fn, shape, schedule, ...)`` draws samples from noise."""
+
+
+@runtime_checkable
+class Dataset(Configured, Protocol):
+    """A map-style dataset: ``len(ds)`` items, ``ds[i]`` a tensor or a tuple/dict of them."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> Any: ...
+
+
+@runtime_checkable
+class Metric(_CallableComponent, Protocol):
+    """``metric(samples, reference, ...)`` returns a float or a dict of floats."""
+
+
+@runtime_checkable
+class LRSchedule(Configured, Protocol):
+    """``schedule(step, total_steps)``: LR multiplier for a step counted after warm-up."""
+
+    def __call__(self, step: int, total_steps: int) -> float: ...

@@ -1,0 +1,105 @@
+"""What ``core plugins check`` verifies beyond loading: imports, configs, import cost."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from core.registry import Entry, Registry
+
+__all__ = ["registry_problems", "config_mismatch", "ImportCost", "measure_import"]
+
+
+def config_mismatch(entry: Entry) -> str | None:
+    """Why the registration's ``config=`` and the class's ``config_class`` disagree, or None.
+
+    They agree when they are the same class or one derives from the other.
+    """
+    declared = entry.load_config()
+    target = entry.load()
+    own = _own_config_class(target)
+    if declared is None or own is None or declared is own:
+        return None
+    both_classes = isinstance(declared, type) and isinstance(own, type)
+    if both_classes and (issubclass(declared, own) or issubclass(own, declared)):
+        return None
+    return (
+        f"{entry.kind} '{entry.name}' from plugin {entry.provider}: registered with config "
+        f"{_name(declared)} but its class declares config_class {_name(own)}; declare the "
+        "config once (the class may refer to the registered one or derive from it)"
+    )
+
+
+def _own_config_class(target: Any) -> Any:
+    """The ``config_class`` a class declares itself (not the one the registry attached)."""
+    if not isinstance(target, type):
+        return None
+    for klass in target.__mro__:
+        if "config_class" in vars(klass) and not vars(klass).get("_core_attached_config"):
+            return vars(klass)["config_class"]
+    return None
+
+
+def _name(value: Any) -> str:
+    return f"{getattr(value, '__module__', '?')}:{getattr(value, '__qualname__', repr(value))}"
+
+
+def registry_problems(registry: Registry) -> list[str]:
+    """Conflicting names, targets or configs that do not import, mismatched configs."""
+    problems = [
+        f"{kind} name '{name}' is given by several plugins: {', '.join(owners)}"
+        for kind, name, owners in registry.conflicts()
+    ]
+    for entry in registry.entries():
+        try:
+            entry.load()
+            entry.load_config()
+        except Exception as exc:
+            problems.append(str(exc))
+            continue
+        mismatch = config_mismatch(entry)
+        if mismatch:
+            problems.append(mismatch)
+    return problems
+
+
+@dataclass(frozen=True)
+class ImportCost:
+    """What importing a plugin module costs, measured in a fresh interpreter."""
+
+    module: str
+    seconds: float
+    imports_torch: bool
+    error: str | None = None
+
+
+_PROBE = """
+import json, sys, time
+start = time.perf_counter()
+try:
+    __import__(sys.argv[1])
+    error = None
+except BaseException as exc:
+    error = f"{type(exc).__name__}: {exc}"
+print(json.dumps({"seconds": time.perf_counter() - start,
+                  "torch": "torch" in sys.modules, "error": error}))
+"""
+
+
+def measure_import(module: str, timeout: float = 120.0) -> ImportCost:
+    """Import ``module`` alone in a subprocess: its time and whether it pulled in torch."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _PROBE, module.partition(":")[0]],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        data = json.loads(done.stdout.strip().splitlines()[-1])
+    except (subprocess.TimeoutExpired, ValueError, IndexError, OSError) as exc:
+        return ImportCost(module, float("nan"), False, f"{type(exc).__name__}: {exc}")
+    return ImportCost(module, float(data["seconds"]), bool(data["torch"]), data["error"])
