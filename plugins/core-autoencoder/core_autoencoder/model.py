@@ -56,7 +56,7 @@ class Autoencoder(BaseModel):
         enc.setdefault("type", "conv-encoder")
         dec.setdefault("type", "conv-decoder")
         self.encoder = build("encoder", enc, where="model.encoder")
-        self.decoder = build("encoder", dec, where="model.decoder")
+        self.decoder = build("decoder", dec, where="model.decoder")
         enc_latent = getattr(self.encoder.config, "latent_channels", None)
         dec_latent = getattr(self.decoder.config, "latent_channels", None)
         if None not in (enc_latent, dec_latent) and enc_latent != dec_latent:
