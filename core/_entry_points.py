@@ -1,37 +1,55 @@
 """The entry points of one group, read straight from installed distributions' metadata.
 
 ``importlib.metadata`` costs about 50 ms to import and scan here (it pulls in ``email`` to parse
-every METADATA file), a third of ``core plugins list``. This reads only ``entry_points.txt``
-and the ``Name``/``Version`` headers of the distributions on ``sys.path``, with the same
-rules: directories in ``sys.path`` order, the first distribution of a (normalised) name wins.
-Where ``sys.path`` holds anything else (a zip file, an egg file or folder), it falls back to
-``importlib.metadata``.
+every METADATA file), a third of ``core plugins list``. The fast scan reads only
+``entry_points.txt`` and the header lines of METADATA/PKG-INFO, following importlib's rules:
+``sys.path`` entries in order, ``*.dist-info`` and ``*.egg-info`` children (folders or, for
+``*.egg-info``, bare files) grouped by name in directory order, ``EGG-INFO`` inside ``*.egg``
+folders, and the first distribution of a normalised name wins.
+
+It falls back to ``importlib.metadata`` where it cannot see what importlib sees: a
+``sys.meta_path`` finder other than ``PathFinder`` that provides ``find_distributions``, a
+``sys.path`` entry that is a file (zip, zipped egg) or not a string.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["PluginEntryPoint", "entry_points"]
 
-_METADATA_DIR = re.compile(r"^(?P<name>[^-]+)(-[^-]*)?\.(dist-info|egg-info)$", re.IGNORECASE)
 _EXTRAS = re.compile(r"\s*\[.*\]\s*$")
+# A header line as the email parser tells one: printable ASCII but ':' and space, then ':'.
+_HEADER_LINE = re.compile(r"[\041-\071\073-\176]*:")
+_REQUIREMENT = re.compile(
+    r"\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(?P<rest>.*)", re.DOTALL
+)
+_EXTRA_ONLY_MARKER = re.compile(
+    r"""\s*\(?\s*(?:extra\s*==\s*(['"])[^'"]*\1|(['"])[^'"]*\2\s*==\s*extra)\s*\)?\s*"""
+)
 
 
 @dataclass(frozen=True)
 class PluginEntryPoint:
-    """One entry point: ``name = module:attr`` of a distribution."""
+    """One entry point: ``name = module:attr`` of a distribution.
+
+    ``requires_core`` is the distribution's ``Requires-Dist`` range on ``core`` (such as
+    ``"<0.2,>=0.1"``; several applying requirements are joined with ``,``), ``""`` when it
+    requires ``core`` without a range, ``None`` when it does not require ``core``.
+    """
 
     name: str
     value: str
     dist: str | None = None
     version: str | None = None
+    requires_core: str | None = None
 
     def load(self) -> Any:
         """Import the module and return the attribute (or the module itself)."""
@@ -42,86 +60,239 @@ class PluginEntryPoint:
         return obj
 
 
+class _NeedsImportlib(Exception):
+    """The scan met a ``sys.path`` entry only importlib.metadata reads."""
+
+
 def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _headers(metadata_dir: str) -> tuple[str | None, str | None]:
-    """``Name`` and ``Version`` from METADATA (wheels) or PKG-INFO (eggs)."""
-    name = version = None
-    for filename in ("METADATA", "PKG-INFO"):
-        try:
-            with open(os.path.join(metadata_dir, filename), encoding="utf-8") as fh:
-                for line in fh:
-                    if not line.strip():
-                        break  # end of the headers
-                    key, _, value = line.partition(":")
-                    if key == "Name":
-                        name = value.strip()
-                    elif key == "Version":
-                        version = value.strip()
-        except OSError:
+# -- requirements on core -----------------------------------------------------------------------
+def _marker_applies(marker: str) -> bool:
+    """Whether an environment marker holds here, with no extra requested.
+
+    A marker that cannot be evaluated (``packaging`` missing, or an invalid marker) counts as
+    not holding, so that a plugin is never ruled incompatible on a guess.
+    """
+    if _EXTRA_ONLY_MARKER.fullmatch(marker):
+        return False
+    try:  # about 30 ms to import: only for a requirement on core with a non-extra marker
+        from packaging.markers import (
+            InvalidMarker,
+            Marker,
+            UndefinedComparison,
+            UndefinedEnvironmentName,
+        )
+    except ImportError:
+        return False
+    try:
+        return Marker(marker).evaluate({"extra": ""})
+    except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
+        return False
+
+
+def _core_specifier(requirements: Iterable[str]) -> str | None:
+    """The version range that ``Requires-Dist`` lines put on ``core`` (see PluginEntryPoint)."""
+    ranges: list[str] | None = None
+    for requirement in requirements:
+        match = _REQUIREMENT.match(requirement)
+        if match is None or _normalise(match["name"]) != "core":
             continue
-        return name, version
-    return name, version
+        rest = match["rest"]
+        if rest.startswith("@"):  # a URL requirement: a marker follows whitespace and ';'
+            specifier, marker = "", (re.split(r"\s;", rest, maxsplit=1) + [""])[1]
+        else:
+            specifier, _, marker = rest.partition(";")
+        if marker.strip() and not _marker_applies(marker):
+            continue
+        ranges = ranges if ranges is not None else []
+        specifier = re.sub(r"[\s()]", "", specifier)
+        if specifier:
+            ranges.append(specifier)
+    return None if ranges is None else ",".join(ranges)
+
+
+def _requires_from_requires_txt(text: str) -> Iterator[str]:
+    """``requires.txt`` of an egg as ``Requires-Dist`` lines, as importlib.metadata converts it."""
+    section = None
+    for line in map(str.strip, text.splitlines()):
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line.strip("[]")
+            continue
+        extra, _, markers = (section or "").partition(":")
+        if extra and markers:
+            markers = f"({markers})"
+        conditions = [c for c in (markers, extra and f'extra == "{extra}"') if c]
+        space = " " if "@" in line else ""
+        yield line + space + ("; " + " and ".join(conditions) if conditions else "")
+
+
+# -- the fast scan ------------------------------------------------------------------------------
+@dataclass
+class _Metadata:
+    name: str | None
+    version: str | None
+    requires: list[str]
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def _header_lines(path: str) -> list[str] | None:
+    """The header lines of a metadata file; None where it is missing or empty."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            line = fh.readline()
+            if not line:
+                return None
+            lines = []
+            while line.startswith((" ", "\t")) or _HEADER_LINE.match(line):
+                lines.append(line)
+                line = fh.readline()
+            return lines  # up to the blank line (or anything else) that ends the headers
+    except OSError:
+        return None
+
+
+def _metadata(info: str) -> _Metadata:
+    """Name, Version and Requires-Dist of a distribution, read as importlib.metadata does."""
+    lines: list[str] = []
+    # METADATA (wheels), PKG-INFO (eggs), or the path itself (an .egg-info file)
+    for path in (os.path.join(info, "METADATA"), os.path.join(info, "PKG-INFO"), info):
+        found = _header_lines(path)
+        if found is not None:
+            lines = found
+            break
+    headers: list[tuple[str, str]] = []
+    for line in lines:
+        if line.startswith((" ", "\t")):  # a folded continuation line
+            if headers:
+                headers[-1] = (headers[-1][0], headers[-1][1] + line)
+        else:
+            key, _, value = line.partition(":")
+            headers.append((key.lower(), value.lstrip(" \t")))
+    values: dict[str, list[str]] = {}
+    for key, value in headers:
+        value = value.rstrip("\r\n")
+        if "\n" in value:  # importlib.metadata re-indents folded values
+            import textwrap
+
+            value = textwrap.dedent(" " * 8 + value)
+        values.setdefault(key, []).append(value)
+    requires = values.get("requires-dist") or list(
+        _requires_from_requires_txt(_read_text(os.path.join(info, "requires.txt")) or "")
+    )
+    return _Metadata(values.get("name", [None])[0], values.get("version", [None])[0], requires)
+
+
+def _name_from_stem(child: str) -> str | None:
+    """The normalised name in ``name-version.dist-info``, where importlib takes it from there."""
+    stem, ext = os.path.splitext(child)
+    if ext not in (".dist-info", ".egg-info"):
+        return None
+    return _normalise(stem.partition("-")[0]) or None
+
+
+def _distributions_in(entry: str) -> Iterator[tuple[str, str | None]]:
+    """(metadata path, normalised name or None) of each distribution in one sys.path entry."""
+    try:
+        children = os.listdir(entry or ".")
+    except NotADirectoryError:
+        raise _NeedsImportlib(entry) from None
+    except (OSError, ValueError):
+        return
+    by_name: dict[str, list[str]] = {}
+    eggs: list[str] = []
+    entry_is_egg = os.path.basename(entry).lower().endswith(".egg")
+    for child in children:
+        low = child.lower()
+        if low.endswith((".dist-info", ".egg-info")):
+            by_name.setdefault(_normalise(low.rpartition(".")[0].partition("-")[0]), []).append(
+                child
+            )
+        elif entry_is_egg and low == "egg-info":
+            eggs.append(child)
+    for group in by_name.values():
+        for child in group:
+            yield os.path.join(entry, child), _name_from_stem(child)
+    for child in eggs:
+        yield os.path.join(entry, child), None
 
 
 def _group_entries(text: str, group: str) -> Iterator[tuple[str, str]]:
     section = None
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line[0] in "#;":
+    for line in map(str.strip, text.splitlines()):
+        if not line or line.startswith("#"):
             continue
         if line.startswith("[") and line.endswith("]"):
-            section = line[1:-1].strip()
-        elif section == group and "=" in line:
-            name, _, value = line.partition("=")
-            yield name.strip(), value.strip()
+            section = line.strip("[]")
+        elif section == group:
+            name, sep, value = line.partition("=")
+            if sep:
+                yield name.strip(), value.strip()
 
 
 def _scan(group: str) -> list[PluginEntryPoint]:
-    seen: set[str] = set()
+    seen: set[str | None] = set()
     found: list[PluginEntryPoint] = []
     for entry in sys.path:
-        directory = entry or os.getcwd()
-        try:
-            names = sorted(os.listdir(directory))
-        except OSError:
-            continue
-        for child in names:
-            match = _METADATA_DIR.match(child)
-            if not match or _normalise(match["name"]) in seen:
+        if not isinstance(entry, str):
+            raise _NeedsImportlib(entry)
+        for info, name in _distributions_in(entry):
+            metadata = None
+            if name is None:  # importlib takes the name from the metadata
+                metadata = _metadata(info)
+                name = _normalise(metadata.name) if metadata.name else None
+            if name in seen:
                 continue
-            seen.add(_normalise(match["name"]))
-            metadata_dir = os.path.join(directory, child)
-            try:
-                with open(os.path.join(metadata_dir, "entry_points.txt"), encoding="utf-8") as fh:
-                    text = fh.read()
-            except OSError:
-                continue
-            entries = list(_group_entries(text, group))
+            seen.add(name)
+            text = _read_text(os.path.join(info, "entry_points.txt"))
+            entries = list(_group_entries(text, group)) if text else []
             if entries:
-                dist, version = _headers(metadata_dir)
-                found += [PluginEntryPoint(n, v, dist, version) for n, v in entries]
+                metadata = metadata or _metadata(info)
+                requires_core = _core_specifier(metadata.requires)
+                found += [
+                    PluginEntryPoint(n, v, metadata.name, metadata.version, requires_core)
+                    for n, v in entries
+                ]
     return found
 
 
+# -- the fallback -------------------------------------------------------------------------------
 def _from_importlib(group: str) -> list[PluginEntryPoint]:
     from importlib.metadata import entry_points as importlib_entry_points
 
-    return [
-        PluginEntryPoint(
-            ep.name,
-            ep.value,
-            ep.dist.name if ep.dist is not None else None,
-            ep.dist.version if ep.dist is not None else None,
-        )
-        for ep in importlib_entry_points(group=group)
-    ]
+    found = []
+    details: dict[int, tuple[str | None, str | None, str | None]] = {}
+    for ep in importlib_entry_points(group=group):
+        dist = ep.dist
+        if dist is None:
+            found.append(PluginEntryPoint(ep.name, ep.value))
+            continue
+        if id(dist) not in details:
+            details[id(dist)] = (dist.name, dist.version, _core_specifier(dist.requires or ()))
+        found.append(PluginEntryPoint(ep.name, ep.value, *details[id(dist)]))
+    return found
+
+
+def _only_path_finder_provides_distributions() -> bool:
+    providers = [f for f in sys.meta_path if getattr(f, "find_distributions", None) is not None]
+    return len(providers) == 1 and providers[0] is importlib.machinery.PathFinder
 
 
 def entry_points(group: str) -> list[PluginEntryPoint]:
     """Every entry point of ``group``, as ``importlib.metadata.entry_points(group=...)``."""
-    if any(entry.endswith(".egg") or os.path.isfile(entry) for entry in sys.path if entry):
-        return _from_importlib(group)
-    return _scan(group)
+    if _only_path_finder_provides_distributions():
+        try:
+            return _scan(group)
+        except _NeedsImportlib:
+            pass
+    return _from_importlib(group)
