@@ -17,18 +17,27 @@ def fake_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
     """Create an importable distribution with a ``core`` entry point on ``sys.path``.
 
     ``fake_dist("core-foo", "foo", source)`` writes module ``fake_foo_plugin`` holding
-    ``source`` and returns the site directory (also usable as PYTHONPATH for subprocesses).
+    ``source`` (its metadata requiring ``core<requires_core>`` when given) and returns the site directory (also usable as PYTHONPATH for subprocesses).
     """
     site = tmp_path / "site"
     site.mkdir(exist_ok=True)
     monkeypatch.syspath_prepend(str(site))
 
-    def make(dist: str, entry_point: str, source: str, module: str | None = None) -> Path:
+    def make(
+        dist: str,
+        entry_point: str,
+        source: str,
+        module: str | None = None,
+        requires_core: str | None = None,
+    ) -> Path:
         module = module or f"fake_{entry_point.replace('-', '_')}_plugin"
         (site / f"{module}.py").write_text(textwrap.dedent(source))
         info = site / f"{dist.replace('-', '_')}-0.1.0.dist-info"
         info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1.0\n")
+        requires = f"Requires-Dist: core{requires_core}\n" if requires_core else ""
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1.0\n{requires}"
+        )
         (info / "entry_points.txt").write_text(f"[core]\n{entry_point} = {module}\n")
         sys.modules.pop(module, None)
         return site

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -45,6 +46,7 @@ def _kind_hook_roundtrip(kind, tmp_plugin, tmp_path, monkeypatch):
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     hook = KIND_HOOKS[kind]
+    identifier = kind.replace("-", "_")
 
     def impl(register):
         register(f"my-{kind}", f"{module}:Thing", config=f"{module}:Cfg", aliases=[f"My{kind}"])
@@ -52,7 +54,7 @@ def _kind_hook_roundtrip(kind, tmp_plugin, tmp_path, monkeypatch):
     record = tmp_plugin(name=f"hp-{kind}", **{hook: impl})
     assert record.status == "loaded" and record.components == {kind: 1}
     assert module not in sys.modules  # registration is lazy
-    cls = getattr(core, f"get_{kind}")(f"my-{kind}")
+    cls = getattr(core, f"get_{identifier}")(f"my-{kind}")
     assert cls.__name__ == "Thing"
     built = core.build(kind, {"type": f"My{kind}", "size": 5})
     assert built.config.size == 5
@@ -77,6 +79,14 @@ def test_register_layers(tmp_plugin, tmp_path, monkeypatch):
 
 def test_register_losses(tmp_plugin, tmp_path, monkeypatch):
     _kind_hook_roundtrip("loss", tmp_plugin, tmp_path, monkeypatch)
+
+
+def test_register_decoders(tmp_plugin, tmp_path, monkeypatch):
+    _kind_hook_roundtrip("decoder", tmp_plugin, tmp_path, monkeypatch)
+
+
+def test_register_lr_schedules(tmp_plugin, tmp_path, monkeypatch):
+    _kind_hook_roundtrip("lr-schedule", tmp_plugin, tmp_path, monkeypatch)
 
 
 def test_register_schedulers(tmp_plugin, tmp_path, monkeypatch):
@@ -126,3 +136,73 @@ def test_register_commands(tmp_plugin, capsys):
     tmp_plugin(register_commands=register_commands, name="greeter")
     assert main(["hello", "world"]) == 0
     assert capsys.readouterr().out == "hello world\n"
+
+
+TOKENIZERS = """
+from typing import Protocol, runtime_checkable
+
+from core import Component
+from core.schema import ComponentConfig, Field
+
+
+@runtime_checkable
+class Tokenizer(Protocol):
+    def tokenize(self, text: str) -> list[int]: ...
+
+
+class BytesConfig(ComponentConfig):
+    offset: int = Field(0, ge=0, description="added to every byte")
+
+
+class Bytes(Component):
+    kind = "tokenizer"
+
+    def __init__(self, config=None, /, **kw):
+        self.config = self.resolve_config(config, **kw)
+
+    def tokenize(self, text):
+        return [b + self.config.offset for b in text.encode()]
+"""
+
+
+def test_register_kinds(tmp_plugin, tmp_path, monkeypatch, capsys):
+    from core.cli import main
+    from core.testing import check_component
+
+    (tmp_path / "tok_plugin_mod.py").write_text(TOKENIZERS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def register_kinds(register):
+        register("tokenizer", "text tokenizers", base="tok_plugin_mod:Tokenizer")
+
+    def register_tokenizers(register):
+        register("bytes", "tok_plugin_mod:Bytes", config="tok_plugin_mod:BytesConfig")
+
+    record = tmp_plugin(
+        name="tok", register_kinds=register_kinds, register_tokenizers=register_tokenizers
+    )
+    assert record.status == "loaded", record.error
+    assert record.kinds == ["tokenizer"] and record.components == {"tokenizer": 1}
+    assert core.get_kind("tokenizers").plugin == "tok"
+    assert core.list_components("tokenizer") == ["bytes"]
+    assert core.get_tokenizer("bytes").__name__ == "Bytes"
+    assert core.build("tokenizer", {"type": "bytes", "offset": 1}).tokenize("a") == [98]
+    report = check_component("tokenizer", "bytes")
+    assert {"builds", "contract", "config-round-trip", "bad-config"} <= set(report.checks)
+    assert main(["components", "list", "tokenizer"]) == 0
+    assert "bytes" in capsys.readouterr().out
+    assert main(["info", "bytes", "--kind", "tokenizer"]) == 0
+    assert "offset" in capsys.readouterr().out
+    assert main(["schema", "bytes"]) == 0
+    assert '"offset"' in capsys.readouterr().out
+
+
+def test_register_components(tmp_plugin):
+    def register_components(register):
+        register("lr-schedule", "half", "json:dumps", description="half the LR")
+        register("metric", "noop", "json:loads", aliases=["nothing"])
+
+    record = tmp_plugin(name="any-kind", register_components=register_components)
+    assert record.components == {"lr-schedule": 1, "metric": 1}
+    assert core.get_component("lr-schedule", "half") is json.dumps
+    assert core.get_metric("nothing") is json.loads

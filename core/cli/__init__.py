@@ -12,15 +12,39 @@ import click
 from core._version import __version__
 from core.errors import CoreError
 
-__all__ = ["main", "build_cli"]
+__all__ = ["main", "build_cli", "CoreGroup"]
 
 
 def _debug_enabled(argv: Sequence[str]) -> bool:
     return "--debug" in argv or os.environ.get("CORE_DEBUG", "").lower() in {"1", "true", "yes"}
 
 
+class CoreGroup(click.Group):
+    """The root group: plugin commands load only when a command core lacks is asked for.
+
+    ``core --version`` and the help of core's own commands import no plugin module; the
+    root ``--help`` lists every plugin's commands.
+    """
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        from core.plugins import get_manager
+
+        for entry_points in (False, True):
+            command = super().get_command(ctx, cmd_name)
+            if command is not None:
+                return command
+            get_manager(entry_points=entry_points).add_commands(self)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from core.plugins import get_manager
+
+        get_manager().add_commands(self)
+        return super().list_commands(ctx)
+
+
 def _root_group() -> click.Group:
-    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.group(cls=CoreGroup, context_settings={"help_option_names": ["-h", "--help"]})
     @click.version_option(__version__, prog_name="core")
     @click.option("--debug", is_flag=True, help="Show full tracebacks (also CORE_DEBUG=1).")
     def core(debug: bool) -> None:
@@ -33,9 +57,8 @@ def _root_group() -> click.Group:
 
 
 def build_cli() -> click.Group:
-    """A fresh root group with core's commands and every loaded plugin's."""
+    """A fresh root group with core's own commands; plugin commands join on demand."""
     from core.cli import components_cmd, plugins_cmd, pretrained_cmd
-    from core.plugins import get_manager
 
     root = _root_group()
     for command in (
@@ -46,7 +69,6 @@ def build_cli() -> click.Group:
         pretrained_cmd.pretrained,
     ):
         root.add_command(command)
-    get_manager().add_commands(root)
     return root
 
 

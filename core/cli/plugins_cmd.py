@@ -53,18 +53,32 @@ def list_plugins(as_json: bool, show_all: bool) -> None:
         )
     for r in records:
         if r.error:
-            click.echo(f"{r.name}: {r.error}")
+            click.echo(f"{r.name}: {r.status}: {r.error}")
     for kind, name, owners in conflicts:
         click.echo(f"conflict: {kind} '{name}' is given by {', '.join(owners)}")
 
 
 @plugins.command("check")
 def check_plugins() -> None:
-    """Load every plugin, import every registered target; exit 2 on any problem."""
+    """Load every plugin, import every target, compare configs, time imports; exit 2 on problems.
+
+    A plugin whose import pulls in torch is a warning: it slows every `core` command.
+    """
+    from core.plugin_checks import measure_import
+
     manager = get_manager()
     problems = manager.check()
     loaded = sum(r.status == "loaded" for r in manager.plugins())
     components = len(manager.registry.entries())
+    for record in manager.plugins(include_builtins=False):
+        if record.status != "loaded" or not record.module:
+            continue
+        cost = measure_import(record.module)
+        if cost.imports_torch:
+            click.echo(
+                f"warning: plugin '{record.name}' imports torch when it loads ({cost.seconds:.2f} s "
+                "added to every core command); import torch inside the functions that need it"
+            )
     for problem in problems:
         click.echo(f"problem: {problem}")
     if problems:

@@ -44,8 +44,8 @@ def test_registered_names():
 @pytest.mark.parametrize("name", ["vae", "beta-vae"])
 def test_conformance(name):
     report = check_component("model", name, TINY)
-    assert "save/load round trip gives identical outputs" in report.checks
-    assert "bad config is a ConfigError" in report.checks
+    assert "save-load" in report.checks
+    assert "bad-config" in report.checks
 
 
 @pytest.mark.parametrize("size", [16, 28, 32, 64, 128])
