@@ -5,15 +5,28 @@ from __future__ import annotations
 import copy
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from core._messages import clip, short_repr
 from core.errors import ConfigError
 
-__all__ = ["Config", "load_yaml", "parse_override", "apply_overrides", "deep_merge"]
+__all__ = [
+    "Config",
+    "load_yaml",
+    "parse_yaml",
+    "read_text_file",
+    "parse_override",
+    "apply_overrides",
+    "deep_merge",
+    "origin_of",
+    "MAX_CONFIG_BYTES",
+    "MAX_BASE_DEPTH",
+]
 
 _BASE_KEY = "_base_"
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -60,19 +73,54 @@ def _origins(data: Any, source: str, prefix: str = "") -> dict[str, str]:
     return found
 
 
-def _read_yaml_file(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from None
-    return _parse_yaml(text, str(path))
-
-
+#: the largest config file read (1 MiB); the size is checked before reading.
+MAX_CONFIG_BYTES = 1 << 20
+#: the longest chain of ``_base_`` files (a file, its base, the base's base...).
+MAX_BASE_DEPTH = 32
 #: limits on what one YAML document may expand to (anchors and aliases included).
 MAX_YAML_VALUES = 200_000
 MAX_YAML_DEPTH = 100
+
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _check_regular(path: Path, info: os.stat_result, limit: int, what: str) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((k for test, k in _FILE_KINDS if test(info.st_mode)), "not a plain file")
+        raise ConfigError(f"{path}: is {kind}; a {what} must be a regular file")
+    if info.st_size > limit:
+        raise ConfigError(
+            f"{path}: {info.st_size:,} bytes, over the {limit:,}-byte limit of a {what}"
+        )
+
+
+def read_text_file(
+    path: str | os.PathLike[str], limit: int = MAX_CONFIG_BYTES, what: str = "config file"
+) -> str:
+    """The UTF-8 text of a regular file of at most ``limit`` bytes; else one ConfigError."""
+    path = Path(path)
+    try:
+        _check_regular(path, path.stat(), limit, what)  # before opening: no FIFO is opened
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+        with os.fdopen(os.open(path, flags), "rb") as handle:
+            _check_regular(path, os.fstat(handle.fileno()), limit, what)  # the file opened
+            data = handle.read(limit + 1)
+    except FileNotFoundError:
+        raise ConfigError(f"{what} not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    if len(data) > limit:  # it grew after the check
+        raise ConfigError(f"{path}: over the {limit:,}-byte limit of a {what}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); a {what} is YAML") from None
 
 
 def _check_size(data: Any, source: str) -> None:
@@ -119,7 +167,8 @@ def _flow_depth(text: str) -> int:
     return deepest
 
 
-def _parse_yaml(text: str, source: str) -> Any:
+def parse_yaml(text: str, source: str) -> Any:
+    """Plain YAML (safe, YAML 1.2 floats) within the size and nesting limits; ``source`` names it."""
     if _flow_depth(text) > MAX_YAML_DEPTH:
         raise ConfigError(
             f"{source}: the YAML nests too deeply to read (more than {MAX_YAML_DEPTH} levels)"
@@ -134,13 +183,13 @@ def _parse_yaml(text: str, source: str) -> Any:
         mark = exc.problem_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         raise ConfigError(
-            f"{where}: {exc.problem}; only plain YAML is read (no Python tags)"
+            f"{where}: {clip(str(exc.problem))}; only plain YAML is read (no Python tags)"
         ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+        raise ConfigError(f"{where}: invalid YAML: {clip(problem)}") from None
     _check_size(data, source)
     return data
 
@@ -166,44 +215,74 @@ def _expand_env(value: Any, source: str, path: str = "") -> Any:
     whole = _ENV.fullmatch(value)
     expanded = _ENV.sub(lookup, value)
     if whole:  # "${EPOCHS}" alone takes the YAML type of the variable's value
-        return _parse_yaml(expanded, f"{source}: {path}") if expanded else expanded
+        return parse_yaml(expanded, f"{source}: {path}") if expanded else expanded
     return expanded
 
 
 def load_yaml(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Read a YAML config with its bases; returns (data, origin file of each dotted key)."""
-    return _load(Path(path), ())
+    """Read a YAML config with its bases; returns (data, origin file of each dotted key).
+
+    Every file is a regular file of at most MAX_CONFIG_BYTES; each base is read once per
+    load however often it is named; chains are at most MAX_BASE_DEPTH files long.
+    """
+    data, origins = _load(Path(path), (), {})
+    _check_size(data, str(path))  # the merged document, not only each file
+    return data, origins
 
 
-def _load(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], dict[str, str]]:
+_Loaded = tuple[dict[str, Any], dict[str, str]]
+
+
+def _load(path: Path, chain: tuple[Path, ...], loaded: dict[Path, _Loaded]) -> _Loaded:
     resolved = path.resolve()
     if resolved in chain:
         cycle = " -> ".join(str(p) for p in (*chain, resolved))
         raise ConfigError(f"_base_ cycle: {cycle}")
-    data = _read_yaml_file(path)
+    if resolved in loaded:
+        return loaded[resolved]
+    if len(chain) >= MAX_BASE_DEPTH:
+        raise ConfigError(
+            f"{path}: _base_ chain longer than {MAX_BASE_DEPTH} files (from {chain[0]})"
+        )
+    data = parse_yaml(read_text_file(path), str(path))
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{path}: a config file must hold a mapping, got {type(data).__name__}")
+        raise ConfigError(
+            f"{path}: a config file must hold a mapping, got {type(data).__name__} "
+            "(is it a YAML config?)"
+        )
     data = _expand_env(dict(data), str(path))
     bases = data.pop(_BASE_KEY, None)
-    if bases is not None and not isinstance(bases, (str, list)):
-        raise ConfigError(f"{path}: _base_ must be a file name or a list of them, got {bases!r}")
+    names = [] if bases is None else [bases] if isinstance(bases, str) else bases
     merged: dict[str, Any] = {}
     origins: dict[str, str] = {}
-    for base in [bases] if isinstance(bases, str) else bases or []:
-        if not isinstance(base, str):
-            raise ConfigError(f"{path}: _base_ must be a file name or a list of them, got {base!r}")
+    for base in names if isinstance(names, list) else [names]:
+        if not isinstance(base, str) or not base:
+            raise ConfigError(
+                f"{path}: _base_ must be a file name or a list of them, got {short_repr(base)}"
+            )
         base_path = (path.parent / base) if not os.path.isabs(base) else Path(base)
         if not base_path.exists():
             via = " -> ".join(str(p) for p in (*chain, resolved))
             raise ConfigError(f"{path}: _base_ file not found: {base_path} (chain: {via})")
-        base_data, base_origins = _load(base_path, (*chain, resolved))
+        base_data, base_origins = _load(base_path, (*chain, resolved), loaded)
         merged = deep_merge(merged, base_data)
         origins.update(base_origins)
     merged = deep_merge(merged, data)
     origins.update(_origins(data, str(path)))
+    loaded[resolved] = (merged, origins)
     return merged, origins
+
+
+def origin_of(origins: Mapping[str, str], dotted: str, default: str | None = None) -> str | None:
+    """The file (or ``<command line>``) that set ``dotted`` or the nearest section above it."""
+    parts = dotted.split(".")
+    for end in range(len(parts), 0, -1):
+        found = origins.get(".".join(parts[:end]))
+        if found is not None:
+            return found
+    return default
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -212,7 +291,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     key = key.strip()
     if not sep or not _OVERRIDE_KEY.match(key):
         raise ConfigError(f"{COMMAND_LINE}: override {text!r} must look like 'section.key=value'")
-    value = _parse_yaml(raw, f"{COMMAND_LINE}: {key}") if raw.strip() else ""
+    value = parse_yaml(raw, f"{COMMAND_LINE}: {key}") if raw.strip() else ""
     return key, value
 
 
@@ -225,7 +304,7 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any, source: str) -> N
             if not isinstance(node, (dict, list)):
                 where = ".".join(parts[: i + 1])
                 raise ConfigError(
-                    f"{source}: cannot set '{dotted}': '{where}' holds {node!r}, not a section"
+                    f"{source}: cannot set '{dotted}': '{where}' holds {short_repr(node)}, not a section"
                 )
             continue
         child = node.get(part)
@@ -234,7 +313,7 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any, source: str) -> N
         if not isinstance(child, (dict, list)):
             where = ".".join(parts[: i + 1])
             raise ConfigError(
-                f"{source}: cannot set '{dotted}': '{where}' holds {child!r}, not a section"
+                f"{source}: cannot set '{dotted}': '{where}' holds {short_repr(child)}, not a section"
             )
         node = child
     last = parts[-1]
@@ -367,14 +446,19 @@ class Config(MutableMapping[str, Any]):
         """The YAML file this config was read from, if any."""
         return self._source
 
+    @property
+    def origins(self) -> dict[str, str]:
+        """The file (or ``<command line>``) of each dotted key, from the root (a copy)."""
+        return dict(self._origins)
+
     def origin(self, dotted: str) -> str | None:
         """The file (or ``<command line>``) a dotted key came from."""
-        return self._origins.get(f"{self._prefix}{dotted}", self._source)
+        return origin_of(self._origins, f"{self._prefix}{dotted}", self._source)
 
     def where(self, dotted: str = "") -> str:
         """``file: section.key`` for error messages."""
         path = f"{self._prefix}{dotted}".rstrip(".")
-        origin = self._origins.get(path, self._source)
+        origin = origin_of(self._origins, path, self._source) if path else self._source
         return f"{origin}: {path}" if origin else path
 
     def get_path(self, dotted: str, default: Any = None) -> Any:

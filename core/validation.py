@@ -9,9 +9,14 @@ from typing import Any
 from pydantic import BaseModel as PydanticModel
 from pydantic import ValidationError
 
+from core._messages import clip, short_repr
+from core.config import origin_of
 from core.errors import ConfigError
 
-__all__ = ["validate_section", "describe_component"]
+__all__ = ["validate_section", "describe_component", "MAX_PROBLEMS"]
+
+#: problems named in one error (the rest are counted): an error never lists a whole file.
+MAX_PROBLEMS = 3
 
 
 def describe_component(kind: str, name: str | None, provider: str | None) -> str:
@@ -27,31 +32,49 @@ def validate_section(
     component: str,
     where: str = "",
     source: str | None = None,
+    origins: Mapping[str, str] | None = None,
 ) -> PydanticModel:
-    """Validate ``data``; any problem becomes one ConfigError naming file, path and component."""
+    """Validate ``data``; any problem becomes one ConfigError naming file, path and component.
+
+    ``origins`` (dotted path from the root -> file or ``<command line>``, as
+    ``Config.origins``) names where each bad key was set; ``source`` is the fallback.
+    """
+    origins = origins or {}
     if not isinstance(data, Mapping):
-        prefix = f"{source}: " if source else ""
+        origin = origin_of(origins, where, source) if where else source
+        prefix = f"{origin}: " if origin else ""
         label = f"{where}: " if where else ""
         raise ConfigError(
-            f"{prefix}{label}got {data!r}; expected a section (a mapping of keys to values) "
-            f"[{component}]"
+            f"{prefix}{label}got {short_repr(data)}; expected a section (a mapping of keys to "
+            f"values) [{component}]"
         )
     try:
         return config_class.model_validate(dict(data))
     except ValidationError as exc:
         problems = [_describe(config_class, err, data) for err in exc.errors()]
-        raise ConfigError(_format(problems, exc.errors(), component, where, source)) from None
+        lines = _locate(problems, exc.errors(), where, source, origins)
+        more = f" (and {len(lines) - MAX_PROBLEMS} more)" if len(lines) > MAX_PROBLEMS else ""
+        raise ConfigError(f"{'; '.join(lines[:MAX_PROBLEMS])}{more} [{component}]") from None
 
 
-def _format(
-    problems: list[str], errors: list[Any], component: str, where: str, source: str | None
-) -> str:
-    lines = []
+def _locate(
+    problems: list[str],
+    errors: list[Any],
+    where: str,
+    source: str | None,
+    origins: Mapping[str, str],
+) -> list[str]:
+    """``file: path: problem`` for each problem; the file is named once when all share it."""
+    located = []
     for problem, err in zip(problems, errors, strict=True):
         path = ".".join(str(p) for p in (where, *err["loc"]) if p != "")
-        lines.append(f"{path}: {problem}" if path else problem)
-    prefix = f"{source}: " if source else ""
-    return f"{prefix}{'; '.join(lines)} [{component}]"
+        origin = origin_of(origins, path, source) if path else source
+        located.append((origin, f"{path}: {problem}" if path else problem))
+    if len({origin for origin, _ in located}) == 1:
+        origin = located[0][0]
+        lines = [line for _, line in located]
+        return [f"{origin}: {lines[0]}", *lines[1:]] if origin else lines
+    return [f"{origin}: {line}" if origin else line for origin, line in located]
 
 
 def _describe(config_class: type[PydanticModel], err: Mapping[str, Any], data: Any) -> str:
@@ -62,13 +85,13 @@ def _describe(config_class: type[PydanticModel], err: Mapping[str, Any], data: A
         close = difflib.get_close_matches(str(loc[-1]), fields, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         allowed = f" (allowed: {', '.join(fields)})" if fields and not close else ""
-        return f"unknown key '{loc[-1]}'{hint}{allowed}"
+        return f"unknown key {short_repr(str(loc[-1]))}{hint}{allowed}"
     if kind == "missing":
         return "required key is missing"
     if kind == "value_error" and not loc:  # a whole-section check: its message says it all
         return _expected(err)
     given = err.get("input")
-    return f"got {given!r}; expected {_expected(err)}"
+    return f"got {short_repr(given)}; expected {clip(_expected(err), 200)}"
 
 
 def _expected(err: Mapping[str, Any]) -> str:
