@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from core.atomic import atomic_path
+from core.atomic import atomic_write_bytes
 from core.errors import WeightsError
 
 __all__ = ["save_weights", "read_weights", "load_weights", "check_state_dict"]
@@ -22,8 +22,12 @@ def save_weights(
     path: str | os.PathLike[str],
     metadata: Mapping[str, str] | None = None,
 ) -> Path:
-    """Write a module's state dict (or a tensor dict) as safetensors, atomically."""
-    from safetensors.torch import save_file
+    """Write a module's state dict (or a tensor dict) as safetensors, atomically.
+
+    The file is serialized in memory first, so a full disk or a missing permission is one
+    ``AtomicWriteError`` naming the file, and the previous file stays as it was.
+    """
+    from safetensors.torch import save
 
     state = weights.state_dict() if isinstance(weights, torch.nn.Module) else weights
     tensors: dict[str, torch.Tensor] = {}
@@ -38,8 +42,7 @@ def save_weights(
         tensors[key] = tensor
     path = Path(path)
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=meta or None)
+    atomic_write_bytes(path, save(tensors, metadata=meta or None))
     return path
 
 

@@ -11,6 +11,7 @@ is the commit); ``checkpoints/latest`` names the newest one. Files:
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.atomic import atomic_path, atomic_write_text
+from core.atomic import atomic_write_bytes, atomic_write_text, write_error
 from core.errors import TrainingError
 
 __all__ = [
@@ -94,11 +95,19 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
 
 
 def staging_dir(run_dir: Path, step: int) -> Path:
-    """A fresh hidden directory to write checkpoint ``step`` into."""
-    path = Path(run_dir) / "checkpoints" / f".staging-{_PREFIX}{step}"
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
+    """A fresh hidden directory to write checkpoint ``step`` into.
+
+    Staging directories left by earlier failed or killed saves are removed first.
+    """
+    root = Path(run_dir) / "checkpoints"
+    path = root / f".staging-{_PREFIX}{step}"
+    if root.is_dir():
+        for stale in root.glob(f".staging-{_PREFIX}*"):
+            shutil.rmtree(stale, ignore_errors=True)
+    try:
+        path.mkdir(parents=True)
+    except OSError as exc:
+        raise write_error(path, exc) from exc
     return path
 
 
@@ -106,9 +115,12 @@ def commit_checkpoint(staging: Path, step: int, keep: int) -> Path:
     """Rename a written staging directory into ``step_<N>``; keep the newest ``keep``."""
     root = staging.parent
     final = root / f"{_PREFIX}{step}"
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(staging, final)
+    try:
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(staging, final)
+    except OSError as exc:
+        raise write_error(final, exc) from exc
     atomic_write_text(root / "latest", final.name + "\n")
     for old in list_checkpoints(root.parent)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
@@ -127,9 +139,10 @@ def read_json(path: Path) -> Any:
 
 
 def save_torch(path: Path, data: Any) -> None:
-    """``torch.save`` atomically (tensors, numbers, lists and dicts only)."""
-    with atomic_path(path) as tmp:
-        torch.save(data, tmp)
+    """``torch.save`` atomically (tensors, numbers, lists and dicts only), serialized in memory."""
+    buffer = io.BytesIO()
+    torch.save(data, buffer)
+    atomic_write_bytes(path, buffer.getbuffer())
 
 
 def load_torch(path: Path) -> Any:
