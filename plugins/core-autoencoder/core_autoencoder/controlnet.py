@@ -2,11 +2,12 @@
 
 The copy starts from the base weights; its features enter the base's skip connections (and
 middle block) through zero-initialised layers, so at step 0 the output equals the base's.
+Only the U-Net's public API is used: ``encoder_copy``, ``encode``, ``decode``,
+``skip_channels``, ``middle_channels``.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -131,16 +132,6 @@ class Fusion(nn.Module):
         return skip + strength * self.mix(torch.cat([skip, control], dim=1))  # concat
 
 
-def _skip_channels(unet: nn.Module) -> list[int]:
-    channels = [unet.conv_in.out_channels]
-    for stage in unet.down:
-        for blk in stage["blocks"]:
-            channels.append(blk.conv2.out_channels)
-        if "downsample" in stage:
-            channels.append(stage["downsample"].out_channels)
-    return channels
-
-
 class ControlNetDiffusion(BaseModel):
     """A frozen base diffusion model steered by a control image and/or vector."""
 
@@ -162,17 +153,9 @@ class ControlNetDiffusion(BaseModel):
         self.latent = hasattr(self.base, "latent_shape")
         self.data_shape = tuple(self.base.latent_shape if self.latent else self.base.data_shape)
         # the trainable copy of the encoder path, initialised from the base weights
-        self.control = nn.ModuleDict(
-            {
-                name: copy.deepcopy(getattr(unet, name))
-                for name in ("conv_in", "time_mlp", "down", "mid1", "mid_attn", "mid2")
-            }
-        )
-        if unet.label_emb is not None:
-            self.control["label_emb"] = copy.deepcopy(unet.label_emb)
+        self.control = unet.encoder_copy()
         for p in self.control.parameters():
             p.requires_grad_(True)
-        base_channels = unet.conv_in.out_channels
         if c.control_channels:
             size = self.data_shape[-1]
             control_size = c.control_size or self._default_control_size()
@@ -186,7 +169,7 @@ class ControlNetDiffusion(BaseModel):
             adapter = {
                 **c.image_adapter,
                 "in_channels": c.control_channels,
-                "out_channels": base_channels,
+                "out_channels": unet.config.base_channels,
                 "downsampling_steps": steps,
             }
             self.control_size = control_size
@@ -198,8 +181,8 @@ class ControlNetDiffusion(BaseModel):
                 "out_features": unet.time_dim,
             }
             self.vector_adapter = build("layer", adapter, where="model.vector_adapter")
-        self.fusions = nn.ModuleList(Fusion(c.fusion, ch) for ch in _skip_channels(unet))
-        self.mid_fusion = Fusion(c.fusion, unet.mid2.conv2.out_channels)
+        self.fusions = nn.ModuleList(Fusion(c.fusion, ch) for ch in unet.skip_channels)
+        self.mid_fusion = Fusion(c.fusion, unet.middle_channels)
 
     def _default_control_size(self) -> int:
         size = self.data_shape[-1]
@@ -223,29 +206,6 @@ class ControlNetDiffusion(BaseModel):
         return self
 
     # -- forward ------------------------------------------------------------------------------
-    def _embedding(self, mlp: nn.Module, label_emb: Any, t: torch.Tensor, y: Any, dtype: Any):
-        from core_diffusion.layers import sinusoidal_embedding
-
-        emb = mlp(sinusoidal_embedding(t, self.unet.config.base_channels).to(dtype))
-        if label_emb is not None and y is not None:
-            emb = emb + label_emb(y)
-        return emb
-
-    @staticmethod
-    def _down(
-        modules: Any, h: torch.Tensor, emb: torch.Tensor
-    ) -> tuple[list[torch.Tensor], torch.Tensor]:
-        hs = [h]
-        for stage in modules["down"]:
-            for blk, attn in zip(stage["blocks"], stage["attn"]):
-                h = attn(blk(h, emb))
-                hs.append(h)
-            if "downsample" in stage:
-                h = stage["downsample"](h)
-                hs.append(h)
-        h = modules["mid2"](modules["mid_attn"](modules["mid1"](h, emb)), emb)
-        return hs, h
-
     def _check_control(self, x: torch.Tensor, control: Any, vector: Any) -> None:
         c = self.config
         if c.control_channels:
@@ -277,11 +237,12 @@ class ControlNetDiffusion(BaseModel):
         y: torch.Tensor | None = None,
         cond: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """The controlled prediction; mirrors the base U-Net's forward with fused skips.
+        """The controlled prediction: the base U-Net decodes its features fused with the copy's.
 
         Without any control signal (``control`` and ``vector`` both None) this is the base
         model's prediction.
         """
+        from core_diffusion import UNetFeatures
         from core_diffusion.layers import check_conditioning, check_image_input, check_timesteps
 
         unet = self.unet
@@ -293,40 +254,28 @@ class ControlNetDiffusion(BaseModel):
         t = check_timesteps("controlnet", x, t)
         check_conditioning("controlnet", y, cond, uc.num_classes, uc.cond_channels, x.shape[0])
         self._check_control(x, control, vector)
-        if cond is not None:
-            x = torch.cat([x, cond.to(x.dtype)], 1)
-        # control branch (trainable copy)
-        emb_c = self._embedding(
-            self.control["time_mlp"],
-            self.control["label_emb"] if "label_emb" in self.control else None,  # noqa: SIM401
+        c = self.config
+        # control branch (the trainable copy), its signals added to its input and embedding
+        controls = self.control(
+            x,
             t,
             y,
-            x.dtype,
+            cond,
+            input_residual=self.image_adapter(control.to(x.dtype)) if c.control_channels else None,
+            embedding_residual=self.vector_adapter(vector.to(x.dtype)) if c.vector_dim else None,
         )
-        if self.config.vector_dim:
-            emb_c = emb_c + self.vector_adapter(vector.to(x.dtype))
-        h_c = self.control["conv_in"](x)
-        if self.config.control_channels:
-            h_c = h_c + self.image_adapter(control.to(x.dtype))
-        control_skips, control_mid = self._down(self.control, h_c, emb_c)
-        # frozen base, skips fused with the control features
-        emb = self._embedding(unet.time_mlp, unet.label_emb, t, y, x.dtype)
-        modules = {
-            "down": unet.down,
-            "mid1": unet.mid1,
-            "mid_attn": unet.mid_attn,
-            "mid2": unet.mid2,
-        }
-        hs, h = self._down(modules, unet.conv_in(x), emb)
-        strength = self.config.control_scale
-        hs = [f(s, cs, strength) for f, s, cs in zip(self.fusions, hs, control_skips)]
-        h = self.mid_fusion(h, control_mid, strength)
-        for stage in unet.up:
-            for blk, attn in zip(stage["blocks"], stage["attn"]):
-                h = attn(blk(torch.cat([h, hs.pop()], 1), emb))
-            if "upsample" in stage:
-                h = stage["upsample"](F.interpolate(h, scale_factor=2.0, mode="nearest"))
-        return unet.conv_out(F.silu(unet.norm_out(h)))
+        # frozen base, its skips and middle fused with the control features
+        features = unet.encode(x, t, y, cond)
+        strength = c.control_scale
+        fused = UNetFeatures(
+            skips=tuple(
+                fusion(skip, control_skip, strength)
+                for fusion, skip, control_skip in zip(self.fusions, features.skips, controls.skips)
+            ),
+            middle=self.mid_fusion(features.middle, controls.middle, strength),
+            embedding=features.embedding,
+        )
+        return unet.decode(fused)
 
     # -- training -----------------------------------------------------------------------------
     def _batch(self, batch: Any) -> tuple[torch.Tensor, dict[str, Any]]:

@@ -90,8 +90,8 @@ def test_controlnet_starts_as_the_base_model_exactly(ddpm_config: dict, fusion: 
 
 def test_controlnet_copy_is_initialised_from_the_base(ddpm_config: dict) -> None:
     model = _controlnet(ddpm_config)
-    for name, value in model.base.network.down.state_dict().items():
-        assert torch.equal(model.control["down"].state_dict()[name], value)
+    base = model.base.network.state_dict()
+    assert all(torch.equal(value, base[name]) for name, value in model.control.state_dict().items())
     trainable = model.count_parameters(trainable_only=True)
     assert 0 < trainable < model.count_parameters()
 

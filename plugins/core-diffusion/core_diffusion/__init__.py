@@ -8,6 +8,8 @@ from typing import Any
 __all__ = [
     "DDPM",
     "UNet",
+    "UNetEncoder",
+    "UNetFeatures",
     "DDPMUNet",
     "NoiseSchedule",
     "LinearSchedule",
@@ -25,6 +27,8 @@ __all__ = [
 _LAZY = {
     "DDPM": "core_diffusion.ddpm",
     "UNet": "core_diffusion.unet",
+    "UNetEncoder": "core_diffusion.unet",
+    "UNetFeatures": "core_diffusion.unet_features",
     "DDPMUNet": "core_diffusion.ddpm_unet",
     "sinusoidal_embedding": "core_diffusion.layers",
     "NoiseSchedule": "core_diffusion.schedules",

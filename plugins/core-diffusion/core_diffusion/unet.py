@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -10,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core import BaseModel
+from core.errors import ConfigError
 from core_diffusion.configs import UNetConfig
 from core_diffusion.layers import (
     check_conditioning,
@@ -17,8 +20,13 @@ from core_diffusion.layers import (
     check_timesteps,
     sinusoidal_embedding,
 )
+from core_diffusion.unet_features import UNetFeatures
 
-__all__ = ["UNet", "ResBlock", "SelfAttention"]
+__all__ = ["UNet", "UNetEncoder", "ResBlock", "SelfAttention"]
+
+#: the modules of the encoder path; this order is the parameter order of saved copies (ControlNet
+#: checkpoints, their optimizer state).
+_ENCODER_PATH = ("conv_in", "time_mlp", "down", "mid1", "mid_attn", "mid2", "label_emb")
 
 
 def _norm(channels: int, groups: int) -> nn.GroupNorm:
@@ -65,7 +73,11 @@ class SelfAttention(nn.Module):
 
 
 class UNet(BaseModel):
-    """Denoising network ``forward(x, t, y=None, cond=None) -> prediction`` (x's shape)."""
+    """Denoising network ``forward(x, t, y=None, cond=None) -> prediction`` (x's shape).
+
+    ``encode`` / ``decode`` run the encoder and decoder paths apart (``forward`` is
+    ``decode(encode(...))``); ``skip_channels`` and ``middle_channels`` give their channels.
+    """
 
     config_class = UNetConfig
 
@@ -106,6 +118,10 @@ class UNet(BaseModel):
                 skips.append(ch)
                 size //= 2
             self.down.append(stage)
+        #: channels of each skip feature, in encoder order.
+        self.skip_channels: tuple[int, ...] = tuple(skips)
+        #: channels of the middle block's output.
+        self.middle_channels = ch
         self.mid1 = block(ch, ch)
         self.mid_attn = (
             SelfAttention(ch, c.attention_heads, groups)
@@ -129,43 +145,54 @@ class UNet(BaseModel):
         self.norm_out = _norm(ch, groups)
         self.conv_out = nn.Conv2d(ch, c.out_channels or c.in_channels, 3, padding=1)
 
+    def encoder_copy(self) -> UNetEncoder:
+        """A deep copy of the encoder path with its own weights (a ControlNet's trainable copy)."""
+        return UNetEncoder(self)
+
+    def encode(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        y: torch.Tensor | None = None,
+        cond: torch.Tensor | None = None,
+        *,
+        input_residual: torch.Tensor | None = None,
+        embedding_residual: torch.Tensor | None = None,
+    ) -> UNetFeatures:
+        """The encoder path: skip features, the middle block's output and the embedding.
+
+        ``input_residual`` (B, base_channels, H, W) is added after the input conv and
+        ``embedding_residual`` (B, time_dim) to the time embedding.
+        """
+        return _encode(self, "unet", x, t, y, cond, input_residual, embedding_residual)
+
+    def decode(self, features: UNetFeatures) -> torch.Tensor:
+        """The decoder path: the prediction from (possibly modified) encoder features."""
+        features.check_channels("unet", self.skip_channels, self.middle_channels)
+        h, emb, skips = features.middle, features.embedding, list(features.skips)
+        for stage in self.up:
+            for blk, attn in zip(stage["blocks"], stage["attn"]):
+                h = attn(blk(torch.cat([h, skips.pop()], 1), emb))
+            if "upsample" in stage:
+                h = stage["upsample"](F.interpolate(h, scale_factor=2.0, mode="nearest"))
+        return self.conv_out(F.silu(self.norm_out(h)))
+
     def forward(
         self,
         x: torch.Tensor,
         t: torch.Tensor,
         y: torch.Tensor | None = None,
         cond: torch.Tensor | None = None,
+        *,
+        down_residuals: Sequence[torch.Tensor] | None = None,
+        mid_residual: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        c = self.config
-        check_image_input("unet", x, c.in_channels, self.downsample_factor)
-        t = check_timesteps("unet", x, t)
-        check_conditioning("unet", y, cond, c.num_classes, c.cond_channels, x.shape[0])
-        if cond is not None:
-            if cond.shape != (x.shape[0], c.cond_channels, *x.shape[-2:]):
-                raise ValueError(
-                    f"unet: cond must have shape {(x.shape[0], c.cond_channels, *x.shape[-2:])}, "
-                    f"got {tuple(cond.shape)}"
-                )
-            x = torch.cat([x, cond.to(x.dtype)], 1)
-        emb = self.time_mlp(sinusoidal_embedding(t, c.base_channels).to(x.dtype))
-        if self.label_emb is not None and y is not None:
-            emb = emb + self.label_emb(y)
-        h = self.conv_in(x)
-        hs = [h]
-        for stage in self.down:
-            for blk, attn in zip(stage["blocks"], stage["attn"]):
-                h = attn(blk(h, emb))
-                hs.append(h)
-            if "downsample" in stage:
-                h = stage["downsample"](h)
-                hs.append(h)
-        h = self.mid2(self.mid_attn(self.mid1(h, emb)), emb)
-        for stage in self.up:
-            for blk, attn in zip(stage["blocks"], stage["attn"]):
-                h = attn(blk(torch.cat([h, hs.pop()], 1), emb))
-            if "upsample" in stage:
-                h = stage["upsample"](F.interpolate(h, scale_factor=2.0, mode="nearest"))
-        return self.conv_out(F.silu(self.norm_out(h)))
+        """The prediction; ``down_residuals`` / ``mid_residual`` are added to the skip
+        features / the middle block's output first (shapes as in ``encode``'s result)."""
+        features = self.encode(x, t, y, cond)
+        if down_residuals is not None or mid_residual is not None:
+            features = features.with_residuals(down_residuals, mid_residual, name="unet")
+        return self.decode(features)
 
     def example_inputs(self, batch_size: int = 2) -> tuple[torch.Tensor, ...]:
         g = torch.Generator().manual_seed(0)
@@ -178,3 +205,73 @@ class UNet(BaseModel):
         y = torch.randint(0, c.num_classes, (batch_size,), generator=g) if c.num_classes else None
         cond = torch.randn(batch_size, c.cond_channels, size, size, generator=g)
         return x, t, y, cond if c.cond_channels else None
+
+
+class UNetEncoder(nn.Module):
+    """A U-Net's encoder path as a module of its own: ``forward(x, t, ...) -> UNetFeatures``.
+
+    Made by ``UNet.encoder_copy()``; starts from the U-Net's weights and takes ``encode``'s
+    arguments.
+    """
+
+    def __init__(self, unet: UNet) -> None:
+        super().__init__()
+        self.config = unet.config
+        self.downsample_factor = unet.downsample_factor
+        self.skip_channels = unet.skip_channels
+        self.middle_channels = unet.middle_channels
+        for name in _ENCODER_PATH:
+            setattr(self, name, copy.deepcopy(getattr(unet, name)))
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        y: torch.Tensor | None = None,
+        cond: torch.Tensor | None = None,
+        *,
+        input_residual: torch.Tensor | None = None,
+        embedding_residual: torch.Tensor | None = None,
+    ) -> UNetFeatures:
+        return _encode(self, "unet-encoder", x, t, y, cond, input_residual, embedding_residual)
+
+
+def _encode(
+    path: UNet | UNetEncoder,
+    name: str,
+    x: torch.Tensor,
+    t: torch.Tensor,
+    y: torch.Tensor | None,
+    cond: torch.Tensor | None,
+    input_residual: torch.Tensor | None,
+    embedding_residual: torch.Tensor | None,
+) -> UNetFeatures:
+    c = path.config
+    check_image_input(name, x, c.in_channels, path.downsample_factor)
+    t = check_timesteps(name, x, t)
+    check_conditioning(name, y, cond, c.num_classes, c.cond_channels, x.shape[0])
+    if cond is not None:
+        if cond.shape != (x.shape[0], c.cond_channels, *x.shape[-2:]):
+            raise ConfigError(
+                f"{name}: cond must have shape {(x.shape[0], c.cond_channels, *x.shape[-2:])}, "
+                f"got {tuple(cond.shape)}"
+            )
+        x = torch.cat([x, cond.to(x.dtype)], 1)
+    emb = path.time_mlp(sinusoidal_embedding(t, c.base_channels).to(x.dtype))
+    if path.label_emb is not None and y is not None:
+        emb = emb + path.label_emb(y)
+    if embedding_residual is not None:
+        emb = emb + embedding_residual
+    h = path.conv_in(x)
+    if input_residual is not None:
+        h = h + input_residual
+    skips = [h]
+    for stage in path.down:
+        for blk, attn in zip(stage["blocks"], stage["attn"]):
+            h = attn(blk(h, emb))
+            skips.append(h)
+        if "downsample" in stage:
+            h = stage["downsample"](h)
+            skips.append(h)
+    h = path.mid2(path.mid_attn(path.mid1(h, emb)), emb)
+    return UNetFeatures(skips=tuple(skips), middle=h, embedding=emb)
