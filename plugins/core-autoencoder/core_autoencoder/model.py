@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,17 @@ def default_loss(
             f"{', '.join(f'{n} ({t})' for n, t in head_types.items())}; give a 'loss' section"
         )
     return {"type": "composite", "parts": parts}
+
+
+def _latent_of(encoded: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    for key in ("latent", "mu"):
+        if key in encoded:
+            return encoded[key]
+    found = ", ".join(map(str, encoded)) or "none"
+    raise ConfigError(
+        f"autoencoder.decode: a dict to decode needs 'latent' or 'mu' (what encode returns); "
+        f"its keys: {found}"
+    )
 
 
 class Autoencoder(BaseModel):
@@ -109,8 +121,11 @@ class Autoencoder(BaseModel):
             out["latent"] = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if sample else mu
         return out
 
-    def decode(self, latent: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Every head's output for a latent."""
+    def decode(self, latent: torch.Tensor | Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Every head's output for a latent, or for what ``encode`` returns (its ``latent``;
+        ``mu`` for a variational encoding without one)."""
+        if isinstance(latent, Mapping):
+            latent = _latent_of(latent)
         return dict(self.decoder(latent))
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
