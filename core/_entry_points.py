@@ -139,49 +139,46 @@ class _Metadata:
 
 
 def _read_text(path: str) -> str | None:
+    """A file's text, newlines as universal-newline reading gives them; None if unreadable."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
+        with open(path, "rb") as fh:  # a third of the cost of a text-mode open
+            text = fh.read().decode("utf-8")
     except OSError:
         return None
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
-def _header_lines(path: str) -> list[str] | None:
-    """The header lines of a metadata file; None where it is missing or empty."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            line = fh.readline()
-            if not line:
-                return None
-            lines = []
-            while line.startswith((" ", "\t")) or _HEADER_LINE.match(line):
-                lines.append(line)
-                line = fh.readline()
-            return lines  # up to the blank line (or anything else) that ends the headers
-    except OSError:
-        return None
+def _header_lines(text: str) -> Iterator[str]:
+    """The header lines of metadata text, up to the line (blank or other) that ends them."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        line = text[start:end]
+        if not (line.startswith((" ", "\t")) or _HEADER_LINE.match(line)):
+            return
+        yield line
+        start = end + 1
 
 
 def _metadata(info: str) -> _Metadata:
     """Name, Version and Requires-Dist of a distribution, read as importlib.metadata does."""
-    lines: list[str] = []
-    # METADATA (wheels), PKG-INFO (eggs), or the path itself (an .egg-info file)
-    for path in (os.path.join(info, "METADATA"), os.path.join(info, "PKG-INFO"), info):
-        found = _header_lines(path)
-        if found is not None:
-            lines = found
-            break
+    text = (
+        _read_text(os.path.join(info, "METADATA"))
+        or _read_text(os.path.join(info, "PKG-INFO"))
+        or _read_text(info)  # an .egg-info file is the metadata itself
+        or ""
+    )
     headers: list[tuple[str, str]] = []
-    for line in lines:
+    for line in _header_lines(text):
         if line.startswith((" ", "\t")):  # a folded continuation line
             if headers:
-                headers[-1] = (headers[-1][0], headers[-1][1] + line)
+                headers[-1] = (headers[-1][0], f"{headers[-1][1]}\n{line}")
         else:
             key, _, value = line.partition(":")
             headers.append((key.lower(), value.lstrip(" \t")))
     values: dict[str, list[str]] = {}
     for key, value in headers:
-        value = value.rstrip("\r\n")
         if "\n" in value:  # importlib.metadata re-indents folded values
             import textwrap
 

@@ -84,6 +84,21 @@ def test_entry_points_txt_is_read_with_importlibs_rules(tmp_path, monkeypatch):
     assert entry_points(GROUP)[0].version == "1.0 "  # header values keep trailing blanks
 
 
+def test_metadata_with_crlf_newlines_and_folded_headers(tmp_path, monkeypatch):
+    info = tmp_path / "folded-2.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_bytes(
+        b"Metadata-Version: 2.1\r\nName: folded\r\nSummary: one\r\n  two\r\nVersion: 2.0\r\n"
+        b"Requires-Dist: core>=0.1,\r\n  <0.2\r\nRequires-Dist: core!=0.1.3\r\n\r\nName: body\r\n"
+    )
+    (info / "entry_points.txt").write_bytes(f"[{GROUP}]\r\nf = json:dumps\r\n".encode())
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+    importlib.invalidate_caches()
+    scanned, fallback = _entry_points._scan(GROUP), _entry_points._from_importlib(GROUP)
+    assert scanned == fallback
+    assert scanned == [PluginEntryPoint("f", "json:dumps", "folded", "2.0", ">=0.1,<0.2,!=0.1.3")]
+
+
 def test_load_resolves_module_attribute_and_extras():
     import json
 
