@@ -155,7 +155,7 @@ class PluginManager:
         declared: list[tuple[Any, PluginRecord]] = []
         for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             record = PluginRecord(ep.name, ep.dist, ep.version, ep.value)
-            record.requires_core = getattr(ep, "requires_core", None)
+            record.requires_core = ep.requires_core
             labels = {ep.name, ep.dist}
             if (allow is not None and not labels & allow) or labels & block:
                 why = "CORE_DISABLE_PLUGINS" if labels & block else "CORE_LOAD_PLUGINS"
