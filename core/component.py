@@ -34,7 +34,7 @@ class Component:
 
     @classmethod
     def describe(cls) -> str:
-        """``model 'dcgan' from gan (core-gan 0.1.0)`` for messages."""
+        """``model 'my-gan' from mine (core-mine 0.1.0)`` for messages."""
         name = cls.model_type or cls.__name__
         return describe_component(cls.kind, name, getattr(cls, "_core_provider", None))
 

@@ -163,7 +163,7 @@ class PluginManager:
                 continue
             why = incompatibility(record.requires_core)
             if why:
-                self._set_unavailable(record, "incompatible", why)
+                self._set_unavailable(record, "incompatible", f"incompatible: {why}")
                 if self.strict:
                     raise PluginError(
                         f"plugin '{ep.name}' ({ep.dist}) {why} (CORE_STRICT_PLUGINS is set)"

@@ -39,5 +39,8 @@ def provider_hint(
         return None
     why = (unavailable or {}).get(distribution)
     if why:
-        return f"it is provided by the distribution '{distribution}', whose plugin is {why}"
+        return (
+            f"it is provided by the distribution '{distribution}', which is installed but not "
+            f"loaded ({why})"
+        )
     return f"it is provided by the distribution '{distribution}' (pip install {distribution})"

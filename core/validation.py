@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel as PydanticModel
 from pydantic import ValidationError
 
-from core._messages import clip, short_repr
+from core._messages import clip, key_text, short_repr
 from core.config import origin_of
 from core.errors import ConfigError
 
@@ -20,7 +20,7 @@ MAX_PROBLEMS = 3
 
 
 def describe_component(kind: str, name: str | None, provider: str | None) -> str:
-    """``model 'dcgan' from gan (core-gan 0.1.0)``."""
+    """``model 'my-gan' from mine (core-mine 0.1.0)``."""
     text = f"{kind} '{name}'" if name else kind
     return f"{text} from {provider}" if provider else text
 
@@ -85,7 +85,7 @@ def _describe(config_class: type[PydanticModel], err: Mapping[str, Any], data: A
         close = difflib.get_close_matches(str(loc[-1]), fields, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         allowed = f" (allowed: {', '.join(fields)})" if fields and not close else ""
-        return f"unknown key {short_repr(str(loc[-1]))}{hint}{allowed}"
+        return f"unknown key {key_text(loc[-1])}{hint}{allowed}"
     if kind == "missing":
         return "required key is missing"
     if kind == "value_error" and not loc:  # a whole-section check: its message says it all

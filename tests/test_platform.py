@@ -102,7 +102,7 @@ def test_every_command_survives_a_plugin_calling_sys_exit(fake_dist):
     assert shown.returncode == 0 and "good-hello" in shown.stdout, shown.stderr
     listed = _core("plugins", "list", site=site, extra_env=env)
     assert listed.returncode == 0
-    assert "quitter: failed: failed to import: SystemExit" in listed.stdout
+    assert "quitter: failed to import: SystemExit" in listed.stdout
     assert _core("good-hello", site=site, extra_env=env).stdout == "hello from good\n"
 
 
@@ -161,7 +161,7 @@ def test_unknown_name_of_an_unavailable_distribution_says_why():
 
     registry = Registry()
     registry.unavailable["core-diffusion"] = "disabled by CORE_DISABLE_PLUGINS"
-    with pytest.raises(core.UnknownComponentError, match="'core-diffusion', whose plugin is disab"):
+    with pytest.raises(core.UnknownComponentError, match="installed but not loaded .disabled by"):
         registry.get("model", "ddpm")
 
 
@@ -262,7 +262,9 @@ def test_the_kinds_test_finds_a_second_list(tmp_path):
 
 
 def test_core_names_no_plugin():
-    pattern = ("core_gan", "core_vae", "core_diffusion", "core_difflut", "core_denoisers")
+    """Only the generated provider index (a JSON file) knows first-party distributions."""
+    packages = [p.name for p in (REPO / "plugins").iterdir() if (p / "pyproject.toml").is_file()]
+    pattern = [*packages, *(name.replace("-", "_") for name in packages)]
     offenders = [
         str(path.relative_to(REPO))
         for path in (REPO / "core").rglob("*.py")

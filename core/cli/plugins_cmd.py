@@ -35,7 +35,10 @@ def list_plugins(as_json: bool, show_all: bool) -> None:
         )
         return
     if not records:
-        click.echo("no plugins installed (pip install core-diffusion, core-difflut, ...)")
+        from core.providers import provider_index
+
+        known = sorted({d for names in provider_index().values() for d in names.values()})
+        click.echo(f"no plugins installed (first-party: pip install {' '.join(known)})")
     else:
         echo_table(
             ("PLUGIN", "DISTRIBUTION", "VERSION", "STATUS", "HOOKS", "COMPONENTS"),
@@ -53,7 +56,7 @@ def list_plugins(as_json: bool, show_all: bool) -> None:
         )
     for r in records:
         if r.error:
-            click.echo(f"{r.name}: {r.status}: {r.error}")
+            click.echo(f"{r.name}: {r.error}")
     for kind, name, owners in conflicts:
         click.echo(f"conflict: {kind} '{name}' is given by {', '.join(owners)}")
 
