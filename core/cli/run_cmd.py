@@ -120,8 +120,8 @@ def sample(
 ) -> None:
     """Draw samples from a run directory or a pretrained model into a PNG grid."""
     from core.metrics.evaluate import load_model
+    from core.sampling import draw_samples
     from core.training.images import save_samples
-    from core.training.trainer import draw_samples
 
     extra = _sampler_options(sampler_options)
     model, info = load_model(source, device=device, raw=raw)

@@ -9,15 +9,10 @@ from typing import Any
 import torch
 
 from core.config import Config, apply_overrides
+from core.devices import resolve_device
 from core.errors import ConfigError, TrainingError
 
 __all__ = ["load_model", "evaluate_model", "reference_data"]
-
-
-def _device(name: str) -> torch.device:
-    from core.training.trainer import resolve_device
-
-    return resolve_device(name)
 
 
 def load_model(
@@ -36,7 +31,7 @@ def load_model(
     from core.weights import load_weights
 
     path = Path(source)
-    dev = _device(device)
+    dev = resolve_device(device)
     info: dict[str, Any] = {"source": source, "run_dir": None, "data": None, "sample": {}}
     if path.is_dir() and (path / "config.yaml").is_file():  # a run directory
         info["run_dir"] = str(path)
@@ -130,7 +125,7 @@ def evaluate_model(
     reference is test) and the reference: what real data of that size scores.
     """
     from core.components import build
-    from core.training.trainer import draw_samples
+    from core.sampling import draw_samples
 
     model, info = load_model(source, device=device, raw=raw)
     defaults = info.get("evaluate") or {}

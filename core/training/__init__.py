@@ -24,7 +24,7 @@ __all__ = [
 
 _LAZY = {
     "Trainer": "core.training.trainer",
-    "draw_samples": "core.training.trainer",
+    "draw_samples": "core.sampling",
     "TrainConfig": "core.training.configs",
     "SampleConfig": "core.training.configs",
     "EMAConfig": "core.training.configs",

@@ -18,7 +18,9 @@ import numpy as np
 import torch
 
 from core.config import Config
+from core.devices import resolve_device
 from core.errors import ConfigError, TrainingError
+from core.sampling import draw_samples
 from core.training.checkpoint import (
     commit_checkpoint,
     latest_checkpoint,
@@ -32,7 +34,7 @@ from core.training.checkpoint import (
 )
 from core.training.configs import EMAConfig, SampleConfig, TrainConfig
 from core.training.data import ResumableSampler, make_loader
-from core.training.distributed import DistInfo, barrier, mean_across, setup_distributed
+from core.training.distributed import barrier, mean_across, setup_distributed
 from core.training.ema import EMA
 from core.training.images import save_loss_curve, save_samples
 from core.training.lr_schedules import build_lr_schedule, lr_factor
@@ -40,7 +42,7 @@ from core.training.optimizers import Optimizers
 from core.training.sections import check_run_sections, validate_evaluate_section
 from core.validation import validate_section
 
-__all__ = ["Trainer", "validate_run_config", "resolve_device", "draw_samples"]
+__all__ = ["Trainer", "validate_run_config"]
 
 
 def validate_run_config(config: Config) -> tuple[TrainConfig, SampleConfig]:
@@ -66,17 +68,6 @@ def validate_run_config(config: Config) -> tuple[TrainConfig, SampleConfig]:
     validate_evaluate_section(sections.get("evaluate") or {}, source=source, origins=origins)
     build_lr_schedule(train, source)  # type: ignore[arg-type]
     return train, sample  # type: ignore[return-value]
-
-
-def resolve_device(name: str, info: DistInfo | None = None) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` without CUDA is a ConfigError."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError("train.device: 'cuda' requested but CUDA is not available")
-        return torch.device("cuda", info.local_rank if info else 0)
-    return torch.device("cpu")
 
 
 def _seed_all(seed: int) -> None:
@@ -107,49 +98,6 @@ class _LossModule(torch.nn.Module):
 
     def forward(self, batch: Any) -> Any:
         return self.model.compute_loss(batch)
-
-
-@torch.no_grad()
-def draw_samples(
-    model: torch.nn.Module,
-    n: int,
-    *,
-    sampler: str | None = None,
-    steps: int | None = None,
-    batch_size: int = 256,
-    seed: int | None = 0,
-    **kwargs: Any,
-) -> torch.Tensor:
-    """``n`` samples from ``model.sample`` in chunks, in eval mode, with a forked RNG."""
-    if not hasattr(model, "sample"):
-        raise TrainingError(f"{type(model).__name__} has no sample(n, ...) method")
-    extra = dict(kwargs)
-    if sampler is not None:
-        extra["sampler"] = sampler
-    if steps is not None:
-        extra["steps"] = steps
-    was_training = model.training
-    model.eval()
-    devices = [model.device] if hasattr(model, "device") else []
-    chunks = []
-    try:
-        with torch.random.fork_rng(devices=[d for d in devices if d.type == "cuda"]):
-            if seed is not None:
-                torch.manual_seed(seed)
-            done = 0
-            while done < n:
-                count = min(batch_size, n - done)
-                per_sample = {  # per-sample tensors (labels y, cond) are cut to the chunk
-                    k: v[done : done + count]
-                    for k, v in extra.items()
-                    if isinstance(v, torch.Tensor) and v.ndim > 0 and len(v) == n
-                }
-                chunk = model.sample(count, **{**extra, **per_sample})
-                chunks.append(chunk.detach().float().cpu())
-                done += count
-    finally:
-        model.train(was_training)
-    return torch.cat(chunks)
 
 
 class Trainer:
@@ -189,7 +137,7 @@ class Trainer:
         self.resume = resume
         self.overwrite = overwrite
 
-        self.device = resolve_device(tc.device)
+        self.device = resolve_device(tc.device, where="train.device")
         self.dist = setup_distributed(self.device.type)
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)

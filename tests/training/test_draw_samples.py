@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from core.training.trainer import draw_samples
+from core.sampling import draw_samples
 
 
 class LabelEcho(torch.nn.Module):
@@ -29,3 +29,11 @@ def test_no_sample_method_is_a_training_error():
 
     with pytest.raises(TrainingError, match="has no sample"):
         draw_samples(torch.nn.Linear(1, 1), 4)
+
+
+def test_core_training_still_exports_draw_samples():
+    import core.sampling
+    import core.training
+
+    assert "draw_samples" in core.training.__all__
+    assert core.training.draw_samples is core.sampling.draw_samples

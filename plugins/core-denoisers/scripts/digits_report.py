@@ -33,8 +33,8 @@ def main() -> None:
 
     from core.metrics.evaluate import load_model
     from core.metrics.fid import load_classifier
+    from core.sampling import draw_samples
     from core.training.images import save_samples
-    from core.training.trainer import draw_samples
 
     model, info = load_model(args.run, device="cpu")
     classes = int(model.num_classes)

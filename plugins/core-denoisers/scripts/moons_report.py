@@ -37,7 +37,7 @@ def main() -> None:
 
     from core.components import build
     from core.metrics.evaluate import load_model
-    from core.training.trainer import draw_samples
+    from core.sampling import draw_samples
 
     model, info = load_model(args.run, device="cpu")
     generated = draw_samples(
