@@ -9,6 +9,8 @@ from pydantic import field_validator
 from core.schema import ComponentConfig, Field
 
 __all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "MAX_PIXELS_CEILING",
     "ImageDataConfig",
     "DigitsConfig",
     "Mnist5kConfig",
@@ -17,6 +19,23 @@ __all__ = [
     "TensorsConfig",
     "Toy2DConfig",
 ]
+
+
+#: Images with more pixels than this (8192 x 8192, 201 MB decoded as RGB) are refused by default.
+DEFAULT_MAX_PIXELS = 8192 * 8192
+#: The highest ``max_pixels`` a config may set: 2**27, under Pillow's own hard limit (2 x 89.5 Mpx).
+MAX_PIXELS_CEILING = 2**27
+
+
+def max_pixels_field() -> int:
+    """The ``max_pixels`` field every dataset that decodes image files has."""
+    return Field(
+        DEFAULT_MAX_PIXELS,
+        ge=1,
+        le=MAX_PIXELS_CEILING,
+        description="refuse an image whose header claims more pixels (width x height), "
+        "before decoding it",
+    )
 
 
 class ImageDataConfig(ComponentConfig):
@@ -74,6 +93,7 @@ class ImageFolderConfig(ImageDataConfig):
     extensions: list[str] = Field(
         [".png", ".jpg", ".jpeg", ".bmp", ".webp"], description="file suffixes read"
     )
+    max_pixels: int = max_pixels_field()
 
 
 class TensorsConfig(ComponentConfig):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import math
 import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import torch
 
 from core.component import Component
 from core.data.configs import ImageFolderConfig, MnistConfig, TensorsConfig
-from core.data.images import ImageTensorDataset
+from core.data.images import ImageTensorDataset, open_image
 from core.errors import DataError
 
 __all__ = ["Mnist", "ImageFolder", "Tensors", "read_idx"]
@@ -21,28 +23,52 @@ _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """An IDX file (optionally gzipped) as a numpy array."""
+    """An IDX file (optionally gzipped) as a numpy array.
+
+    The header's shape is checked against the bytes in the file (exact integers: a header
+    claiming 65536^4 items never overflows) before the data is read.
+    """
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as handle:
-            raw = handle.read()
-    except OSError as exc:
+            magic = handle.read(4)
+            if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_TYPES:
+                raise DataError(f"{path}: not an IDX file (bad magic number {magic.hex()})")
+            ndim = magic[3]
+            dims = handle.read(4 * ndim)
+            if len(dims) < 4 * ndim:
+                raise DataError(f"{path}: IDX file truncated inside its header")
+            shape = struct.unpack(f">{ndim}I", dims)
+            dtype = np.dtype(_IDX_TYPES[magic[2]])
+            expected = math.prod(shape) * dtype.itemsize
+            if path.suffix != ".gz":  # the size on disk says it before anything is read
+                _check_idx_size(path, shape, expected, path.stat().st_size - 4 - 4 * ndim)
+            if math.prod(d for d in shape if d) * dtype.itemsize > np.iinfo(np.intp).max:
+                raise DataError(f"{path}: IDX header shape {shape} is too large for an array")
+            data = _read_at_most(handle, expected + 1)
+    except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{path}: cannot read IDX file: {exc}") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
-        raise DataError(f"{path}: not an IDX file (bad magic number {raw[:4].hex()})")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(f"{path}: IDX file truncated inside its header")
-    shape = struct.unpack(f">{ndim}I", raw[4:header])
-    dtype = np.dtype(_IDX_TYPES[raw[2]])
-    expected = int(np.prod(shape)) * dtype.itemsize
-    if len(raw) - header != expected:
+    _check_idx_size(path, shape, expected, len(data))
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
+
+
+def _read_at_most(handle: Any, limit: int, chunk: int = 1 << 24) -> bytearray:
+    """Up to ``limit`` bytes, read in chunks (a header's claim never sizes a buffer)."""
+    data = bytearray()
+    while len(data) < limit:
+        block = handle.read(min(chunk, limit - len(data)))
+        if not block:
+            break
+        data += block
+    return data
+
+
+def _check_idx_size(path: Path, shape: tuple[int, ...], expected: int, found: int) -> None:
+    if found != expected:
         raise DataError(
-            f"{path}: IDX header says shape {shape} ({expected} bytes), file holds "
-            f"{len(raw) - header} bytes (truncated?)"
+            f"{path}: IDX header says shape {shape} ({expected:,} bytes), file holds "
+            f"{found:,} bytes ({'truncated?' if found < expected else 'trailing bytes'})"
         )
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
 
 
 def _find_idx(root: Path, stem: str) -> Path:
@@ -122,16 +148,16 @@ class ImageFolder(ImageTensorDataset):
         self._finish(images, np.array([label for _, label in files], dtype=np.int64))
 
     def _load(self, path: Path) -> torch.Tensor:
-        from PIL import Image, UnidentifiedImageError
+        from PIL import Image
 
         try:
-            with Image.open(path) as image:
+            with open_image(path, self.config.max_pixels, "dataset 'image-folder'") as image:
                 image = image.convert("L" if self.config.channels == 1 else "RGB")
                 size = self.config.image_size
                 if size is not None:
                     image = image.resize((size, size), Image.BICUBIC)
                 array = np.asarray(image, dtype=np.float32) / 255.0
-        except (OSError, UnidentifiedImageError) as exc:
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
             raise DataError(f"dataset 'image-folder': cannot read image {path}: {exc}") from None
         array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
         return torch.from_numpy(np.ascontiguousarray(array))

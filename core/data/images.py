@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import importlib.util
+import re
+import warnings
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,36 @@ __all__ = [
     "stratified_split",
     "prepare_images",
     "find_mnist_5k",
+    "open_image",
 ]
+
+
+@contextlib.contextmanager
+def open_image(path: Path, max_pixels: int, where: str = "") -> Iterator[Any]:
+    """Open an image with Pillow (lazily: only its header is read) and refuse it, before any
+    pixel is decoded, when it claims more than ``max_pixels`` pixels: a ``DataError``."""
+    from PIL import Image
+
+    prefix = f"{where}: " if where else ""
+    try:
+        with warnings.catch_warnings():  # the limit below replaces Pillow's warning
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+    except Image.DecompressionBombError as exc:  # over Pillow's hard limit, above ours
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(found.group(1)):,} pixels" if found else str(exc)
+        raise DataError(
+            f"{prefix}{path}: image of {size} is over the limit of {max_pixels:,} pixels "
+            "(max_pixels); refused before decoding"
+        ) from None
+    with image:
+        width, height = image.size
+        if width * height > max_pixels:
+            raise DataError(
+                f"{prefix}{path}: {width}x{height} image ({width * height:,} pixels) is over the "
+                f"limit of {max_pixels:,} pixels (max_pixels); refused before decoding"
+            )
+        yield image
 
 
 def stratified_split(labels: np.ndarray, test_per_class: Any, seed: int = 0) -> np.ndarray:

@@ -9,6 +9,7 @@ from core_diffusion.configs import check_sampler
 from pydantic import BaseModel as _Pydantic
 from pydantic import ConfigDict, field_validator, model_validator
 
+from core.data.configs import max_pixels_field
 from core.schema import ComponentConfig, Field, runtime
 
 __all__ = [
@@ -54,7 +55,7 @@ class ConvEncoderConfig(ComponentConfig):
 class HeadSpec(_Pydantic):
     """One decoder head: ``{type, name, ...head parameters}`` (e.g. ``out_channels``)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
     type: str = Field(description="registered head name (rgb, segmentation, classification)")
     name: str | None = Field(None, description="output key (default: the head type)")
@@ -299,6 +300,11 @@ class ManifestConfig(ComponentConfig):
         None, description="output giving classes for inverse-frequency sampling weights"
     )
     cache: bool = Field(False, description="keep loaded files in memory")
+    max_pixels: int = max_pixels_field()
+    allow_paths_outside_root: bool = Field(
+        False,
+        description="also read absolute paths, ../ paths and symlinks that lead outside root",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ManifestConfig:

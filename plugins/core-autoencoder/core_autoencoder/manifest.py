@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import os
 from collections import Counter
 from pathlib import Path
@@ -12,6 +13,7 @@ import numpy as np
 import torch
 
 from core.component import Component
+from core.data.images import open_image
 from core.errors import ConfigError, DataError
 from core_autoencoder.configs import ColumnSpec, ManifestConfig
 
@@ -28,6 +30,14 @@ def _number(text: str) -> float | None:
         return float(text)
     except (TypeError, ValueError):
         return None
+
+
+def _whole(cell: str, value: float) -> float | int:
+    """The exact integer a cell holds ("12", "3.0", "1e3"), else NaN (compares false)."""
+    try:
+        return int(cell)
+    except ValueError:
+        return int(value) if math.isfinite(value) and value.is_integer() else math.nan
 
 
 def _matches(cell: str, op: str, value: Any) -> bool:
@@ -163,33 +173,60 @@ class ManifestDataset(Component, torch.utils.data.Dataset):
                         f"{self._where(row, spec.column)}: empty value "
                         "(set drop_missing: true to skip such rows)"
                     )
-                if spec.kind in _FILE_KINDS and not self._file(cell).is_file():
+                if spec.kind in _FILE_KINDS and not self._file(row, spec.column).is_file():
                     raise DataError(
-                        f"{self._where(row, spec.column)}: file not found: {self._file(cell)}"
+                        f"{self._where(row, spec.column)}: file not found: "
+                        f"{self._file(row, spec.column)}"
                     )
-                if spec.kind in ("int", "float") and _number(cell) is None:
-                    raise DataError(f"{self._where(row, spec.column)}: {cell!r} is not a number")
+                if spec.kind in ("int", "float"):
+                    self._check_number(row, spec.column, spec.kind)
 
-    def _file(self, cell: str) -> Path:
+    def _check_number(self, row: dict[str, Any], column: str, kind: str) -> None:
+        """A finite number; for ``int`` columns a whole one that fits in 64 bits."""
+        cell = row[column].strip()
+        value = _number(cell)
+        if value is None:
+            raise DataError(f"{self._where(row, column)}: {cell!r} is not a number")
+        if not math.isfinite(value):
+            raise DataError(f"{self._where(row, column)}: {cell!r} is not a finite number")
+        if kind == "int" and not -(2**63) <= _whole(cell, value) < 2**63:
+            raise DataError(
+                f"{self._where(row, column)}: {cell!r} is not a whole number of 64 bits"
+            )
+
+    def _file(self, row: dict[str, Any], column: str) -> Path:
+        """The file a cell names; refused when it leads outside ``root`` (unless allowed)."""
+        cell = row[column].strip()
         path = Path(cell).expanduser()
-        return path if path.is_absolute() else self.root / path
+        if self.config.allow_paths_outside_root:
+            return path if path.is_absolute() else self.root / path
+        hint = "set allow_paths_outside_root: true to read it"
+        if path.is_absolute():
+            raise DataError(f"{self._where(row, column)}: absolute path {cell!r} refused ({hint})")
+        resolved = (self.root / path).resolve()
+        if not resolved.is_relative_to(self.root.resolve()):
+            how = "leads" if ".." in path.parts else f"resolves to {resolved},"
+            raise DataError(
+                f"{self._where(row, column)}: {cell!r} {how} outside {self.root} ({hint})"
+            )
+        return self.root / path
 
     # -- loading ------------------------------------------------------------------------------
     def _load(self, row: dict[str, Any], spec: ColumnSpec) -> Any:
         cell = row[spec.column].strip()
         kind = spec.kind
         if kind == "int":
-            return int(float(cell))
+            return _whole(cell, float(cell))
         if kind == "float":
             return torch.tensor(float(cell))
         if kind == "str":
             return cell
-        path = self._file(cell)
+        path = self._file(row, spec.column)
         try:
             if kind == "image":
-                return self._image(path)
+                return self._image(path, self._where(row, spec.column))
             if kind == "mask":
-                return self._mask(path)
+                return self._mask(path, self._where(row, spec.column))
             return self._tensor(path, spec)
         except DataError:
             raise
@@ -198,11 +235,11 @@ class ManifestDataset(Component, torch.utils.data.Dataset):
                 f"{self._where(row, spec.column)}: cannot read {path}: {type(exc).__name__}: {exc}"
             ) from None
 
-    def _image(self, path: Path) -> torch.Tensor:
+    def _image(self, path: Path, where: str) -> torch.Tensor:
         from PIL import Image
 
         c = self.config
-        with Image.open(path) as img:
+        with open_image(path, c.max_pixels, where) as img:
             mode = {1: "L", 3: "RGB"}.get(c.image_channels or 0)
             mode = mode or (img.mode if img.mode in ("L", "RGB") else "RGB")
             img = img.convert(mode)
@@ -213,10 +250,10 @@ class ManifestDataset(Component, torch.utils.data.Dataset):
         tensor = tensor[None] if tensor.dim() == 2 else tensor.permute(2, 0, 1)
         return tensor * 2 - 1 if c.image_range == "-1,1" else tensor
 
-    def _mask(self, path: Path) -> torch.Tensor:
+    def _mask(self, path: Path, where: str) -> torch.Tensor:
         from PIL import Image
 
-        with Image.open(path) as img:
+        with open_image(path, self.config.max_pixels, where) as img:
             img = img.convert("L")
             if self.config.image_size:
                 size = self.config.image_size
