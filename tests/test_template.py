@@ -18,10 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
+
+from core.cli.new_plugin_cmd import template_dir, template_examples
+from core.kinds import builtin_kind
 
 pytestmark = pytest.mark.slow
 
-ALL_KINDS = "model,scheduler,loss,head"
+#: example kind -> its files, as the template declares them (cookiecutter.json's _examples).
+EXAMPLES = template_examples()
+ALL_KINDS = ["model", *EXAMPLES]
 
 
 def _env() -> dict[str, str]:
@@ -76,7 +82,7 @@ class Rendered:
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rendered]:
     name = f"tpl-{uuid.uuid4().hex[:6]}"  # unique: other runs may share this environment
-    path = _render(name, ALL_KINDS, tmp_path_factory.mktemp("template"))
+    path = _render(name, ",".join(ALL_KINDS), tmp_path_factory.mktemp("template"))
     rendered = Rendered(name, f"core-{name}", f"core_{name.replace('-', '_')}", path)
     try:
         _run(
@@ -95,9 +101,24 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rendered]:
         _run(sys.executable, "-m", "pip", "uninstall", "-y", "-q", rendered.dist, check=False)
 
 
+def test_examples_are_kinds_of_core() -> None:
+    assert EXAMPLES, "cookiecutter.json declares no _examples"
+    assert [kind for kind in EXAMPLES if builtin_kind(kind) is None] == []
+
+
+def _example_files(package: str, kinds: list[str] = ALL_KINDS) -> list[str]:
+    return [
+        name.format(package=package)
+        for kind, files in EXAMPLES.items()
+        if kind in kinds
+        for name in files
+    ]
+
+
 def test_render_layout(installed: Rendered) -> None:
     root, package = installed.path, installed.package
     expected = [
+        *_example_files(package),
         "pyproject.toml",
         "README.md",
         ".gitignore",
@@ -107,9 +128,6 @@ def test_render_layout(installed: Rendered) -> None:
         f"{package}/plugin.py",
         f"{package}/configs.py",
         f"{package}/model.py",
-        f"{package}/scheduler.py",
-        f"{package}/loss.py",
-        f"{package}/head.py",
         "tests/test_model.py",
         "tests/test_plugin.py",
     ]
@@ -142,13 +160,8 @@ def test_listed_with_hooks_and_components(installed: Rendered) -> None:
     assert record["status"] == "loaded", record["error"]
     assert record["name"] == installed.name
     assert record["version"] == "0.1.0"
-    assert record["hooks"] == [
-        "register_heads",
-        "register_losses",
-        "register_models",
-        "register_schedulers",
-    ]
-    assert record["components"] == {"model": 1, "scheduler": 1, "loss": 1, "head": 1}
+    assert record["hooks"] == sorted(builtin_kind(kind).hook for kind in ALL_KINDS)
+    assert record["components"] == dict.fromkeys(ALL_KINDS, 1)
     info = _core("info", installed.name).stdout
     assert "latent_dim" in info and installed.dist in info
 
@@ -178,6 +191,14 @@ def test_core_train_runs_the_example_config(installed: Rendered, tmp_path: Path)
     assert steps and max(steps) == 6
     assert all(row["loss"] > 0 for row in rows if "loss" in row)
     assert list((run / "final").glob("*.safetensors")), "no final weights were written"
+    # The LR follows the plugin's schedule: steps 2, 4 and 6 of 6 (no warm-up) lie in the
+    # three equal stages of its two drops.
+    train = yaml.safe_load(config.read_text())["train"]
+    schedule, peak = train["lr_schedule"], train["lr"]
+    assert schedule["type"] == f"{installed.name}-exp-decay" and schedule["drops"] == 2
+    lrs = {row["step"]: row["lr"] for row in rows if "lr" in row}
+    ratio = schedule["min_ratio"]
+    assert lrs == pytest.approx({2: peak, 4: peak * ratio**0.5, 6: peak * ratio})
 
 
 def test_uninstall_removes_it_from_the_list(installed: Rendered) -> None:
@@ -197,6 +218,7 @@ def test_kinds_choose_the_files(tmp_path: Path) -> None:
     assert {p.name for p in (root / "tests").glob("*.py")} == {"test_model.py", "test_plugin.py"}
     plugin = (package / "plugin.py").read_text()
     assert "register_models" in plugin and "register_losses" not in plugin
+    assert "lr_schedule" not in (root / "configs" / "only-model-digits.yaml").read_text()
     _run(sys.executable, "-m", "ruff", "check", ".", cwd=root)
     _run(sys.executable, "-m", "ruff", "format", "--check", ".", cwd=root)
 
@@ -205,14 +227,45 @@ def test_kinds_choose_the_files(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["Bad Name!"], "must be kebab-case"),
-        (["ok-name", "--kinds", "model,sampler"], "unknown kind(s) sampler"),
+        (["ok-name", "--kinds", "model,sampler"], "no example of sampler"),
+        (["ok-name", "--kinds", "model,scheduler"], "no example of scheduler"),
+        (["ok-name", "--kinds", "loss,no-such"], "no-such: not a kind of core"),
     ],
 )
 def test_bad_arguments_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
     result = _core("new-plugin", *args, "-o", tmp_path, "--no-input", check=False)
     assert result.returncode == 2
     assert message in result.stderr
+    if "--kinds" in args:
+        assert f"the template has examples of {', '.join(ALL_KINDS)}" in result.stderr
     assert not any(tmp_path.iterdir()), "nothing is written on a bad argument"
+
+
+def test_cookiecutter_alone_defaults_to_every_example(tmp_path: Path) -> None:
+    from cookiecutter.main import cookiecutter
+
+    root = Path(cookiecutter(str(template_dir()), no_input=True, output_dir=str(tmp_path)))
+    missing = [p for p in _example_files("core_tiny_vae") if not (root / p).is_file()]
+    assert not missing, f"the default kinds leave out {missing}"
+
+
+def test_cookiecutter_hook_refuses_a_kind_without_example(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from cookiecutter.exceptions import FailedHookException
+    from cookiecutter.main import cookiecutter
+
+    with pytest.raises(FailedHookException):
+        cookiecutter(
+            str(template_dir()),
+            no_input=True,
+            output_dir=str(tmp_path),
+            extra_context={"kinds": "model,sampler"},
+        )
+    stderr = capfd.readouterr().err
+    assert "no example of kind(s) sampler" in stderr
+    assert all(kind in stderr for kind in ALL_KINDS), stderr
+    assert not any(tmp_path.iterdir()), "nothing is written when the hook refuses"
 
 
 def test_existing_directory_is_an_error(tmp_path: Path) -> None:

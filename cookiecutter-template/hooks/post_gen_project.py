@@ -1,16 +1,14 @@
 """Drop the example components whose kind was not chosen."""
 
+import json
 from pathlib import Path
 
 PACKAGE = "{{ cookiecutter.package_name }}"
-CHOSEN = {k.strip() for k in "{{ cookiecutter.kinds }}".split(",") if k.strip()} | {"model"}
-OPTIONAL = {
-    "scheduler": [f"{PACKAGE}/scheduler.py", "tests/test_scheduler.py"],
-    "loss": [f"{PACKAGE}/loss.py", "tests/test_loss.py"],
-    "head": [f"{PACKAGE}/head.py", "tests/test_head.py"],
-}
+CHOSEN = {k.strip() for k in "{{ cookiecutter.kinds }}".split(",") if k.strip()}
+#: example kind -> its files (cookiecutter.json's ``_examples``).
+EXAMPLES = json.loads('''{{ cookiecutter._examples | tojson }}''')
 
-for kind, files in OPTIONAL.items():
+for kind, files in EXAMPLES.items():
     if kind not in CHOSEN:
         for name in files:
-            Path(name).unlink(missing_ok=True)
+            Path(name.format(package=PACKAGE)).unlink(missing_ok=True)

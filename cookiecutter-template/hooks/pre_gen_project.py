@@ -1,5 +1,6 @@
 """Validate the answers before anything is written."""
 
+import json
 import re
 import sys
 
@@ -7,7 +8,8 @@ NAME = "{{ cookiecutter.__name }}"
 DIST = "{{ cookiecutter.dist_name }}"
 PACKAGE = "{{ cookiecutter.package_name }}"
 KINDS = "{{ cookiecutter.kinds }}"
-KNOWN = {"model", "scheduler", "loss", "head"}
+#: example kind -> its files (cookiecutter.json's ``_examples``); the model is always included.
+EXAMPLES = json.loads('''{{ cookiecutter._examples | tojson }}''')
 
 problems = []
 if not re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", NAME):
@@ -19,11 +21,12 @@ if not re.fullmatch(r"[A-Za-z0-9]+([-_.][A-Za-z0-9]+)*", DIST):
     problems.append(f"dist_name '{DIST}' is not a valid distribution name")
 if not re.fullmatch(r"[a-z_][a-z0-9_]*", PACKAGE):
     problems.append(f"package_name '{PACKAGE}' is not a valid Python package name")
-unknown = sorted({k.strip() for k in KINDS.split(",") if k.strip()} - KNOWN)
-if unknown:
+chosen = {k.strip() for k in KINDS.split(",") if k.strip()}
+missing = sorted(chosen - {"model", *EXAMPLES})
+if missing:
     problems.append(
-        f"unknown kind(s) {', '.join(unknown)} in kinds '{KINDS}'; choose from "
-        + ", ".join(sorted(KNOWN))
+        f"the template has no example of kind(s) {', '.join(missing)} (kinds '{KINDS}'); "
+        f"its examples: model, {', '.join(EXAMPLES)}"
     )
 if problems:
     for problem in problems:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
 
 from core.errors import ConfigError
+from core.kinds import builtin_kind
 
-__all__ = ["new_plugin", "render_plugin", "template_dir", "KINDS"]
+__all__ = ["new_plugin", "render_plugin", "template_dir", "template_examples"]
 
-#: example component kinds the template can include (the model is always included).
-KINDS = ("model", "scheduler", "loss", "head")
 _NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 _PACKAGED = Path(__file__).resolve().parents[1] / "_template"
 _CHECKOUT = Path(__file__).resolve().parents[2] / "cookiecutter-template"
@@ -42,15 +43,48 @@ def normalize_name(name: str) -> str:
     return clean
 
 
-def parse_kinds(kinds: str) -> list[str]:
-    """``"loss,model"`` -> ``["model", "loss"]`` (model always first); unknown kinds are errors."""
-    chosen = [k.strip() for k in kinds.split(",") if k.strip()]
-    unknown = [k for k in chosen if k not in KINDS]
-    if unknown:
+def template_examples(template: str | os.PathLike[str] | None = None) -> dict[str, list[str]]:
+    """Example kind -> its files: the template's ``_examples`` (the model is always included).
+
+    Empty for a template that declares none or is not a local directory (a URL).
+    """
+    path = Path(template or template_dir()) / "cookiecutter.json"
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a readable JSON file ({exc})") from exc
+    examples = data.get("_examples") if isinstance(data, dict) else None
+    return dict(examples) if isinstance(examples, dict) else {}
+
+
+def parse_kinds(kinds: str, examples: Mapping[str, object]) -> list[str]:
+    """``"loss,model"`` -> ``["model", "loss"]``: model first, then the examples' order.
+
+    A kind the template has no example of is a ConfigError listing the examples it has; with
+    no ``examples`` (another template), the kinds are passed on for its hooks to check.
+    """
+    chosen = list(dict.fromkeys(k.strip() for k in kinds.split(",") if k.strip()))
+    if not examples:
+        return ["model", *(k for k in chosen if k != "model")]
+    offered = ["model", *examples]
+    missing = [k for k in chosen if k not in offered]
+    if missing:
+        not_core = [k for k in missing if builtin_kind(k) is None]
+        no_example = [k for k in missing if k not in not_core]
+        problems = []
+        if not_core:
+            problems.append(f"{', '.join(not_core)}: not a kind of core")
+        if no_example:
+            problems.append(
+                f"no example of {', '.join(no_example)} (add one after rendering: the "
+                "plugin's README says how)"
+            )
         raise ConfigError(
-            f"--kinds: unknown kind(s) {', '.join(unknown)}; choose from {', '.join(KINDS)}"
+            f"--kinds: {'; '.join(problems)}; the template has examples of {', '.join(offered)}"
         )
-    return [k for k in KINDS if k == "model" or k in chosen]
+    return [k for k in offered if k == "model" or k in chosen]
 
 
 def render_plugin(
@@ -74,7 +108,8 @@ def render_plugin(
         ) from exc
 
     plugin = normalize_name(name)
-    context = {"plugin_name": plugin, "kinds": ",".join(parse_kinds(kinds))}
+    chosen = parse_kinds(kinds, template_examples(template))
+    context = {"plugin_name": plugin, "kinds": ",".join(chosen)}
     if description:
         context["description"] = description
     if author:
@@ -100,13 +135,24 @@ def render_plugin(
     return Path(rendered)
 
 
+def _kinds_help() -> str:
+    try:
+        examples = ", ".join(template_examples())
+    except ConfigError:  # no template here: the command reports it when run
+        examples = ""
+    return (
+        "Kinds of the example components to include, separated by commas: model (always)"
+        f"{', ' + examples if examples else ''}."
+    )
+
+
 @click.command("new-plugin")
 @click.argument("name")
 @click.option(
     "--kinds",
     default="model",
     show_default=True,
-    help="Example components to include, comma-separated: model (always), scheduler, loss, head.",
+    help=_kinds_help(),
 )
 @click.option(
     "-o",

@@ -14,8 +14,8 @@ DIST = "{{ cookiecutter.dist_name }}"
 NAME = "{{ cookiecutter.__name }}"
 COMPONENTS = {
     "model": [NAME],
-{%- if 'scheduler' in kinds %}
-    "scheduler": [f"{NAME}-warmup"],
+{%- if 'lr-schedule' in kinds %}
+    "lr-schedule": [f"{NAME}-exp-decay"],
 {%- endif %}
 {%- if 'loss' in kinds %}
     "loss": [f"{NAME}-elbo"],

@@ -15,8 +15,8 @@ from pydantic import model_validator
 
 __all__ = [
     "{{ cookiecutter.__class_name }}Config",
-{%- if 'scheduler' in kinds %}
-    "LinearWarmupConfig",
+{%- if 'lr-schedule' in kinds %}
+    "ExponentialDecayConfig",
 {%- endif %}
 {%- if 'loss' in kinds %}
     "ELBOLossConfig",
@@ -49,15 +49,21 @@ class {{ cookiecutter.__class_name }}Config(ComponentConfig):
                 f"values channels * image_size**2 ({pixels})"
             )
         return self
-{%- if 'scheduler' in kinds %}
+{%- if 'lr-schedule' in kinds %}
 
 
-class LinearWarmupConfig(ComponentConfig):
-    """A value that ramps linearly from ``start`` to ``end`` over ``warmup_steps``."""
+class ExponentialDecayConfig(ComponentConfig):
+    """The LR decays exponentially from its peak to ``min_ratio`` of it, smoothly or in steps."""
 
-    start: float = Field(0.0, ge=0.0, description="value at step 0")
-    end: float = Field(1.0, ge=0.0, description="value from warmup_steps on")
-    warmup_steps: int = Field(100, ge=1, description="steps of the linear ramp")
+    min_ratio: float = Field(
+        0.01, gt=0.0, le=1.0, description="final LR / peak LR, reached at the last step"
+    )
+    drops: int = Field(
+        0,
+        ge=0,
+        le=1000,
+        description="0: decay smoothly; N: hold the LR in N + 1 equal stages (step decay)",
+    )
 {%- endif %}
 {%- if 'loss' in kinds %}
 

@@ -21,16 +21,16 @@ def register_models(register: Any) -> None:
         config="{{ cookiecutter.package_name }}.configs:{{ cookiecutter.__class_name }}Config",
         description="tiny MLP variational autoencoder (trains on digits in seconds)",
     )
-{%- if 'scheduler' in kinds %}
+{%- if 'lr-schedule' in kinds %}
 
 
 @hookimpl
-def register_schedulers(register: Any) -> None:
+def register_lr_schedules(register: Any) -> None:
     register(
-        "{{ cookiecutter.__name }}-warmup",
-        "{{ cookiecutter.package_name }}.scheduler:LinearWarmup",
-        config="{{ cookiecutter.package_name }}.configs:LinearWarmupConfig",
-        description="a weight that ramps linearly from start to end over warmup_steps",
+        "{{ cookiecutter.__name }}-exp-decay",
+        "{{ cookiecutter.package_name }}.lr_schedule:ExponentialDecay",
+        config="{{ cookiecutter.package_name }}.configs:ExponentialDecayConfig",
+        description="exponential LR decay to min_ratio of the peak, smoothly or in equal steps",
     )
 {%- endif %}
 {%- if 'loss' in kinds %}
