@@ -26,6 +26,7 @@ from typing import Any
 __all__ = ["PluginEntryPoint", "entry_points"]
 
 _EXTRAS = re.compile(r"\s*\[.*\]\s*$")
+_NAME_SEPARATORS = re.compile(r"[-_.]+")
 # A header line as the email parser tells one: printable ASCII but ':' and space, then ':'.
 _HEADER_LINE = re.compile(r"[\041-\071\073-\176]*:")
 _REQUIREMENT = re.compile(
@@ -65,7 +66,7 @@ class _NeedsImportlib(Exception):
 
 
 def _normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+    return _NAME_SEPARATORS.sub("-", name).lower()
 
 
 # -- requirements on core -----------------------------------------------------------------------
