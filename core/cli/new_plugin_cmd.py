@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -87,6 +88,23 @@ def parse_kinds(kinds: str, examples: Mapping[str, object]) -> list[str]:
     return [k for k in offered if k == "model" or k in chosen]
 
 
+def template_text(value: str, option: str) -> str:
+    """One line of text for the template, escaped for its TOML strings.
+
+    Backslashes and double quotes are escaped (TOML basic-string escapes, which read back the
+    same in the package docstring and the Markdown README); control characters (a newline)
+    and Jinja syntax (the template would run it) are refused.
+    """
+    for char in value:
+        if unicodedata.category(char) == "Cc":
+            raise ConfigError(
+                f"{option}: control character U+{ord(char):04X} is not allowed; give one line"
+            )
+    if any(mark in value for mark in ("{{", "{%", "{#")):
+        raise ConfigError(f"{option}: '{{{{', '{{%' and '{{#' are template syntax; leave them out")
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def render_plugin(
     name: str,
     *,
@@ -111,9 +129,9 @@ def render_plugin(
     chosen = parse_kinds(kinds, template_examples(template))
     context = {"plugin_name": plugin, "kinds": ",".join(chosen)}
     if description:
-        context["description"] = description
+        context["description"] = template_text(description, "--description")
     if author:
-        context["author"] = author
+        context["author"] = template_text(author, "--author")
     source = Path(template) if template else template_dir()
     output = Path(output_dir)
     target = output / f"core-{plugin}"

@@ -85,10 +85,20 @@ def train(
     ).fit()
 
 
+#: The most samples ``core sample`` draws: all are held in memory and drawn into one grid.
+MAX_SAMPLES = 4096
+
+
 @click.command()
 @click.argument("source")
 @click.option(
-    "-n", "--n", "n", type=click.IntRange(1), default=64, show_default=True, help="Samples."
+    "-n",
+    "--n",
+    "n",
+    type=click.IntRange(1),
+    default=64,
+    show_default=True,
+    help=f"Samples, at most {MAX_SAMPLES} (all are held in memory and drawn into one grid).",
 )
 @click.option("--sampler", help="Sampler passed to model.sample (e.g. ddim, dpm-solver++).")
 @click.option("--steps", type=click.IntRange(1), help="Sampling steps passed to model.sample.")
@@ -103,7 +113,13 @@ def train(
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
 @click.option("--nrow", type=click.IntRange(1), help="Images per grid row.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
-@click.option("-o", "--output", default="samples.png", show_default=True, help="PNG to write.")
+@click.option(
+    "-o",
+    "--output",
+    default="samples.png",
+    show_default=True,
+    help="PNG to write; its folder must exist.",
+)
 @click.option("--raw", is_flag=True, help="Use the raw weights of a run, not its EMA.")
 def sample(
     source: str,
@@ -120,6 +136,8 @@ def sample(
 ) -> None:
     """Draw samples from a run directory or a pretrained model into a PNG grid."""
     from core.metrics.evaluate import load_model
+
+    _check_sample_request(n, output)
     from core.sampling import draw_samples
     from core.training.images import save_samples
 
@@ -207,6 +225,20 @@ def evaluate(
     )
     if result.get("written"):
         click.echo(f"wrote {result['written']}")
+
+
+def _check_sample_request(n: int, output: str) -> None:
+    """Refuse, before any model is loaded, a grid too large to hold or a PNG with no folder."""
+    if n > MAX_SAMPLES:
+        raise ConfigError(
+            f"core sample -n {n}: at most {MAX_SAMPLES} samples (all are held in memory and "
+            "drawn into one PNG grid); for a metric over many samples use core evaluate -n"
+        )
+    folder = Path(output).parent
+    if Path(output).is_dir():
+        raise ConfigError(f"-o {output} is a directory; give the PNG file to write")
+    if not folder.is_dir():
+        raise ConfigError(f"-o {output}: folder {folder} does not exist (create it first)")
 
 
 def _sampler_options(pairs: tuple[str, ...]) -> dict[str, Any]:
