@@ -128,7 +128,6 @@ class PluginManager:
         self._pm.add_hookspecs(hookspecs)
         self._builtins_loaded = False
         self._entry_points_loaded = False
-        self._commands_added: set[str] = set()
 
     # -- loading -------------------------------------------------------------------------------
     def load(self, *, entry_points: bool = True) -> PluginManager:
@@ -339,12 +338,13 @@ class PluginManager:
 
     # -- using -------------------------------------------------------------------------------
     def add_commands(self, cli: Any) -> None:
-        """Let every loaded plugin add its commands to the root click group (once each)."""
+        """Let every loaded plugin add its commands to the root click group (once per group)."""
+        added: set[str] = cli.__dict__.setdefault("_core_plugins_added", set())
         for record in list(self.records.values()):
             plugin = self._pm.get_plugin(record.name)
-            if plugin is None or record.status != "loaded" or record.name in self._commands_added:
+            if plugin is None or record.status != "loaded" or record.name in added:
                 continue
-            self._commands_added.add(record.name)
+            added.add(record.name)
             try:
                 with _guard("raised while adding commands"):
                     self._call_own(plugin, record.name, "register_commands", cli=cli)

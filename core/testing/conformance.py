@@ -181,16 +181,28 @@ def check_noise_schedule(case: ConformanceCase) -> bool:
     return True
 
 
+def _numeric_leaves(value: Any) -> list[torch.Tensor]:
+    """Tensors, arrays and numbers of an item (nested in tuples, lists and dicts), as tensors."""
+    if isinstance(value, Mapping):
+        return [t for v in value.values() for t in _numeric_leaves(v)]
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _numeric_leaves(v)]
+    if isinstance(value, (torch.Tensor, int, float)):
+        return [torch.as_tensor(value)]
+    numeric_array = getattr(getattr(value, "dtype", None), "kind", "") in ("b", "i", "u", "f")
+    return [torch.as_tensor(value)] if numeric_array else []
+
+
 def check_dataset_items(case: ConformanceCase) -> bool:
-    """``len`` is a non-negative int and the first item holds finite tensors."""
+    """``len`` is a non-negative int and the first item holds finite numbers or tensors."""
     dataset = case.component
     size = len(dataset)
     assert isinstance(size, int) and size >= 0, f"len() is {size!r}"
     if size == 0:
         return False
-    tensors = _tensors(dataset[0])
-    assert tensors, f"{_label(case)}: item 0 holds no tensor"
-    assert all(bool(torch.isfinite(t.float()).all()) for t in tensors), "item 0 is not finite"
+    leaves = _numeric_leaves(dataset[0])
+    assert leaves, f"{_label(case)}: item 0 holds no tensor, array or number"
+    assert all(bool(torch.isfinite(t.float()).all()) for t in leaves), "item 0 is not finite"
     return True
 
 
