@@ -9,13 +9,14 @@ from typing import Any
 import torch
 import yaml
 
+from core._store_files import pretrained_files, read_pretrained_yaml
 from core._version import __version__
 from core.atomic import atomic_write_text
 from core.component import Component
-from core.errors import ConfigError, PretrainedError, WeightsError
+from core.errors import PretrainedError
 from core.weights import check_state_dict, read_weights, save_weights
 
-__all__ = ["BaseModel", "pretrained_files", "read_pretrained_yaml"]
+__all__ = ["BaseModel"]
 
 
 class BaseModel(Component, torch.nn.Module):
@@ -108,42 +109,3 @@ class BaseModel(Component, torch.nn.Module):
         if device is not None:
             model.to(device)
         return model.eval()
-
-
-def pretrained_files(directory: Path) -> tuple[Path, Path]:
-    """(yaml, weights) of a pretrained directory holding exactly one model."""
-    yamls = sorted(p for p in directory.glob("*.yaml") if not p.name.startswith("."))
-    if len(yamls) != 1:
-        found = ", ".join(p.name for p in yamls) or "none"
-        raise WeightsError(
-            f"{directory}: expected one <name>.yaml beside <name>.safetensors, found {found}"
-        )
-    yaml_path = yamls[0]
-    for suffix in (".safetensors", ".pth", ".pt"):
-        weights = yaml_path.with_suffix(suffix)
-        if weights.is_file():
-            for file in (yaml_path, weights):
-                _check_inside(directory, file)
-            return yaml_path, weights
-    raise WeightsError(f"{directory}: weights file {yaml_path.stem}.safetensors is missing")
-
-
-def _check_inside(directory: Path, file: Path) -> None:
-    """A file of a pretrained directory must not be a link leading out of it."""
-    try:
-        file.resolve().relative_to(directory.resolve())
-    except ValueError:
-        raise WeightsError(
-            f"{file} resolves outside {directory} (a link to {file.resolve()}); refused"
-        ) from None
-
-
-def read_pretrained_yaml(path: Path) -> dict[str, Any]:
-    """The ``model``/``meta`` document of a pretrained directory."""
-    from core.config import Config
-
-    document = Config(path).to_dict()
-    if not isinstance(document.get("model"), dict) or "type" not in document["model"]:
-        raise ConfigError(f"{path}: a pretrained config needs a 'model' section with a 'type'")
-    document.setdefault("meta", {})
-    return document

@@ -2,21 +2,25 @@
 
 ``CORE_HOME`` sets the root (default: the per-user data directory). A reference is
 ``name`` (latest version), ``type/name`` or ``type/name/vN``. Plugins add read-only
-entries through the ``register_pretrained`` hook.
+entries through the ``register_pretrained`` hook. Torch-free but for ``load_pretrained``.
+
+Stored YAML is data (``core._store_files``): an entry that cannot be read is listed as
+broken and never stops the others from being listed or resolved.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import PretrainedError
+from core._messages import clip
+from core._staging import remove_stale_staging, staging_name
+from core._store_files import pretrained_files, read_pretrained_yaml
+from core.errors import CoreError, PretrainedError
 
 __all__ = [
     "PretrainedInfo",
@@ -26,6 +30,8 @@ __all__ = [
     "list_pretrained",
     "pretrained_info",
     "resolve_pretrained",
+    "pretrained_files",
+    "read_pretrained_yaml",
 ]
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
@@ -43,11 +49,17 @@ class PretrainedInfo:
     source: str = "store"  # store | plugin name
     description: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None  # why the entry cannot be read: it is broken
 
     @property
     def reference(self) -> str:
         suffix = f"/v{self.version}" if self.version is not None else ""
         return f"{self.model_type}/{self.name}{suffix}"
+
+    @property
+    def status(self) -> str:
+        """``ok`` or ``broken`` (``error`` says why)."""
+        return "broken" if self.error else "ok"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +69,8 @@ class PretrainedInfo:
             "version": self.version,
             "path": str(self.path),
             "source": self.source,
+            "status": self.status,
+            "error": self.error,
             "description": self.description,
             "meta": self.meta,
         }
@@ -92,14 +106,27 @@ def _inside(root: Path, path: Path) -> Path:
 
 
 def _versions(directory: Path) -> list[int]:
-    if not directory.is_dir():
+    try:
+        children = list(directory.iterdir()) if directory.is_dir() else []
+    except OSError:
         return []
     found = []
-    for child in directory.iterdir():
+    for child in children:
         match = _VERSION.match(child.name)
         if match and child.is_dir():
             found.append(int(match.group(1)))
     return sorted(found)
+
+
+def _inside_dir(root: Path, *parts: str) -> Path:
+    """``root/parts...``, created; a part that leads out of ``root`` is refused first."""
+    root.mkdir(parents=True, exist_ok=True)
+    directory = root
+    for part in parts:
+        directory = directory / part
+        _inside(root, directory)
+        directory.mkdir(exist_ok=True)
+    return directory
 
 
 def save_to_pretrained(
@@ -113,16 +140,17 @@ def save_to_pretrained(
     """Save ``model`` as the next version of ``name`` (or exactly ``version``), atomically."""
     _check_name(name, "name")
     model_type = _check_name(str(model.model_type), "model type")
-    base = store_root(root) / model_type / name
-    base.mkdir(parents=True, exist_ok=True)
-    staging = base / f".staging-{uuid.uuid4().hex}"
+    root_dir = store_root(root)
+    base = _inside_dir(root_dir, model_type, name)
+    remove_stale_staging(root_dir)
+    staging = base / staging_name()
     try:
         model.save_pretrained(staging, name=name, meta=meta)
         claimed = _claim(base, staging, version)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    return _info(model_type, name, claimed, base / f"v{claimed}", "store")
+    return _read(PretrainedInfo(model_type, name, claimed, base / f"v{claimed}", "store"))
 
 
 def _claim(base: Path, staging: Path, version: int | None) -> int:
@@ -145,44 +173,41 @@ def _claim(base: Path, staging: Path, version: int | None) -> int:
     raise PretrainedError(f"could not claim a version in {base}")
 
 
-def _read_meta(directory: Path) -> dict[str, Any]:
-    from core.modules import pretrained_files, read_pretrained_yaml
-
-    with contextlib.suppress(Exception):
-        yaml_path, _ = pretrained_files(directory)
-        return read_pretrained_yaml(yaml_path)["meta"]
-    return {}
-
-
-def _info(
-    model_type: str, name: str, version: int | None, path: Path, source: str, description: str = ""
-) -> PretrainedInfo:
-    return PretrainedInfo(model_type, name, version, path, source, description, _read_meta(path))
+def _read(info: PretrainedInfo) -> PretrainedInfo:
+    """Fill in ``meta`` from the entry's YAML, or ``error`` when it cannot be read."""
+    if info.error is None:
+        try:
+            info.meta = read_pretrained_yaml(pretrained_files(info.path)[0])["meta"]
+        except (CoreError, OSError) as exc:
+            info.error = clip(str(exc), 300)
+    return info
 
 
-def _store_entries(root: Path) -> list[PretrainedInfo]:
+def _subdirs(directory: Path, name: str | None = None) -> list[Path]:
+    """Visible subdirectories (only ``name`` when given), sorted."""
+    if name is not None:
+        return [directory / name] if (directory / name).is_dir() else []
+    try:
+        return sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError:
+        return []
+
+
+def _store_entries(
+    root: Path, model_type: str | None = None, name: str | None = None
+) -> list[PretrainedInfo]:
+    """The store's versions (only ``model_type``/``name`` when given); no file is read."""
     found = []
-    if not root.is_dir():
-        return found
-    for type_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for name_dir in sorted(
-            p for p in type_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
-        ):
+    for type_dir in _subdirs(root, model_type):
+        for name_dir in _subdirs(type_dir, name):
             for version in _versions(name_dir):
-                where = name_dir / f"v{version}"
-                if not _is_inside(root, where):  # listed, never read; resolving it is refused
-                    found.append(
-                        PretrainedInfo(
-                            type_dir.name,
-                            name_dir.name,
-                            version,
-                            where,
-                            "store",
-                            "refused: resolves outside the pretrained store",
-                        )
-                    )
-                    continue
-                found.append(_info(type_dir.name, name_dir.name, version, where, "store"))
+                info = PretrainedInfo(
+                    type_dir.name, name_dir.name, version, name_dir / f"v{version}", "store"
+                )
+                if not _is_inside(root, info.path):  # listed, never read; resolving it is refused
+                    info.description = "refused: resolves outside the pretrained store"
+                    info.error = "resolves outside the pretrained store"
+                found.append(info)
     return found
 
 
@@ -194,32 +219,42 @@ def _is_inside(root: Path, path: Path) -> bool:
     return True
 
 
-def _plugin_entries() -> list[PretrainedInfo]:
+def _plugin_entries(name: str | None = None) -> list[PretrainedInfo]:
+    """The plugins' pretrained entries (only ``name`` when given); no file is read."""
     from core.plugins import get_manager
     from core.registry import PRETRAINED_KIND
 
     found = []
     for entry in get_manager().registry._entries[PRETRAINED_KIND]:
+        if name is not None and entry.name != name:
+            continue
         path = Path(entry.target)
         model_type = entry.meta.get("model_type") or "unknown"
-        versions = _versions(path)
-        for version in versions or [None]:
+        for version in _versions(path) or [None]:
             where = path / f"v{version}" if version is not None else path
             found.append(
-                _info(model_type, entry.name, version, where, entry.plugin, entry.description)
+                PretrainedInfo(
+                    model_type, entry.name, version, where, entry.plugin, entry.description
+                )
             )
     return found
 
 
 def list_pretrained(root: str | os.PathLike[str] | None = None) -> list[PretrainedInfo]:
-    """Every pretrained model: the store's versions, then plugin-shipped entries."""
-    return _store_entries(store_root(root)) + _plugin_entries()
+    """Every pretrained model: the store's versions, then plugin-shipped entries.
+
+    An entry whose files cannot be read is listed with ``status`` broken and its ``error``.
+    """
+    return [_read(i) for i in _store_entries(store_root(root)) + _plugin_entries()]
 
 
 def resolve_pretrained(
     reference: str, root: str | os.PathLike[str] | None = None
 ) -> PretrainedInfo:
-    """``name`` | ``name/vN`` | ``type/name`` | ``type/name/vN`` -> the matching entry."""
+    """``name`` | ``name/vN`` | ``type/name`` | ``type/name/vN`` -> the matching entry.
+
+    Only the chosen entry's YAML is read; a broken one comes back with its ``error``.
+    """
     parts = reference.strip("/").split("/")
     version: int | None = None
     if parts and _VERSION.match(parts[-1]):
@@ -231,17 +266,17 @@ def resolve_pretrained(
     for part in parts:
         _check_name(part, "name")
     model_type, name = (None, parts[0]) if len(parts) == 1 else parts
+    store = store_root(root)
     candidates = [
         info
-        for info in list_pretrained(root)
-        if info.name == name
-        and (model_type is None or info.model_type == model_type)
+        for info in _store_entries(store, model_type, name) + _plugin_entries(name)
+        if (model_type is None or info.model_type == model_type)
         and (version is None or info.version == version)
     ]
     if not candidates:
-        known = sorted({i.reference for i in list_pretrained(root)})
+        known = sorted({i.reference for i in _store_entries(store) + _plugin_entries()})
         raise PretrainedError(
-            f"no pretrained model {reference!r} in {store_root(root)} or the plugins"
+            f"no pretrained model {reference!r} in {store} or the plugins"
             f" (known: {', '.join(known) or 'none'})"
         )
     types = {c.model_type for c in candidates}
@@ -250,11 +285,11 @@ def resolve_pretrained(
             f"pretrained name {name!r} exists for several model types ({', '.join(sorted(types))}); "
             "use type/name"
         )
-    store = [c for c in candidates if c.source == "store"]
-    best = max(store or candidates, key=lambda c: c.version or 0)
+    in_store = [c for c in candidates if c.source == "store"]
+    best = max(in_store or candidates, key=lambda c: c.version or 0)
     if best.source == "store":
-        _inside(store_root(root), best.path)
-    return best
+        _inside(store, best.path)
+    return _read(best)
 
 
 def pretrained_info(reference: str, root: str | os.PathLike[str] | None = None) -> PretrainedInfo:
@@ -273,4 +308,6 @@ def load_pretrained(
     from core.modules import BaseModel
 
     info = resolve_pretrained(reference, root)
+    if info.error:
+        raise PretrainedError(f"pretrained model {info.reference} is broken: {info.error}")
     return BaseModel.from_pretrained(info.path, device=device, **runtime_overrides)

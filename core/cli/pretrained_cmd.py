@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from core._messages import clip
 from core.cli._output import echo_json, echo_table
 from core.pretrained import list_pretrained, pretrained_info, store_root
 
@@ -25,8 +26,17 @@ def list_cmd(as_json: bool) -> None:
         click.echo(f"no pretrained models (store: {store_root()})")
         return
     echo_table(
-        ("REFERENCE", "SOURCE", "PARAMETERS", "DESCRIPTION"),
-        [(i.reference, i.source, i.meta.get("parameters", "-"), i.description) for i in infos],
+        ("REFERENCE", "SOURCE", "STATUS", "PARAMETERS", "DESCRIPTION"),
+        [
+            (
+                i.reference,
+                i.source,
+                i.status,
+                i.meta.get("parameters", "-"),
+                clip(i.error, 80) if i.error else i.description,
+            )
+            for i in infos
+        ],
     )
 
 

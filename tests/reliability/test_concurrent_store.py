@@ -11,8 +11,8 @@ import time
 import pytest
 import torch
 
-from core.modules import BaseModel, pretrained_files
-from core.pretrained import list_pretrained
+from core.modules import BaseModel
+from core.pretrained import list_pretrained, pretrained_files
 from core.weights import read_weights
 
 from .conftest import HERE

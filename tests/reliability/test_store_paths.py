@@ -8,8 +8,13 @@ import pytest
 
 from core.components import build_model
 from core.errors import CoreError, PretrainedError, WeightsError
-from core.modules import BaseModel, pretrained_files
-from core.pretrained import list_pretrained, resolve_pretrained, save_to_pretrained
+from core.modules import BaseModel
+from core.pretrained import (
+    list_pretrained,
+    pretrained_files,
+    resolve_pretrained,
+    save_to_pretrained,
+)
 
 
 def _tiny():

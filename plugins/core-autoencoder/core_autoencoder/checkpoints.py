@@ -14,7 +14,7 @@ __all__ = ["resolve_weights_file", "load_part"]
 
 def resolve_weights_file(source: str) -> Path:
     """A weights file from a file path, a ``save_pretrained`` directory or a pretrained name."""
-    from core.modules import pretrained_files
+    from core.pretrained import pretrained_files
 
     path = Path(source).expanduser()
     if path.is_file():

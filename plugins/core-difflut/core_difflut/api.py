@@ -63,8 +63,7 @@ def build_model(
 
     runtime, other = _split_runtime(_pairs(overrides))
     if _is_reference(source):
-        from core.modules import pretrained_files, read_pretrained_yaml
-        from core.pretrained import resolve_pretrained
+        from core.pretrained import pretrained_files, read_pretrained_yaml, resolve_pretrained
 
         path = Path(source) if Path(source).is_dir() else resolve_pretrained(str(source)).path
         model_cfg = read_pretrained_yaml(pretrained_files(path)[0])["model"]
@@ -118,8 +117,7 @@ def get_pretrained_model_info(
     name: str, root: str | os.PathLike[str] | None = None
 ) -> dict[str, Any]:
     """Reference, path, version, metadata (accuracy, parameters, ...) and model config."""
-    from core.modules import pretrained_files, read_pretrained_yaml
-    from core.pretrained import pretrained_info
+    from core.pretrained import pretrained_files, pretrained_info, read_pretrained_yaml
 
     info = pretrained_info(name, root)
     data = info.to_dict()

@@ -1,0 +1,74 @@
+"""The files of a pretrained directory, read as data (torch-free).
+
+A pretrained directory holds ``<name>.yaml`` beside ``<name>.safetensors``. Its YAML is
+data, not a run config: plain YAML only, no ``_base_``, no ``${ENV}`` expansion, a regular
+file of at most MAX_PRETRAINED_YAML_BYTES.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from core._messages import first_of
+from core.config import parse_yaml, read_text_file
+from core.errors import ConfigError, WeightsError
+
+__all__ = ["pretrained_files", "read_pretrained_yaml", "MAX_PRETRAINED_YAML_BYTES"]
+
+#: the largest pretrained YAML read (checked before reading).
+MAX_PRETRAINED_YAML_BYTES = 1 << 20
+_SECTIONS = ("model", "meta")
+
+
+def pretrained_files(directory: Path) -> tuple[Path, Path]:
+    """(yaml, weights) of a pretrained directory holding exactly one model."""
+    yamls = sorted(p for p in directory.glob("*.yaml") if not p.name.startswith("."))
+    if len(yamls) != 1:
+        found = first_of([p.name for p in yamls]) if yamls else "none"
+        raise WeightsError(
+            f"{directory}: expected one <name>.yaml beside <name>.safetensors, found {found}"
+        )
+    yaml_path = yamls[0]
+    for suffix in (".safetensors", ".pth", ".pt"):
+        weights = yaml_path.with_suffix(suffix)
+        if weights.is_file():
+            for file in (yaml_path, weights):
+                _check_inside(directory, file)
+            return yaml_path, weights
+    raise WeightsError(f"{directory}: weights file {yaml_path.stem}.safetensors is missing")
+
+
+def _check_inside(directory: Path, file: Path) -> None:
+    """A file of a pretrained directory must not be a link leading out of it."""
+    try:
+        file.resolve().relative_to(directory.resolve())
+    except ValueError:
+        raise WeightsError(
+            f"{file} resolves outside {directory} (a link to {file.resolve()}); refused"
+        ) from None
+
+
+def read_pretrained_yaml(path: Path) -> dict[str, Any]:
+    """The ``model``/``meta`` document of a pretrained directory (plain data, bounded)."""
+    text = read_text_file(path, MAX_PRETRAINED_YAML_BYTES, what="pretrained config")
+    document = parse_yaml(text, str(path))
+    if not isinstance(document, dict):
+        raise ConfigError(
+            f"{path}: a pretrained config must hold 'model' and 'meta', "
+            f"got {type(document).__name__}"
+        )
+    unknown = [str(key) for key in document if key not in _SECTIONS]
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown key {first_of(unknown)} in a pretrained config (it holds "
+            "'model' and 'meta'; stored YAML is data: _base_ and ${ENV} are not read)"
+        )
+    if not isinstance(document.get("model"), dict) or "type" not in document["model"]:
+        raise ConfigError(f"{path}: a pretrained config needs a 'model' section with a 'type'")
+    if document.get("meta") is None:
+        document["meta"] = {}
+    if not isinstance(document["meta"], dict):
+        kind = type(document["meta"]).__name__
+        raise ConfigError(f"{path}: 'meta' must be a mapping, got {kind}")
+    return document
