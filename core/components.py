@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel as PydanticModel
 
-from core.config import Config, apply_overrides
+from core.config import Config, origin_of
 from core.errors import ConfigError, RegistryError
 from core.kinds import Kind
 from core.registry import Entry
@@ -93,24 +93,36 @@ def build(
     kind = _registry().normalize_kind(kind, pretrained=False)
     section, found_source = _as_section(config)
     source = source or found_source
+    origins = config.origins if isinstance(config, Config) else {}  # overrides: <command line>
     section.update(values)
     name = section.pop("type", None)
     if not name:
-        prefix = f"{source}: " if source else ""
+        origin = origin_of(origins, where, source) if where else source
+        prefix = f"{origin}: " if origin else ""
         label = where or kind
         raise ConfigError(f"{prefix}{label}: a {kind} section needs 'type: <name>'")
     try:
         entry = get_entry(kind, name)
     except RegistryError as exc:
-        prefix = f"{source}: " if source else ""
-        raise ConfigError(f"{prefix}{where + '.type' if where else 'type'}: {exc}") from None
-    return instantiate(entry, section, where=where, source=source)
+        type_key = f"{where}.type" if where else "type"
+        origin = origin_of(origins, type_key, source)
+        prefix = f"{origin}: " if origin else ""
+        raise ConfigError(f"{prefix}{type_key}: {exc}") from None
+    return instantiate(entry, section, where=where, source=source, origins=origins)
 
 
 def instantiate(
-    entry: Entry, section: Mapping[str, Any], *, where: str = "", source: str | None = None
+    entry: Entry,
+    section: Mapping[str, Any],
+    *,
+    where: str = "",
+    source: str | None = None,
+    origins: Mapping[str, str] | None = None,
 ) -> Any:
-    """Validate ``section`` against the entry's schema and call its target with the config."""
+    """Validate ``section`` against the entry's schema and call its target with the config.
+
+    ``origins`` (dotted path -> file or ``<command line>``) names where a bad key was set.
+    """
     target = entry.load()
     schema = entry.load_config() or getattr(target, "config_class", None)
     if schema is None:
@@ -122,6 +134,7 @@ def instantiate(
             component=describe_component(entry.kind, entry.name, entry.provider),
             where=where,
             source=source,
+            origins=origins,
         )
     return target(config)
 
@@ -154,10 +167,14 @@ def build_model(
     if "model" not in config:
         where = config.source or "config"
         raise ConfigError(f"{where}: a run config needs a 'model' section with a 'type'")
-    data = config.to_dict()
-    apply_overrides(data["model"], pairs)
-    model = build("model", data["model"], where="model", source=config.source)
+    config = Config(config, overrides=_under("model", pairs))
+    model = build("model", config["model"], where="model", source=config.source)
     return model.to(device) if device is not None else model
+
+
+def _under(section: str, pairs: list[Any]) -> list[Any]:
+    """Overrides given inside a section (``width=4``) as dotted overrides (``model.width=4``)."""
+    return [f"{section}.{p}" if isinstance(p, str) else (f"{section}.{p[0]}", p[1]) for p in pairs]
 
 
 def _is_pretrained_reference(source: Any) -> bool:
@@ -170,8 +187,8 @@ def _is_pretrained_reference(source: Any) -> bool:
 
 
 def _build_pretrained(reference: str, load_weights: bool, pairs: list[Any], device: Any) -> Any:
-    from core.modules import BaseModel, pretrained_files, read_pretrained_yaml
-    from core.pretrained import resolve_pretrained
+    from core.modules import BaseModel
+    from core.pretrained import pretrained_files, read_pretrained_yaml, resolve_pretrained
     from core.schema import runtime_fields
 
     path = Path(reference) if Path(reference).is_dir() else resolve_pretrained(reference).path
@@ -188,9 +205,8 @@ def _build_pretrained(reference: str, load_weights: bool, pairs: list[Any], devi
                 f"of pretrained {entry.kind} '{entry.name}' (they define its weights); "
                 f"runtime parameters: {', '.join(sorted(runtime_fields(schema))) or 'none'}"
             )
-    data = {"model": model_cfg}
-    apply_overrides(data["model"], pairs)
-    model = build("model", data["model"], where="model", source=str(yaml_path))
+    config = Config({"model": model_cfg}, overrides=_under("model", pairs))
+    model = build("model", config["model"], where="model", source=str(yaml_path))
     if load_weights:
         BaseModel.load_weights(model, weights_path)
     return model.to(device) if device is not None else model

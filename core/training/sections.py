@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,10 +19,13 @@ def check_run_sections(config: Config) -> None:
     """Only known top-level sections; ``model`` and ``data`` present as mappings."""
     prefix = f"{config.source}: " if config.source else ""
     unknown = sorted(map(str, set(config) - set(RUN_SECTIONS)))
-    if unknown:  # the first only: a base that is not a config must not be echoed
+    if unknown:  # named only when name-like: a base that is no config is never echoed
+        origin = config.origin(unknown[0])
+        close = difflib.get_close_matches(unknown[0], RUN_SECTIONS, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise ConfigError(
-            f"{prefix}unknown top-level section {first_of(unknown)}; "
-            f"a run config has: {', '.join(RUN_SECTIONS)}"
+            f"{origin + ': ' if origin else ''}unknown top-level section {first_of(unknown)}"
+            f"{hint}; a run config has: {', '.join(RUN_SECTIONS)}"
         )
     sections = config.to_dict()
     for name in ("model", "data"):

@@ -1,0 +1,28 @@
+"""A time limit for one test step (SIGALRM): a hang fails the test instead of stalling it."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+
+class TooSlow(Exception):
+    """The step ran past its time limit."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: int) -> Iterator[None]:
+    """Raise TooSlow in the main thread after ``seconds``."""
+
+    def fire(signum: int, frame: Any) -> None:
+        raise TooSlow(f"took more than {seconds}s")
+
+    previous = signal.signal(signal.SIGALRM, fire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
