@@ -92,6 +92,16 @@ def register_metrics(register: Any) -> None:
 
 
 @hookimpl
+def register_loggers(register: Any) -> None:
+    register(
+        "jsonl",
+        "core.loggers.jsonl:JSONLLogger",
+        config="core.loggers.configs:JSONLLoggerConfig",
+        description="scalars as JSON lines in the run directory (metrics.jsonl), the default",
+    )
+
+
+@hookimpl
 def register_lr_schedules(register: Any) -> None:
     schedules = "core.training.lr_schedules"
     configs = "core.training.configs"

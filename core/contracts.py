@@ -6,6 +6,7 @@ its kind's contract with ``isinstance``, then runs the kind's behavioural checks
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "Dataset",
     "Metric",
     "LRSchedule",
+    "Logger",
 ]
 
 
@@ -102,3 +104,16 @@ class LRSchedule(Configured, Protocol):
     """``schedule(step, total_steps)``: LR multiplier for a step counted after warm-up."""
 
     def __call__(self, step: int, total_steps: int) -> float: ...
+
+
+@runtime_checkable
+class Logger(Configured, Protocol):
+    """An experiment tracker: opened once per run (rank 0), then fed scalars and images."""
+
+    def open(self, run_dir: Any, config: Mapping[str, Any], *, resume_step: int = 0) -> None: ...
+
+    def log_scalars(self, values: Mapping[str, float], step: int) -> None: ...
+
+    def log_image(self, tag: str, path: Any, step: int) -> None: ...
+
+    def close(self) -> None: ...

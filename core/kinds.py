@@ -166,6 +166,13 @@ BUILTIN_KINDS: tuple[Kind, ...] = (
         examples=("feature-fid", "accuracy"),
     ),
     Kind(
+        "logger",
+        "experiment trackers a run sends its config, scalars, metrics and images to",
+        base=f"{_C}:Logger",
+        checks=("builds", "contract", "config-round-trip", "bad-config", "logger-lifecycle"),
+        examples=("jsonl", "tensorboard", "mlflow"),
+    ),
+    Kind(
         "lr-schedule",
         "learning-rate multipliers after warm-up that ``train.lr_schedule`` names",
         base=f"{_C}:LRSchedule",

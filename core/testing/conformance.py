@@ -217,6 +217,25 @@ def check_lr_schedule_range(case: ConformanceCase) -> bool:
     return True
 
 
+def check_logger_lifecycle(case: ConformanceCase) -> bool:
+    """It opens in a run directory, takes scalars and an image, resumes and closes."""
+    from PIL import Image
+
+    logger = case.component
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = Path(tmp) / "run"
+        run_dir.mkdir()
+        grid = run_dir / "samples.png"
+        Image.new("L", (8, 8), color=128).save(grid)
+        config = {"model": {"type": "m"}, "train": {"steps": 2, "lr": 0.001}}
+        for resume_step in (0, 2):
+            logger.open(run_dir, config, resume_step=resume_step)
+            logger.log_scalars({"loss": 0.5, "lr": 0.001}, resume_step + 1)
+            logger.log_image("samples", grid, resume_step + 1)
+            logger.close()
+    return True
+
+
 #: check name (as ``core.kinds`` spells it) -> the check.
 CHECKS: dict[str, Callable[[ConformanceCase], bool]] = {
     "builds": check_builds,
@@ -228,6 +247,7 @@ CHECKS: dict[str, Callable[[ConformanceCase], bool]] = {
     "noise-schedule": check_noise_schedule,
     "dataset-items": check_dataset_items,
     "lr-schedule-range": check_lr_schedule_range,
+    "logger-lifecycle": check_logger_lifecycle,
 }
 
 
