@@ -85,6 +85,10 @@ def test_register_decoders(tmp_plugin, tmp_path, monkeypatch):
     _kind_hook_roundtrip("decoder", tmp_plugin, tmp_path, monkeypatch)
 
 
+def test_register_loggers(tmp_plugin, tmp_path, monkeypatch):
+    _kind_hook_roundtrip("logger", tmp_plugin, tmp_path, monkeypatch)
+
+
 def test_register_lr_schedules(tmp_plugin, tmp_path, monkeypatch):
     _kind_hook_roundtrip("lr-schedule", tmp_plugin, tmp_path, monkeypatch)
 
