@@ -13,9 +13,15 @@ _RUNTIME_KEY = "runtime"
 
 
 class ComponentConfig(_PydanticModel):
-    """Base of every component's config: unknown keys are errors, assignments are validated."""
+    """Base of every component's config: unknown keys are errors, assignments are validated.
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+    Floats must be finite (``inf``, ``nan`` and ``1e309`` are refused); a field that means
+    to take them says so: ``Field(float("inf"), allow_inf_nan=True)``.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, protected_namespaces=(), allow_inf_nan=False
+    )
 
 
 def runtime(default: Any = ..., description: str = "", **kwargs: Any) -> Any:
