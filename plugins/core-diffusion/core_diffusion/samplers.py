@@ -12,13 +12,16 @@ Keyword arguments that are fields of the sampler's config (``steps``, ``eta``, `
 goes to ``model_fn``. All samplers walk the same descending grid of ``steps`` timesteps,
 from T-1 down to 0 (``spacing``: ``linear`` in t, ``quadratic`` or ``logsnr``), and take
 their last step from t=0 to clean data.
+
+A new sampler subclasses :class:`Sampler`, declares ``config_class`` and implements
+:meth:`Sampler.run`, the update rule (``_run``, its former name, keeps working).
 """
 
 from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -42,6 +45,8 @@ __all__ = [
 ]
 
 ModelFn = Callable[..., torch.Tensor]
+#: ``predict(x, t) -> (eps, x0)``: the network's noise and clean-data estimates at timestep t.
+Predict = Callable[[torch.Tensor, int], tuple[torch.Tensor, torch.Tensor]]
 
 
 def timestep_grid(
@@ -86,7 +91,12 @@ def _randn(shape: tuple[int, ...], generator: torch.Generator | None, device: An
 
 
 class Sampler(Component):
-    """Base of the samplers: option handling, the noise draw and the prediction conversion."""
+    """Base of the samplers: option handling, the noise draw and the prediction conversion.
+
+    Subclasses implement :meth:`run` (the update rule) and set ``config_class``, a
+    ``core.schema.ComponentConfig`` with at least ``steps`` and ``spacing``. A ``steps`` of
+    None means ``default_steps``, or every timestep when that is None too.
+    """
 
     kind = "sampler"
     config_section = "sampler"
@@ -165,10 +175,48 @@ class Sampler(Component):
 
             iterator = tqdm(iterator, desc=self.model_type or type(self).__name__)
         with torch.no_grad():
-            return self._run(predict, x, grid, ab, config, iterator, generator)
+            return self._update_rule()(predict, x, grid, ab, config, iterator, generator)
 
-    def _run(self, predict, x, grid, ab, config, iterator, generator) -> torch.Tensor:
-        raise NotImplementedError
+    def run(
+        self,
+        predict: Predict,
+        x: torch.Tensor,
+        grid: list[int],
+        alpha_bars: list[float],
+        config: Any,
+        indices: Iterable[int],
+        generator: torch.Generator | None,
+    ) -> torch.Tensor:
+        """The update rule, which subclasses implement: walk ``grid`` from the noise ``x`` to data.
+
+        ``predict(x, t)`` returns ``(eps, x0)`` at timestep ``t`` (an int of ``grid``), whatever
+        the network predicts, with ``clip_x0`` applied; each call counts in ``last_nfe``.
+        ``grid`` holds the descending timesteps (T-1 ... 0); after ``grid[-1]`` comes clean
+        data, alpha_bar = 1. ``alpha_bars[t]`` is the schedule's alpha_bar at t (a float).
+        ``config`` is the validated config with this call's options applied; ``indices`` the
+        indexes ``0 .. len(grid) - 1`` into ``grid`` (with a progress bar when asked for);
+        ``generator`` the caller's generator, for :meth:`noise_like`. Called under
+        ``torch.no_grad()``; returns the samples.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement run()")
+
+    def _run(self, predict, x, grid, alpha_bars, config, indices, generator) -> torch.Tensor:
+        """Former name of :meth:`run`; calling it runs :meth:`run`."""
+        return self.run(predict, x, grid, alpha_bars, config, indices, generator)
+
+    def _update_rule(self) -> Callable[..., torch.Tensor]:
+        """``run``, or ``_run`` where a subclass overrides the former name (nearest wins)."""
+        for klass in type(self).__mro__:
+            if "run" in vars(klass):
+                return self.run
+            if "_run" in vars(klass):
+                return self._run
+        return self.run
+
+    @staticmethod
+    def noise_like(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Standard normal noise of ``x``'s shape, device and dtype, drawn from ``generator``."""
+        return _randn(tuple(x.shape), generator, x.device, x.dtype)
 
 
 def _module_device(fn: Any) -> torch.device:
@@ -184,11 +232,11 @@ class DDPMSampler(Sampler):
 
     config_class = DDPMSamplerConfig
 
-    def _run(self, predict, x, grid, ab, config, iterator, generator):
-        for i in iterator:
+    def run(self, predict, x, grid, alpha_bars, config, indices, generator):
+        for i in indices:
             t = grid[i]
-            a_t = ab[t]
-            a_prev = ab[grid[i + 1]] if i + 1 < len(grid) else 1.0
+            a_t = alpha_bars[t]
+            a_prev = alpha_bars[grid[i + 1]] if i + 1 < len(grid) else 1.0
             beta = 1 - a_t / a_prev
             _, x0 = predict(x, t)
             c_x0 = math.sqrt(a_prev) * beta / (1 - a_t)
@@ -196,7 +244,7 @@ class DDPMSampler(Sampler):
             x = c_x0 * x0 + c_xt * x
             if i + 1 < len(grid):
                 var = beta * (1 - a_prev) / (1 - a_t) if config.variance == "posterior" else beta
-                x = x + math.sqrt(var) * _randn(tuple(x.shape), generator, x.device, x.dtype)
+                x = x + math.sqrt(var) * self.noise_like(x, generator)
         return x
 
 
@@ -206,16 +254,16 @@ class DDIMSampler(Sampler):
     config_class = DDIMSamplerConfig
     default_steps = 50
 
-    def _run(self, predict, x, grid, ab, config, iterator, generator):
-        for i in iterator:
+    def run(self, predict, x, grid, alpha_bars, config, indices, generator):
+        for i in indices:
             t = grid[i]
-            a_t = ab[t]
-            a_prev = ab[grid[i + 1]] if i + 1 < len(grid) else 1.0
+            a_t = alpha_bars[t]
+            a_prev = alpha_bars[grid[i + 1]] if i + 1 < len(grid) else 1.0
             eps, x0 = predict(x, t)
             sigma = config.eta * math.sqrt((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev))
             x = math.sqrt(a_prev) * x0 + math.sqrt(max(1 - a_prev - sigma**2, 0.0)) * eps
             if sigma > 0:
-                x = x + sigma * _randn(tuple(x.shape), generator, x.device, x.dtype)
+                x = x + sigma * self.noise_like(x, generator)
         return x
 
 
@@ -231,18 +279,18 @@ class DPMSolverPPSampler(Sampler):
     config_class = DPMSolverConfig
     default_steps = 20
 
-    def _run(self, predict, x, grid, ab, config, iterator, generator):
+    def run(self, predict, x, grid, alpha_bars, config, indices, generator):
         prev_x0: torch.Tensor | None = None
         prev_h = 0.0
-        for i in iterator:
+        for i in indices:
             t = grid[i]
             _, x0 = predict(x, t)
             if i + 1 == len(grid):  # to clean data: sigma = 0, the first-order step gives x0
                 x = x0
                 break
             s = grid[i + 1]
-            alpha_t, sigma_t = math.sqrt(ab[t]), math.sqrt(1 - ab[t])
-            alpha_s, sigma_s = math.sqrt(ab[s]), math.sqrt(1 - ab[s])
+            alpha_t, sigma_t = math.sqrt(alpha_bars[t]), math.sqrt(1 - alpha_bars[t])
+            alpha_s, sigma_s = math.sqrt(alpha_bars[s]), math.sqrt(1 - alpha_bars[s])
             h = math.log(alpha_s / sigma_s) - math.log(alpha_t / sigma_t)
             d = x0
             last_step = i + 2 == len(grid) and len(grid) < 15
@@ -251,7 +299,7 @@ class DPMSolverPPSampler(Sampler):
                 d = (1 + 1 / (2 * r)) * x0 - (1 / (2 * r)) * prev_x0
             if config.stochastic:
                 x = (sigma_s / sigma_t) * math.exp(-h) * x - alpha_s * math.expm1(-2 * h) * d
-                noise = _randn(tuple(x.shape), generator, x.device, x.dtype)
+                noise = self.noise_like(x, generator)
                 x = x + sigma_s * math.sqrt(-math.expm1(-2 * h)) * noise
             else:
                 x = (sigma_s / sigma_t) * x - alpha_s * math.expm1(-h) * d

@@ -181,3 +181,54 @@ def test_conditioning_reaches_the_model():
 def test_conformance(name):
     check_component("sampler", name, {"steps": 5})
     assert math.isfinite(1.0)
+
+
+def test_run_is_the_public_extension_point_and_the_former_run_name_keeps_working():
+    from core_diffusion.configs import DDIMSamplerConfig
+    from core_diffusion.samplers import DDIMSampler, Sampler
+
+    class Euler(Sampler):  # deterministic DDIM, written against the public run()
+        config_class = DDIMSamplerConfig
+
+        def run(self, predict, x, grid, alpha_bars, config, indices, generator):
+            for i in indices:
+                eps, x0 = predict(x, grid[i])
+                a_prev = alpha_bars[grid[i + 1]] if i + 1 < len(grid) else 1.0
+                x = math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps
+            return x
+
+    class Legacy(DDIMSampler):  # overrides the former name, under a built-in's run()
+        calls = 0
+
+        def _run(self, predict, x, grid, ab, config, iterator, generator):
+            type(self).calls += 1
+            return super()._run(predict, x, grid, ab, config, iterator, generator)
+
+    class Noisy(Sampler):  # noise_like draws from the caller's generator
+        config_class = DDIMSamplerConfig
+
+        def run(self, predict, x, grid, alpha_bars, config, indices, generator):
+            return x + self.noise_like(x, generator)
+
+    sched = core.build("scheduler", {"type": "cosine", "timesteps": 100})
+    z = torch.randn(32, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    kw = {"x_T": z, "dtype": torch.float64, "steps": 10}
+    ddim = core.build("sampler", {"type": "ddim"})
+    reference = ddim(gaussian_eps(sched), (32, 1), sched, **kw)
+    euler, legacy = Euler(), Legacy()
+    assert torch.equal(euler(gaussian_eps(sched), (32, 1), sched, **kw), reference)
+    assert euler.last_nfe == 10
+    assert torch.equal(legacy(gaussian_eps(sched), (32, 1), sched, **kw), reference)
+    assert Legacy.calls == 1 and legacy.last_nfe == 10
+
+    def noisy(seed):
+        g = torch.Generator().manual_seed(seed)
+        return Noisy()(gaussian_eps(sched), (4, 1), sched, x_T=torch.zeros(4, 1), generator=g)
+
+    assert torch.equal(noisy(0), noisy(0)) and not torch.equal(noisy(0), noisy(1))
+
+    class Missing(Sampler):
+        config_class = DDIMSamplerConfig
+
+    with pytest.raises(NotImplementedError, match="Missing does not implement run"):
+        Missing()(gaussian_eps(sched), (2, 1), sched, steps=2)
