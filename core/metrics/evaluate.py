@@ -26,7 +26,7 @@ def load_model(
     ``sample``, ``run_dir`` (None unless a run).
     """
     from core.components import build, build_model
-    from core.modules import pretrained_files, read_pretrained_yaml
+    from core.pretrained import pretrained_files, read_pretrained_yaml
     from core.training.checkpoint import latest_checkpoint
     from core.weights import load_weights
 
@@ -126,11 +126,15 @@ def evaluate_model(
     """
     from core.components import build
     from core.sampling import draw_samples
+    from core.training.sections import validate_evaluate_section
 
     model, info = load_model(source, device=device, raw=raw)
-    defaults = info.get("evaluate") or {}
-    metric = metric or defaults.get("metric") or "feature-fid"
-    n = int(n or defaults.get("n") or 1000)
+    run_config = str(Path(info["run_dir"]) / "config.yaml") if info.get("run_dir") else None
+    chosen = validate_evaluate_section(info.get("evaluate") or {}, source=run_config)
+    given = {k: v for k, v in (("metric", metric), ("n", n)) if v is not None}
+    if given:  # arguments win over the run's evaluate section, and are checked the same way
+        chosen = validate_evaluate_section({**chosen.model_dump(), **given})
+    metric, n = chosen.metric, chosen.n
     data_section = dict(info.get("data") or {})
     if overrides:
         wrapped = {"data": data_section}
