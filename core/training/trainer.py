@@ -39,6 +39,7 @@ from core.training.ema import EMA
 from core.training.images import save_loss_curve, save_samples
 from core.training.lr_schedules import build_lr_schedule, lr_factor
 from core.training.optimizers import Optimizers
+from core.training.previous_run import PreviousRun
 from core.training.sections import check_run_sections, validate_evaluate_section
 from core.validation import validate_section
 
@@ -136,6 +137,7 @@ class Trainer:
         self.quiet = quiet
         self.resume = resume
         self.overwrite = overwrite
+        self._previous_run: PreviousRun | None = None  # set aside by overwrite
 
         self.device = resolve_device(tc.device, where="train.device")
         self.dist = setup_distributed(self.device.type)
@@ -278,7 +280,7 @@ class Trainer:
                     f"run directory {run} already exists; continue it with --resume {run}, "
                     "pick another --run-name, or pass --overwrite"
                 )
-            shutil.rmtree(run)
+            self._previous_run = PreviousRun(run)  # deleted at the first checkpoint
         run.mkdir(parents=True, exist_ok=True)
         import yaml
 
@@ -365,7 +367,11 @@ class Trainer:
                 "time": time.time(),
             },
         )
-        return commit_checkpoint(staging, self.step, self.train_config.keep_checkpoints)
+        committed = commit_checkpoint(staging, self.step, self.train_config.keep_checkpoints)
+        if self._previous_run is not None:
+            self._previous_run.discard()
+            self._previous_run = None
+        return committed
 
     # -- data ----------------------------------------------------------------------------------
     def _micro_batches(self) -> Iterator[Any]:
@@ -546,8 +552,18 @@ class Trainer:
         """Train to ``total_steps``; returns a summary (run dir, steps, last logged values).
 
         ``stop_at`` ends early after that step with a checkpoint (no ``final/``): the run can
-        be continued with ``resume=True`` exactly as if it had not stopped.
+        be continued with ``resume=True`` exactly as if it had not stopped. With ``overwrite``,
+        a run that fails before its first checkpoint puts the previous run back.
         """
+        try:
+            return self._fit(stop_at)
+        except BaseException:
+            if self._previous_run is not None:
+                self._previous_run.restore()
+                self._previous_run = None
+            raise
+
+    def _fit(self, stop_at: int | None) -> dict[str, Any]:
         tc = self.train_config
         end = self.total_steps if stop_at is None else min(stop_at, self.total_steps)
         self._prepare_run_dir()
