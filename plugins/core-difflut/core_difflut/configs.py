@@ -29,6 +29,7 @@ __all__ = [
     "NeuralLUTConfig",
     "FourierConfig",
     "NODE_CONFIGS",
+    "node_config",
     "LayerConfig",
     "GroupSumConfig",
     "RuntimeConfig",
@@ -195,6 +196,31 @@ NODE_CONFIGS: dict[str, type[NodeConfig]] = {
     "difflogic": DiffLogicConfig,
 }
 
+
+def node_config(name: str) -> type[NodeConfig]:
+    """The config class of node type ``name``: core-difflut's own or a registered node's.
+
+    A node another plugin registers (``register_nodes``) qualifies when its config derives
+    from :class:`NodeConfig`; anything else is a ``ValueError`` naming the problem.
+    """
+    if name in NODE_CONFIGS:
+        return NODE_CONFIGS[name]
+    from core.components import get_entry
+    from core.errors import CoreError
+
+    try:
+        entry = get_entry("node", name)
+        schema = entry.load_config()
+    except CoreError as exc:
+        raise ValueError(f"a core-difflut or registered node type ({exc})") from None
+    if not (isinstance(schema, type) and issubclass(schema, NodeConfig)):
+        raise ValueError(
+            f"node type {name!r} (plugin {entry.provider}) is registered without a config "
+            "deriving from core_difflut.configs.NodeConfig, which LUT layers need"
+        )
+    return schema
+
+
 # -- layers ------------------------------------------------------------------------------------
 
 
@@ -218,10 +244,8 @@ class LayerConfig(ComponentConfig):
     @classmethod
     def _check_node(cls, value: dict[str, Any]) -> dict[str, Any]:
         node_type = value.get("type", "probabilistic")
-        if node_type not in NODE_CONFIGS:
-            raise ValueError(f"unknown node type {node_type!r}; known: {', '.join(NODE_NAMES)}")
         body = {k: v for k, v in value.items() if k not in ("type", "num_nodes")}
-        NODE_CONFIGS[node_type](**body)
+        node_config(node_type)(**body)
         return {"type": node_type, **body}
 
 
@@ -271,7 +295,10 @@ class ModelConfig(ComponentConfig):
     layer_type: LayerName | list[LayerName] = Field(
         "random", description="Connectivity: one type for all layers or one per layer."
     )
-    node_type: NodeName = Field("probabilistic", description="Node type of every layer.")
+    node_type: str = Field(
+        "probabilistic",
+        description="Node type of every layer: core-difflut's own or one a plugin registers.",
+    )
     node_input_dim: int = Field(6, ge=1, le=10, description="Inputs per node (n).")
     node_params: dict[str, Any] = Field(
         default_factory=dict, description="Extra structural node parameters (degree, ...)."
@@ -296,6 +323,12 @@ class ModelConfig(ComponentConfig):
     pretrained: bool = runtime_field(False, description="Whether these are pretrained weights.")
     pretrained_name: str | None = runtime_field(None, description="Pretrained name, if any.")
 
+    @field_validator("node_type")
+    @classmethod
+    def _known_node(cls, value: str) -> str:
+        node_config(value)
+        return value
+
     @field_validator("layer_widths")
     @classmethod
     def _positive(cls, value: list[int]) -> list[int]:
@@ -317,8 +350,9 @@ class ModelConfig(ComponentConfig):
             raise ValueError(
                 f"node_params may not set {', '.join(sorted(bad))}; use the model fields or runtime"
             )
+        schema = node_config(self.node_type)
         try:
-            NODE_CONFIGS[self.node_type](input_dim=self.node_input_dim, **self.node_params)
+            schema(input_dim=self.node_input_dim, **self.node_params)
         except Exception as exc:  # pydantic ValidationError
             raise ValueError(f"node_params for {self.node_type}: {exc}") from None
         return self

@@ -11,7 +11,7 @@ from core import BaseModel
 from core.errors import ConfigError
 from core_difflut import kernels
 from core_difflut.configs import GroupSumConfig, LayerConfig
-from core_difflut.nodes import NODE_CLASSES, LUTNode
+from core_difflut.nodes import LUTNode, node_class
 
 __all__ = ["LUTLayer", "RandomLayer", "LearnableLayer", "GroupSum", "LAYER_CLASSES"]
 
@@ -62,7 +62,7 @@ class LUTLayer(BaseModel):
         c = self.config
         node_section = dict(c.node)
         node_type = node_section.pop("type")
-        self.node: LUTNode = NODE_CLASSES[node_type]({**node_section, "num_nodes": c.output_dim})
+        self.node: LUTNode = node_class(node_type)({**node_section, "num_nodes": c.output_dim})
         self.input_dim = c.input_dim
         self.output_dim = c.output_dim
         self.n = self.node.n

@@ -37,6 +37,7 @@ __all__ = [
     "FourierNode",
     "DiffLogicNode",
     "NODE_CLASSES",
+    "node_class",
     "GATE_TABLES",
 ]
 
@@ -412,3 +413,21 @@ NODE_CLASSES: dict[str, type[LUTNode]] = {
 }
 for _name, _cls in NODE_CLASSES.items():
     _cls.model_type = _name
+
+
+def node_class(name: str) -> type[LUTNode]:
+    """The class of node type ``name``: one of :data:`NODE_CLASSES` or a registered node.
+
+    A node another plugin registers (``register_nodes``) must subclass :class:`LUTNode`.
+    """
+    if name in NODE_CLASSES:
+        return NODE_CLASSES[name]
+    from core.components import get_component
+
+    cls = get_component("node", name)
+    if not (isinstance(cls, type) and issubclass(cls, LUTNode)):
+        raise ConfigError(
+            f"node type {name!r} is {cls!r}, not a core_difflut.nodes.LUTNode subclass, "
+            "which LUT layers need"
+        )
+    return cls

@@ -66,7 +66,7 @@ def test_layer_shape_errors() -> None:
     layer = RandomLayer(input_dim=10, output_dim=4)
     with pytest.raises(ConfigError, match=r"expected input \(batch, 10\)"):
         layer(torch.rand(3, 11))
-    with pytest.raises(ConfigError, match="unknown node type"):
+    with pytest.raises(ConfigError, match="unknown node .nope.; known nodes"):
         RandomLayer(node={"type": "nope"})
 
 
