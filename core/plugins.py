@@ -14,7 +14,7 @@ import os
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pluggy
@@ -72,6 +72,7 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+@functools.lru_cache(maxsize=64)
 def incompatibility(requires_core: str | None) -> str | None:
     """Why a ``Requires-Dist: core <range>`` excludes the running core, or None."""
     if not requires_core:
@@ -85,6 +86,21 @@ def incompatibility(requires_core: str | None) -> str | None:
     if accepted:
         return None
     return f"requires core{requires_core}, this is core {__version__}"
+
+
+class _HookManager(pluggy.PluginManager):
+    """pluggy's manager, reading a module plugin's hook implementations from its namespace.
+
+    pluggy inspects every attribute of a plugin with ``inspect.getattr_static``; a plugin
+    module's functions are found directly in its ``__dict__`` at a fraction of the cost.
+    """
+
+    def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
+        if isinstance(plugin, ModuleType):
+            value = plugin.__dict__.get(name)
+            if not callable(value) or not hasattr(value, f"{self.project_name}_impl"):
+                return None
+        return super().parse_hookimpl_opts(plugin, name)
 
 
 class _Failure(Exception):
@@ -124,7 +140,9 @@ class PluginManager:
         self.builtins = builtins
         self.strict = _env_flag("CORE_STRICT_PLUGINS") if strict is None else strict
         self.records: dict[str, PluginRecord] = {}
-        self._pm = pluggy.PluginManager("core")
+        self._pm = _HookManager("core")
+        #: plugin name -> hook name -> that plugin's implementations (collected once).
+        self._impls: dict[str, dict[str, list[Any]]] = {}
         self._pm.add_hookspecs(hookspecs)
         self._builtins_loaded = False
         self._entry_points_loaded = False
@@ -214,8 +232,9 @@ class PluginManager:
         except _Failure as failure:
             self._record_failure(record, failure)
             return False
+        self._impls[record.name] = self._own_impls(plugin)
         try:
-            self._refuse_wrappers(plugin, record.name)
+            self._refuse_wrappers(record.name)
             with _guard("raised while declaring kinds"), self.registry.staged() as (kinds, _):
                 self._call_own(
                     plugin,
@@ -278,26 +297,27 @@ class PluginManager:
         spec.__doc__ = f"Register {kind.plural}: {kind.description}"
         self._pm.add_hookspecs(SimpleNamespace(**{kind.hook: hookspecs.hookspec(spec)}))
 
-    def _refuse_wrappers(self, plugin: Any, name: str) -> None:
-        for caller in self._pm.get_hookcallers(plugin) or []:
-            for impl in caller.get_hookimpls():
-                if impl.plugin is plugin and (impl.wrapper or impl.hookwrapper):
+    def _own_impls(self, plugin: Any) -> dict[str, list[Any]]:
+        return {
+            caller.name: [impl for impl in caller.get_hookimpls() if impl.plugin is plugin]
+            for caller in self._pm.get_hookcallers(plugin) or []
+        }
+
+    def _refuse_wrappers(self, name: str) -> None:
+        for hook, impls in self._impls[name].items():
+            for impl in impls:
+                if impl.wrapper or impl.hookwrapper:
                     style = "wrapper=True" if impl.wrapper else "hookwrapper=True"
                     raise _Failure(
                         "has invalid hooks",
                         PluginError(
-                            f"plugin '{name}': hook '{caller.name}' is marked {style}; core "
+                            f"plugin '{name}': hook '{hook}' is marked {style}; core "
                             "calls each hook once per plugin, so wrapper hooks are refused"
                         ),
                     )
 
     def _call_own(self, plugin: Any, name: str, hook_name: str, **kwargs: Any) -> None:
-        caller = getattr(self._pm.hook, hook_name, None)
-        if caller is None:
-            return
-        for impl in caller.get_hookimpls():
-            if impl.plugin is not plugin:
-                continue
+        for impl in self._impls.get(name, {}).get(hook_name, ()):
             result = impl.function(*(kwargs[arg] for arg in impl.argnames))
             if result is not None:
                 raise PluginError(
@@ -335,6 +355,7 @@ class PluginManager:
             self._pm.unregister(plugin)
         self.registry.remove_plugin(name)
         self.records.pop(name, None)
+        self._impls.pop(name, None)
 
     # -- using -------------------------------------------------------------------------------
     def add_commands(self, cli: Any) -> None:

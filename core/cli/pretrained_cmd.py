@@ -6,7 +6,6 @@ import click
 
 from core._messages import clip
 from core.cli._output import echo_json, echo_table
-from core.pretrained import list_pretrained, pretrained_info, store_root
 
 
 @click.group()
@@ -18,6 +17,8 @@ def pretrained() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_cmd(as_json: bool) -> None:
     """List pretrained models: the store's versions and plugin-shipped weights."""
+    from core.pretrained import list_pretrained, store_root
+
     infos = list_pretrained()
     if as_json:
         echo_json([i.to_dict() for i in infos])
@@ -44,4 +45,6 @@ def list_cmd(as_json: bool) -> None:
 @click.argument("reference")
 def info_cmd(reference: str) -> None:
     """Show one pretrained model's metadata (name, type/name or type/name/vN)."""
+    from core.pretrained import pretrained_info
+
     echo_json(pretrained_info(reference).to_dict())
