@@ -99,6 +99,18 @@ def register_loggers(register: Any) -> None:
         config="core.loggers.configs:JSONLLoggerConfig",
         description="scalars as JSON lines in the run directory (metrics.jsonl), the default",
     )
+    register(
+        "tensorboard",
+        "core.loggers.tensorboard:TensorBoardLogger",
+        config="core.loggers.configs:TensorBoardLoggerConfig",
+        description="TensorBoard event files: scalars, sample grids, hyperparameters",
+    )
+    register(
+        "mlflow",
+        "core.loggers.mlflow:MLflowLogger",
+        config="core.loggers.configs:MLflowLoggerConfig",
+        description="an MLflow run: params, metrics, sample grids (file store in the run dir)",
+    )
 
 
 @hookimpl

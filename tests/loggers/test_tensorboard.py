@@ -1,0 +1,90 @@
+"""The tensorboard logger, read back with TensorBoard's own EventAccumulator."""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
+
+from core.components import build
+from core.errors import TrainingError
+
+
+def _events(log_dir) -> EventAccumulator:
+    events = EventAccumulator(str(log_dir), size_guidance={"images": 0, "scalars": 0})
+    events.Reload()
+    return events
+
+
+def _hparams(events: EventAccumulator) -> dict:
+    content = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    hparams = HParamsPluginData.FromString(content).session_start_info.hparams
+    return {key: getattr(value, value.WhichOneof("kind")) for key, value in hparams.items()}
+
+
+def test_scalars_image_hparams_and_config_text_read_back(run_dir, grid, run_config):
+    path, pixels = grid
+    logger = build("logger", {"type": "tensorboard"})
+    logger.open(run_dir, run_config)
+    logger.log_scalars({"loss": 0.5, "lr": 0.001}, 1)
+    logger.log_scalars({"loss": 0.25, "lr": 0.002}, 2)
+    logger.log_image("samples", path, 2)
+    logger.close()
+
+    events = _events(run_dir / "tensorboard")
+    assert [(e.step, e.value) for e in events.Scalars("loss")] == [(1, 0.5), (2, 0.25)]
+    assert [e.step for e in events.Scalars("lr")] == [1, 2]
+    (image,) = events.Images("samples")
+    assert (image.step, image.height, image.width) == (2, 12, 20)
+    decoded = np.asarray(Image.open(io.BytesIO(image.encoded_image_string)).convert("RGB"))
+    np.testing.assert_array_equal(decoded, pixels)
+    hparams = _hparams(events)
+    assert hparams["train.lr"] == pytest.approx(0.001)
+    assert hparams["train.steps"] == 4
+    assert hparams["model.unet.type"] == "unet"
+    assert hparams["model.unet.channels"] == "[32, 64]"
+    assert hparams["train.amp"] == "false"
+    assert hparams["train.ema"] == "null"
+    (text,) = events.Tensors("config/text_summary")
+    shown = text.tensor_proto.string_val[0].decode()
+    assert shown.startswith("```yaml\n")
+    assert yaml.safe_load(shown.removeprefix("```yaml\n").removesuffix("```")) == run_config
+
+
+def test_log_dir_is_relative_to_the_run_directory(run_dir, run_config):
+    logger = build("logger", {"type": "tensorboard", "log_dir": "tb/events"})
+    logger.open(run_dir, run_config)
+    logger.log_scalars({"loss": 1.0}, 1)
+    logger.close()
+    assert [e.step for e in _events(run_dir / "tb" / "events").Scalars("loss")] == [1]
+    assert not (run_dir / "tensorboard").exists()
+
+
+def test_resume_hides_the_events_after_the_checkpoint(run_dir, run_config):
+    logger = build("logger", {"type": "tensorboard"})
+    logger.open(run_dir, run_config)
+    for step in (1, 2, 3, 4):
+        logger.log_scalars({"loss": float(step)}, step)
+    logger.close()
+    logger.open(run_dir, run_config, resume_step=2)
+    logger.log_scalars({"loss": 30.0}, 3)
+    logger.close()
+    loss = _events(run_dir / "tensorboard").Scalars("loss")
+    assert [(e.step, e.value) for e in loss] == [(1, 1.0), (2, 2.0), (3, 30.0)]
+
+
+def test_missing_package_fails_in_open_with_one_line(run_dir, run_config, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorboard", None)
+    logger = build("logger", {"type": "tensorboard"})
+    with pytest.raises(TrainingError) as failure:
+        logger.open(run_dir, run_config)
+    assert str(failure.value) == (
+        "the tensorboard logger needs the package 'tensorboard': pip install 'core[tensorboard]'"
+    )
+    assert not (run_dir / "tensorboard").exists()
