@@ -9,7 +9,7 @@ from typing import Any
 
 from core.errors import ConfigError, TrainingError
 
-__all__ = ["RunLoggers", "build_loggers"]
+__all__ = ["RunLoggers", "build_loggers", "log_to_run"]
 
 
 def build_loggers(
@@ -85,3 +85,17 @@ class RunLoggers:
                 logger.close()
             except Exception as exc:
                 print(f"warning: logger '{label}' failed to close: {exc}", file=sys.stderr)
+
+
+def log_to_run(
+    run_dir: Path, run_config: Mapping[str, Any], values: Mapping[str, float], step: int
+) -> None:
+    """Send scalars (evaluation results) to the loggers a finished run was trained with."""
+    train = run_config.get("train") or {}
+    sections = train.get("loggers", ["jsonl"]) if isinstance(train, Mapping) else ["jsonl"]
+    loggers = RunLoggers(build_loggers(sections, str(Path(run_dir) / "config.yaml")))
+    loggers.open(Path(run_dir), run_config, resume_step=step)
+    try:
+        loggers.log_scalars(values, step)
+    finally:
+        loggers.close()

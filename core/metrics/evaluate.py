@@ -38,6 +38,7 @@ def load_model(
         config = Config(path / "config.yaml").to_dict()
         info["data"], info["sample"] = config.get("data"), config.get("sample") or {}
         info["evaluate"] = config.get("evaluate") or {}
+        info["run_config"] = config
         ckpt = latest_checkpoint(path)
         final = path / "final"
         if final.is_dir() and not raw:
@@ -214,4 +215,17 @@ def evaluate_model(
         out = Path(info["run_dir"]) / f"eval_{metric}.json"
         atomic_write_text(out, json.dumps(result, indent=2, default=str))
         result["written"] = str(out)
+        _log_evaluation(Path(info["run_dir"]), info["run_config"], result)
     return result
+
+
+def _log_evaluation(run_dir: Path, run_config: dict[str, Any], result: dict[str, Any]) -> None:
+    """``eval/<metric>`` (and its floor) to the run's loggers, at the run's last step."""
+    from core.loggers.run import log_to_run
+    from core.training.checkpoint import checkpoint_step, latest_checkpoint
+
+    checkpoint = latest_checkpoint(run_dir)
+    step = checkpoint_step(checkpoint) if checkpoint is not None else 0
+    name = f"eval/{result['metric']}"
+    values = {name: float(result["value"]), f"{name}/floor": float(result["floor"])}
+    log_to_run(run_dir, run_config, values, step)

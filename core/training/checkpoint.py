@@ -30,6 +30,7 @@ __all__ = [
     "set_rng_state",
     "latest_checkpoint",
     "list_checkpoints",
+    "checkpoint_step",
     "staging_dir",
     "commit_checkpoint",
     "write_json",
@@ -85,7 +86,12 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
             and child.name[len(_PREFIX) :].isdigit()
         ) and (child / "state.json").is_file():
             found.append(child)
-    return sorted(found, key=lambda p: int(p.name[len(_PREFIX) :]))
+    return sorted(found, key=checkpoint_step)
+
+
+def checkpoint_step(checkpoint: Path) -> int:
+    """The optimizer step of ``checkpoints/step_<N>``."""
+    return int(Path(checkpoint).name[len(_PREFIX) :])
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:

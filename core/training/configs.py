@@ -101,7 +101,12 @@ class TrainConfig(ComponentConfig):
     sample_every: int | None = Field(
         None, ge=1, description="write samples_<step>.png every N steps (generative models)"
     )
-    log_every: int = Field(10, ge=1, description="append to metrics.jsonl every N steps")
+    log_every: int = Field(10, ge=1, description="send scalars to the loggers every N steps")
+    loggers: list[str | dict[str, Any]] = Field(
+        default_factory=lambda: ["jsonl"],
+        description="loggers the run sends its config, scalars and sample grids to: names or "
+        "sections (core components list logger); [] logs nothing",
+    )
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes")
     threads: int | None = Field(
         None, ge=1, le=1024, description="torch CPU threads (none: torch's default)"

@@ -43,6 +43,8 @@ class Optimizers:
         }
         self.micro_step = 0
         self.grad_norms: dict[str, torch.Tensor] = {}
+        #: measure the gradient norm even without clipping (the trainer sets it on log steps).
+        self.measure_grad_norm = False
 
     @property
     def is_last_micro_step(self) -> bool:
@@ -94,6 +96,16 @@ class Optimizers:
         if self.grad_clip is not None:
             self.scaler.unscale_(optimizer)
             self.grad_norms[name] = torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
+        elif self.measure_grad_norm:
+            self.scaler.unscale_(optimizer)
+            self.grad_norms[name] = _total_norm([p.grad for p in params if p.grad is not None])
         self.scaler.step(optimizer)
         optimizer.zero_grad(set_to_none=True)
         return True
+
+
+def _total_norm(grads: list[torch.Tensor]) -> torch.Tensor:
+    """The global L2 norm of ``grads`` (zero when there are none)."""
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))

@@ -20,6 +20,7 @@ import torch
 from core.config import Config
 from core.devices import resolve_device
 from core.errors import ConfigError, TrainingError
+from core.loggers import RunLoggers, build_loggers
 from core.sampling import draw_samples
 from core.training.checkpoint import (
     commit_checkpoint,
@@ -68,6 +69,7 @@ def validate_run_config(config: Config) -> tuple[TrainConfig, SampleConfig]:
     )
     validate_evaluate_section(sections.get("evaluate") or {}, source=source, origins=origins)
     build_lr_schedule(train, source)  # type: ignore[arg-type]
+    build_loggers(train.loggers, source)  # type: ignore[attr-defined]
     return train, sample  # type: ignore[return-value]
 
 
@@ -130,6 +132,8 @@ class Trainer:
         self.train_config, self.sample_config = validate_run_config(self.config)
         tc = self.train_config
         self.lr_schedule = build_lr_schedule(tc, self.config.source)
+        self._logger_list = build_loggers(tc.loggers, self.config.source)
+        self.loggers = RunLoggers([], enabled=False)  # opened by fit()
         if run_dir is None:
             stem = Path(self.config.source).stem if self.config.source else "run"
             run_dir = Path("runs") / stem
@@ -325,17 +329,25 @@ class Trainer:
         rng_file = ckpt / f"rng_rank{self.dist.rank}.json"
         if rng_file.is_file():
             set_rng_state(read_json(rng_file))
-        metrics = self.run_dir / "metrics.jsonl"
-        if self.dist.is_main and metrics.is_file():
-            kept = []
-            for line in metrics.read_text(encoding="utf-8").splitlines():
-                with contextlib.suppress(ValueError):
-                    if json.loads(line).get("step", 0) <= self.step:
-                        kept.append(line)
-            from core.atomic import atomic_write_text
 
-            atomic_write_text(metrics, "".join(k + "\n" for k in kept))
-            self.history = [json.loads(k) for k in kept]
+    def resolved_config(self) -> dict[str, Any]:
+        """The run config with the train and sample sections' defaults filled in."""
+        return {
+            **self.config.to_dict(),
+            "train": self.train_config.model_dump(mode="json"),
+            "sample": self.sample_config.model_dump(mode="json"),
+        }
+
+    def _reload_history(self) -> None:
+        """The logged records up to the restored step, for the loss curve (from metrics.jsonl)."""
+        metrics = self.run_dir / "metrics.jsonl"
+        if not metrics.is_file():
+            return
+        for line in metrics.read_text(encoding="utf-8").splitlines():
+            with contextlib.suppress(ValueError, AttributeError):
+                record = json.loads(line)
+                if record.get("step", 0) <= self.step:
+                    self.history.append(record)
 
     def save_checkpoint(self) -> Path | None:
         """Write ``checkpoints/step_<N>/`` (atomically committed) and return it on rank 0."""
@@ -481,6 +493,8 @@ class Trainer:
             self.dataset, "value_range", None
         )
         save_samples(samples, path, value_range, nrow=sc.nrow)
+        if path.is_file():
+            self.loggers.log_image("samples", path, self.step)
 
     def _log(
         self, step_time: float, values: dict[str, torch.Tensor], lr: float, samples_per_s: float
@@ -504,9 +518,7 @@ class Trainer:
             raise TrainingError(
                 f"the loss became {record['loss']} at step {self.step}; lower train.lr or set train.grad_clip"
             )
-        if self.dist.is_main:
-            with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record) + "\n")
+        self.loggers.log_scalars({k: v for k, v in record.items() if k != "step"}, self.step)
         self.history.append(record)
         return record
 
@@ -564,12 +576,28 @@ class Trainer:
             raise
 
     def _fit(self, stop_at: int | None) -> dict[str, Any]:
-        tc = self.train_config
-        end = self.total_steps if stop_at is None else min(stop_at, self.total_steps)
+        fresh = not self.run_dir.exists()
         self._prepare_run_dir()
         barrier(self.dist)
         if self.resume:
             self._restore()
+        self.loggers = RunLoggers(self._logger_list, enabled=self.dist.is_main)
+        try:
+            self.loggers.open(self.run_dir, self.resolved_config(), resume_step=self.step)
+        except TrainingError:
+            if fresh and self.dist.is_main:
+                shutil.rmtree(self.run_dir, ignore_errors=True)  # nothing of this run is kept
+            raise
+        if self.dist.is_main and self.resume:
+            self._reload_history()
+        try:
+            return self._train(stop_at)
+        finally:
+            self.loggers.close()
+
+    def _train(self, stop_at: int | None) -> dict[str, Any]:
+        tc = self.train_config
+        end = self.total_steps if stop_at is None else min(stop_at, self.total_steps)
         main = self.dist.is_main
         show_bar = main and not self.quiet and sys.stderr.isatty()
         from tqdm import tqdm
@@ -589,6 +617,10 @@ class Trainer:
         try:
             while self.step < end:
                 lr = self._set_lr()
+                upcoming = self.step + 1
+                self.opt.measure_grad_norm = (
+                    upcoming % tc.log_every == 0 or upcoming == self.total_steps
+                )
                 values = self._train_step(batches)
                 window_steps += 1
                 bar.update(1)
