@@ -14,10 +14,19 @@ from core._messages import first_of
 from core.config import parse_yaml, read_text_file
 from core.errors import ConfigError, WeightsError
 
-__all__ = ["pretrained_files", "read_pretrained_yaml", "MAX_PRETRAINED_YAML_BYTES"]
+__all__ = [
+    "pretrained_files",
+    "read_pretrained_yaml",
+    "read_model_card",
+    "CARD_NAME",
+    "MAX_PRETRAINED_YAML_BYTES",
+]
 
 #: the largest pretrained YAML read (checked before reading).
 MAX_PRETRAINED_YAML_BYTES = 1 << 20
+#: the model card beside the weights (``core.model_card``), and the largest one read.
+CARD_NAME = "README.md"
+MAX_CARD_BYTES = 1 << 20
 _SECTIONS = ("model", "meta")
 
 
@@ -47,6 +56,15 @@ def _check_inside(directory: Path, file: Path) -> None:
         raise WeightsError(
             f"{file} resolves outside {directory} (a link to {file.resolve()}); refused"
         ) from None
+
+
+def read_model_card(directory: Path) -> str | None:
+    """The model card of a pretrained directory (bounded, no link out of it); None if absent."""
+    path = directory / CARD_NAME
+    if not path.exists() and not path.is_symlink():
+        return None
+    _check_inside(directory, path)
+    return read_text_file(path, MAX_CARD_BYTES, what="model card")
 
 
 def read_pretrained_yaml(path: Path) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from core._version import __version__
 from core.atomic import atomic_write_text
 from core.component import Component
 from core.errors import PretrainedError
+from core.model_card import model_provider, render_model_card, write_model_card
 from core.weights import check_state_dict, read_weights, save_weights
 
 __all__ = ["BaseModel"]
@@ -54,18 +55,22 @@ class BaseModel(Component, torch.nn.Module):
         name: str | None = None,
         meta: dict[str, Any] | None = None,
     ) -> Path:
-        """Write ``<name>.safetensors`` then ``<name>.yaml`` into ``directory``, atomically."""
+        """Write ``<name>.safetensors``, the model card ``README.md``, then ``<name>.yaml``
+        into ``directory``, each atomically; ``meta`` goes into the YAML and the card."""
         directory = Path(directory)
         name = name or self.model_type or type(self).__name__.lower()
         directory.mkdir(parents=True, exist_ok=True)
+        provider = model_provider(str(self.model_type or ""), type(self))
         info = {
             "core_version": __version__,
+            **({"provider": provider} if provider else {}),
             "parameters": self.count_parameters(),
             **(meta or {}),
         }
+        text = yaml.safe_dump({"model": self.get_config(), "meta": info}, sort_keys=False)
         save_weights(self, directory / f"{name}.safetensors", {"model_type": str(self.model_type)})
-        document = {"model": self.get_config(), "meta": info}
-        atomic_write_text(directory / f"{name}.yaml", yaml.safe_dump(document, sort_keys=False))
+        write_model_card(directory, render_model_card(yaml.safe_load(text), name))
+        atomic_write_text(directory / f"{name}.yaml", text)
         return directory
 
     def load_weights(self, path: str | os.PathLike[str]) -> BaseModel:

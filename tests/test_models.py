@@ -118,7 +118,8 @@ def test_save_and_load_pretrained_round_trip(tiny, tmp_path):
     with torch.no_grad():
         model.scale.mul_(3)
     model.save_pretrained(tmp_path / "m")
-    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["tiny.safetensors", "tiny.yaml"]
+    saved = sorted(p.name for p in (tmp_path / "m").iterdir())
+    assert saved == ["README.md", "tiny.safetensors", "tiny.yaml"]
     loaded = BaseModel.from_pretrained(tmp_path / "m")
     assert type(loaded) is Tiny and loaded.config == model.config
     x = torch.randn(3, 4)

@@ -1,0 +1,352 @@
+"""Model cards: the ``README.md`` written beside a model's weights (torch-free).
+
+``render_model_card(document, name)`` turns a pretrained YAML document (its ``model`` and
+``meta`` sections) into Markdown with Hugging Face-style YAML front matter. The card holds
+only what the document holds, the same document always gives the same card, and a fact the
+document does not hold reads "not recorded".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from core._markdown import code_span, fenced_block, inline_text, one_line, table
+from core._store_files import CARD_NAME
+
+__all__ = [
+    "CARD_NAME",
+    "NOT_RECORDED",
+    "render_model_card",
+    "render_stored_card",
+    "write_model_card",
+    "model_provider",
+    "run_evaluations",
+    "command_line",
+]
+
+NOT_RECORDED = "not recorded"
+#: a ``meta`` key holding one of these words is a metric (``test_accuracy``, ``feature-fid``).
+METRIC_WORDS = frozenset(
+    [
+        "accuracy",
+        "acc",
+        "loss",
+        "fid",
+        "kid",
+        "luts",
+        "lut",
+        "psnr",
+        "ssim",
+        "nll",
+        "bpd",
+        "elbo",
+        "error",
+        "f1",
+        "precision",
+        "recall",
+        "auc",
+        "perplexity",
+        "mse",
+        "mae",
+        "score",
+    ]
+)
+#: ``meta`` keys the card shows in their own sections.
+_SECTION_KEYS = frozenset(
+    [
+        "core_version",
+        "provider",
+        "parameters",
+        "metrics",
+        "evaluations",
+        "data",
+        "data_size",
+        "dataset",
+        "split",
+        "trained_on",
+        "command",
+        "script",
+    ]
+)
+_SECRET_KEY = re.compile(r"token|secret|password|passwd|api[_-]?key|credential", re.IGNORECASE)
+#: the largest ``eval_<metric>.json`` read.
+MAX_EVAL_BYTES = 1 << 20
+
+
+def render_model_card(document: Mapping[str, Any], name: str | None = None) -> str:
+    """The card of a ``{"model": ..., "meta": ...}`` document; ``name`` is the files' stem."""
+    model = _mapping(document.get("model"))
+    meta = _mapping(document.get("meta"))
+    model_type = one_line(model.get("type", NOT_RECORDED), 128)
+    stem = name or model_type
+    parts = [
+        _front_matter(model_type, _mapping(meta.get("provider"))),
+        f"# {inline_text(stem)}",
+        f"A {code_span(model_type)} model for core: weights in {code_span(stem + '.safetensors')}, "
+        f"config and metadata in {code_span(stem + '.yaml')}. This card is generated from that YAML.",
+        "## Model\n\n" + _model_table(model_type, meta),
+        "## Metrics\n\n" + _metrics(meta),
+        "## Training data\n\n" + _training_data(meta),
+        "## Command\n\n" + _command(meta),
+        "## Config\n\n" + fenced_block(_yaml({"model": model}), "yaml"),
+        "## Other metadata\n\n" + _other_metadata(meta),
+    ]
+    return "\n\n".join(parts) + "\n"
+
+
+def render_stored_card(document: Mapping[str, Any], name: str | None = None) -> str:
+    """The card of weights saved without a recorded provider: it is looked up in the registry,
+    without a version (the weights' plugin version is not known)."""
+    meta = _mapping(document.get("meta"))
+    if "provider" not in meta:
+        provider = model_provider(str(_mapping(document.get("model")).get("type", "")))
+        if provider:
+            provider.pop("version", None)
+            document = {**document, "meta": {**meta, "provider": provider}}
+    return render_model_card(document, name)
+
+
+def write_model_card(directory: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` as ``<directory>/README.md``, atomically."""
+    from core.atomic import atomic_write_text
+
+    path = Path(directory) / CARD_NAME
+    atomic_write_text(path, text)
+    return path
+
+
+def model_provider(model_type: str, target: Any = None) -> dict[str, str] | None:
+    """``plugin``, ``distribution`` and ``version`` of the registered model ``model_type``.
+
+    With ``target`` (the model's class), only an entry that loads to that class counts.
+    None when no single entry matches.
+    """
+    if not model_type:
+        return None
+    from core.plugins import get_manager
+
+    entries = get_manager().registry.find(model_type, "model")
+    if target is not None:
+        entries = [e for e in entries if _loads_to(e, target)]
+    if len(entries) != 1:
+        return None
+    entry = entries[0]
+    found = {"plugin": entry.plugin, "distribution": entry.distribution, "version": entry.version}
+    return {key: value for key, value in found.items() if value}
+
+
+def _loads_to(entry: Any, target: Any) -> bool:
+    try:
+        return entry.load() is target
+    except Exception:  # a provider that cannot load is not this model's
+        return False
+
+
+def run_evaluations(run_dir: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """A summary of each ``eval_<metric>.json`` (written by ``core evaluate``) in a run."""
+    from core._messages import clip
+    from core.config import read_text_file
+    from core.errors import CoreError
+
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted(Path(run_dir).glob("eval_*.json")):
+        metric = path.stem.removeprefix("eval_")
+        try:
+            result = json.loads(read_text_file(path, MAX_EVAL_BYTES, what="evaluation result"))
+        except (CoreError, ValueError) as exc:
+            found[metric] = {"error": clip(str(exc), 200)}
+            continue
+        if not isinstance(result, dict):
+            found[metric] = {"error": f"{path.name} does not hold a JSON object"}
+            continue
+        found[metric] = {
+            "key": result.get("key"),
+            "value": result.get("value"),
+            "floor": result.get("floor"),
+            "n": result.get("n"),
+            "reference": _reference_text(result.get("reference")),
+            "weights": result.get("weights"),
+        }
+    return found
+
+
+def command_line(argv: Sequence[str]) -> str:
+    """``argv`` as one shell line for a card: the home directory reads ``~``, and the value of
+    a ``key=value`` word whose key names a secret (token, password, api_key) ``<redacted>``."""
+    home = str(Path.home()).rstrip(os.sep)
+    words = []
+    for word in map(str, argv):
+        key, sep, value = word.partition("=")
+        if not sep:
+            words.append(_path_word(word, home))
+            continue
+        value = "<redacted>" if _SECRET_KEY.search(key) else _path_word(value, home)
+        words.append(f"{shlex.quote(key)}={value}")
+    return " ".join(words)
+
+
+def _path_word(word: str, home: str) -> str:
+    if len(home) > 1 and (word == home or word.startswith(home + os.sep)):
+        rest = word[len(home) + 1 :]
+        return "~" + (f"/{shlex.quote(rest)}" if rest else "")
+    return shlex.quote(word)
+
+
+# -- sections ------------------------------------------------------------------------------
+
+
+def _front_matter(model_type: str, provider: Mapping[str, Any]) -> str:
+    tags = ["core"]
+    for tag in (provider.get("distribution"), model_type):
+        if tag and one_line(tag, 128) not in tags:
+            tags.append(one_line(tag, 128))
+    head = {"library_name": "core", "model_type": model_type, "tags": tags}
+    return "---\n" + yaml.safe_dump(head, sort_keys=False, width=1000) + "---"
+
+
+def _model_table(model_type: str, meta: Mapping[str, Any]) -> str:
+    provider = _mapping(meta.get("provider"))
+    version = provider.get("version")
+    if version is None and provider.get("distribution") == "core":
+        version = meta.get("core_version")  # core's own models: the core that saved them
+    parameters = meta.get("parameters")
+    rows = [
+        ("model type", code_span(model_type)),
+        ("plugin", _name_cell(provider.get("plugin"))),
+        ("distribution", _name_cell(provider.get("distribution"))),
+        ("plugin version", _cell(version)),
+        ("core version", _cell(meta.get("core_version"))),
+        ("parameters", f"{parameters:,}" if _is_int(parameters) else _cell(parameters)),
+    ]
+    return table(("field", "value"), rows)
+
+
+def _metrics(meta: Mapping[str, Any]) -> str:
+    rows = [
+        (code_span(key), _cell(value))
+        for name, value in meta.items()
+        if str(name) not in _SECTION_KEYS and _is_metric(name)
+        for key, value in _flatten(str(name), value)
+    ]
+    for name, value in _mapping(meta.get("metrics")).items():
+        rows += [(code_span(key), _cell(leaf)) for key, leaf in _flatten(str(name), value)]
+    blocks = [table(("metric", "value"), rows)] if rows else []
+    evaluations = _mapping(meta.get("evaluations"))
+    if evaluations:
+        blocks.append("Evaluations of the run (`core evaluate`, its `eval_<metric>.json`):")
+        blocks.append(_evaluations_table(evaluations))
+    return "\n\n".join(blocks) or NOT_RECORDED
+
+
+def _evaluations_table(evaluations: Mapping[str, Any]) -> str:
+    headers = ("metric", "key", "value", "real-data floor", "samples", "reference", "weights")
+    rows = []
+    for metric, result in evaluations.items():
+        result = _mapping(result)
+        if "error" in result:
+            rows.append(
+                (code_span(metric), "", _cell(f"unreadable: {result['error']}"), "", "", "", "")
+            )
+            continue
+        fields = ("key", "value", "floor", "n", "reference", "weights")
+        rows.append((code_span(metric), *(_cell(result.get(field)) for field in fields)))
+    return table(headers, rows)
+
+
+def _training_data(meta: Mapping[str, Any]) -> str:
+    data = meta.get("data")
+    section = _mapping(data)
+    dataset = section.get("type") if section else meta.get("dataset", data)
+    size = meta.get("data_size")
+    rows = [
+        ("dataset", _cell(dataset)),
+        ("split", _cell(section.get("split", meta.get("split")))),
+        ("size", f"{size:,}" if _is_int(size) else _cell(size)),
+    ]
+    if "trained_on" in meta:
+        rows.append(("description", _cell(meta["trained_on"])))
+    text = table(("field", "value"), rows)
+    if section:
+        text += "\n\nThe run's `data` section:\n\n" + fenced_block(_yaml({"data": section}), "yaml")
+    return text
+
+
+def _command(meta: Mapping[str, Any]) -> str:
+    command = meta.get("command")
+    if command:
+        words = command if isinstance(command, list) else [command]
+        return fenced_block(" ".join(map(str, words)), "shell")
+    if meta.get("script"):
+        return (
+            f"{NOT_RECORDED}: produced by the script {code_span(meta['script'])}, "
+            "whose arguments were not recorded."
+        )
+    return f"{NOT_RECORDED}."
+
+
+def _other_metadata(meta: Mapping[str, Any]) -> str:
+    rest = {
+        str(key): value
+        for key, value in meta.items()
+        if str(key) not in _SECTION_KEYS and not _is_metric(key)
+    }
+    return fenced_block(_yaml(rest), "yaml") if rest else "none"
+
+
+# -- values --------------------------------------------------------------------------------
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_metric(key: Any) -> bool:
+    return not METRIC_WORDS.isdisjoint(re.split(r"[^a-z0-9]+", str(key).lower()))
+
+
+def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
+    """``(dotted.key, leaf)`` pairs of nested mappings."""
+    if isinstance(value, Mapping) and value:
+        for key, inner in value.items():
+            yield from _flatten(f"{prefix}.{key}", inner)
+    else:
+        yield prefix, value
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return NOT_RECORDED
+    if isinstance(value, (list, dict)):
+        return inline_text(json.dumps(value, default=str, ensure_ascii=False))
+    return inline_text(value)
+
+
+def _name_cell(value: Any) -> str:
+    return code_span(value) if value else NOT_RECORDED
+
+
+def _reference_text(reference: Any) -> str | None:
+    """``digits test split, 359 items`` from an evaluation's ``reference``."""
+    reference = _mapping(reference)
+    data = _mapping(reference.get("data"))
+    if not reference:
+        return None
+    size = reference.get("size")
+    text = f"{data.get('type', 'data')} {reference.get('split', '')} split".replace("  ", " ")
+    return f"{text}, {size:,} items" if _is_int(size) else text
+
+
+def _yaml(value: Any) -> str:
+    return yaml.safe_dump(value, sort_keys=False, default_flow_style=False, width=88)
