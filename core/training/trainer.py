@@ -21,6 +21,7 @@ from core.config import Config
 from core.devices import resolve_device
 from core.errors import ConfigError, TrainingError
 from core.loggers import RunLoggers, build_loggers
+from core.model_card import run_evaluations
 from core.sampling import draw_samples
 from core.training.checkpoint import (
     commit_checkpoint,
@@ -109,7 +110,8 @@ class Trainer:
     ``Trainer(config).fit()`` builds the model and dataset through the registry; pass
     ``model=`` or ``dataset=`` to use objects built elsewhere. Outputs go to ``run_dir``
     (default ``runs/<config stem>``); with ``resume=True`` the newest checkpoint there is
-    continued exactly.
+    continued exactly. ``command``, the command line that started the run, goes into the
+    model card of ``final/``.
     """
 
     def __init__(
@@ -123,6 +125,7 @@ class Trainer:
         overwrite: bool = False,
         quiet: bool = False,
         overrides: Any = (),
+        command: str | None = None,
     ) -> None:
         self.config = Config(config, overrides=overrides)
         if model is not None and "model" not in self.config:
@@ -141,6 +144,7 @@ class Trainer:
         self.quiet = quiet
         self.resume = resume
         self.overwrite = overwrite
+        self.command = command
         self._previous_run: PreviousRun | None = None  # set aside by overwrite
 
         self.device = resolve_device(tc.device, where="train.device")
@@ -549,8 +553,14 @@ class Trainer:
             "step": self.step,
             "weights": "ema" if self.ema is not None else "raw",
             "data": data.get("data"),
+            "data_size": len(self.dataset),
             "sample": self.sample_config.model_dump(mode="json"),
         }
+        if self.command:
+            meta["command"] = self.command
+        evaluations = run_evaluations(self.run_dir)
+        if evaluations:
+            meta["evaluations"] = evaluations
         final = self.run_dir / "final"
         staging = self.run_dir / ".final.staging"
         if staging.exists():
