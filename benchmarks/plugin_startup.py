@@ -1,6 +1,6 @@
 """Startup cost of the plugin system: `core plugins list` against `import torch`, and with 100 plugins.
 
-Two measurements, all runs interleaved (the machine is noisy, so the cases are timed side by
+Three measurements, all runs interleaved (the machine is noisy, so the cases are timed side by
 side, round after round, in a rotating order) and reported as medians with the load average:
 
 - `core plugins list` with the installed plugins against `python -c 'import torch'`. Target:
@@ -9,11 +9,16 @@ side, round after round, in a rotating order) and reported as medians with the l
   temporary folder on PYTHONPATH: a dist-info with entry_points.txt and a torch-free plugin
   module registering a dataset, a metric and a loss with lazy targets and pydantic configs), as
   a ratio to the time with only the installed ones. Target: <= 2x.
+- Both listings with 0, 25, 50 and 100 generated plugins (``--plugin-counts``; the largest count
+  is the one above), for the curve of listing time against the number of plugins installed.
 
 Bytecode caching is on for the timed commands (as for an installed wheel, whose modules are
 compiled once), even where PYTHONDONTWRITEBYTECODE is set.
 
-    .venv/bin/python benchmarks/plugin_startup.py [--rounds 15] [--plugins 100]
+    .venv/bin/python benchmarks/plugin_startup.py [--rounds 15] [--plugin-counts 0,25,50,100]
+
+``--plugins N`` is short for ``--plugin-counts 0,N`` (no curve, about half the time: 15 rounds
+of the default sweep take about 2 minutes on 2 CPUs, most of it importing torch).
 """
 
 from __future__ import annotations
@@ -139,25 +144,58 @@ def plugin_statuses(env: dict[str, str]) -> dict[str, int]:
     return statuses
 
 
+def plugin_counts(text: str) -> list[int]:
+    """``"0,25,100"`` -> ``[0, 25, 100]``: sorted, distinct, 0 always included."""
+    try:
+        counts = {int(part) for part in text.split(",") if part.strip()}
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a comma-separated list of counts: {text!r}"
+        ) from None
+    if any(n < 0 for n in counts) or not counts - {0}:
+        raise argparse.ArgumentTypeError(f"counts must be >= 0, one of them > 0: {text!r}")
+    return sorted(counts | {0})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", "--runs", type=int, default=15, help="rounds (>= 10)")
-    parser.add_argument("--plugins", type=int, default=100, help="extra plugins to generate")
+    counts = parser.add_mutually_exclusive_group()
+    counts.add_argument(
+        "--plugin-counts",
+        type=plugin_counts,
+        default=[0, 25, 50, 100],
+        help="numbers of generated plugins to time the listings with (default 0,25,50,100)",
+    )
+    counts.add_argument("--plugins", type=int, help="short for --plugin-counts 0,N")
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS, help=f"results file (default {RESULTS})"
+    )
     args = parser.parse_args()
     rounds = max(args.rounds, 10)
+    sweep = plugin_counts(f"0,{args.plugins}") if args.plugins is not None else args.plugin_counts
+    most = sweep[-1]
     with tempfile.TemporaryDirectory(prefix="core-bench-plugins-") as tmp:
-        make_plugins(Path(tmp), args.plugins)
-        many = {**ENV, "PYTHONPATH": os.pathsep.join(filter(None, [tmp, ENV.get("PYTHONPATH")]))}
-        installed, with_many = plugin_statuses(ENV), plugin_statuses(many)
-        if with_many.get("loaded", 0) != installed.get("loaded", 0) + args.plugins:
-            sys.exit(f"generated plugins did not all load: {with_many} (installed: {installed})")
+        envs = {0: ENV}
+        for count in sweep[1:]:
+            folder = Path(tmp) / f"plugins-{count}"
+            make_plugins(folder, count)
+            path = os.pathsep.join(filter(None, [str(folder), ENV.get("PYTHONPATH")]))
+            envs[count] = {**ENV, "PYTHONPATH": path}
+        installed = plugin_statuses(ENV)
+        for count in sweep[1:]:
+            statuses = plugin_statuses(envs[count])
+            if statuses.get("loaded", 0) != installed.get("loaded", 0) + count:
+                sys.exit(f"generated plugins did not all load: {statuses} (installed: {installed})")
         cases = {
-            ("core plugins list", "installed"): (PLUGINS_LIST, ENV),
-            ("core plugins list", "with extra"): (PLUGINS_LIST, many),
-            ("core components list", "installed"): (COMPONENTS_LIST, ENV),
-            ("core components list", "with extra"): (COMPONENTS_LIST, many),
-            ("python -c 'import torch'", "installed"): (TORCH_IMPORT, ENV),
+            (name, count): (command, envs[count])
+            for count in sweep
+            for name, command in (
+                ("core plugins list", PLUGINS_LIST),
+                ("core components list", COMPONENTS_LIST),
+            )
         }
+        cases[("python -c 'import torch'", 0)] = (TORCH_IMPORT, ENV)
         for command, env in cases.values():  # warm the file and bytecode caches
             wall_time(command, env)
         load_before = os.getloadavg()
@@ -168,16 +206,17 @@ def main() -> None:
                 times[case].append(wall_time(*cases[case]))
         load_after = os.getloadavg()
     medians = {case: statistics.median(values) for case, values in times.items()}
-    listing = medians[("core plugins list", "installed")]
-    torch_import = medians[("python -c 'import torch'", "installed")]
-    extra = f"with {args.plugins} more s"
+    listing = medians[("core plugins list", 0)]
+    torch_import = medians[("python -c 'import torch'", 0)]
+    extra = f"with {most} more s"
+    listings = ("core plugins list", "core components list")
     listing_rows = {
         command: {
-            "installed s": medians[(command, "installed")],
-            extra: medians[(command, "with extra")],
-            "ratio": medians[(command, "with extra")] / medians[(command, "installed")],
+            "installed s": medians[(command, 0)],
+            extra: medians[(command, most)],
+            "ratio": medians[(command, most)] / medians[(command, 0)],
         }
-        for command in ("core plugins list", "core components list")
+        for command in listings
     }
     worst_ratio = max(row["ratio"] for row in listing_rows.values())
     result = {
@@ -193,9 +232,17 @@ def main() -> None:
         "target": {"core plugins list max s": 0.15, "min speedup": 10},
         "meets_target": listing <= 0.15 and torch_import / listing >= 10,
         "listing_with_extra_plugins": listing_rows,
-        "extra_plugins": args.plugins,
+        "extra_plugins": most,
         "ratio_target": RATIO_TARGET,
         "meets_ratio_target": worst_ratio <= RATIO_TARGET,
+        "listing_by_plugin_count": [
+            {
+                "extra_plugins": count,
+                "plugins": installed.get("loaded", 0) + count,
+                **{f"{command} s": medians[(command, count)] for command in listings},
+            }
+            for count in sweep
+        ],
         "load_average_1min": {"before": load_before[0], "after": load_after[0]},
         "cpus": os.cpu_count(),
         "notes": (
@@ -203,11 +250,14 @@ def main() -> None:
             f"{os.cpu_count()} CPUs: absolute times grow with the load; the cases were timed "
             "side by side, so the ratios hold better than the seconds"
         ),
-        "machine": f"{platform.processor() or platform.machine()}, {platform.python_version()}",
+        "machine": (
+            f"{platform.processor() or platform.machine()}, Python {platform.python_version()}"
+        ),
         "date": time.strftime("%Y-%m-%d"),
     }
     plugins = result["plugins_installed"]
-    print(f"{rounds} interleaved rounds, {plugins} installed plugins, {args.plugins} generated")
+    generated = ", ".join(map(str, sweep[1:]))
+    print(f"{rounds} interleaved rounds, {plugins} installed plugins, {generated} generated")
     print(f"load average (1 min): {load_before[0]:.2f} before, {load_after[0]:.2f} after")
     print(f"\n{'command':<28} {'median s':>9}")
     for name, value in result["median_seconds"].items():
@@ -219,9 +269,15 @@ def main() -> None:
     print(
         f"ratio target <= {RATIO_TARGET:g}x: {'met' if result['meets_ratio_target'] else 'NOT met'}"
     )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    shown = RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS
+    if len(sweep) > 2:
+        print(f"\n{'generated plugins':>18} " + " ".join(f"{c + ' s':>24}" for c in listings))
+        for row in result["listing_by_plugin_count"]:
+            cells = " ".join(f"{row[f'{c} s']:>24.3f}" for c in listings)
+            print(f"{row['extra_plugins']:>18} {cells}")
+    out = args.out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    shown = out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out
     print(f"wrote {shown}")
 
 
