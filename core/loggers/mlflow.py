@@ -25,7 +25,7 @@ from core.loggers.base import Logger
 from core.loggers.configs import MLflowLoggerConfig
 from core.loggers.params import flatten_config, param_text
 
-__all__ = ["MLflowLogger", "RUN_ID_FILE"]
+__all__ = ["MLflowLogger", "MetricKeys", "RUN_ID_FILE"]
 
 MISSING_PACKAGE = "the mlflow logger needs the package 'mlflow-skinny': pip install 'core[mlflow]'"
 #: file in the run directory holding the MLflow run id.
@@ -56,11 +56,14 @@ class MLflowLogger(Logger):
         except ImportError:
             raise TrainingError(MISSING_PACKAGE) from None
         self.client = MlflowClient(tracking_uri=uri)
+        self.metric_keys = MetricKeys(flat=scheme == "file")
         params = {_key(name): _value(param_text(v)) for name, v in flatten_config(config).items()}
         id_file = run_dir / RUN_ID_FILE
         if resume_step and id_file.is_file():
             self.run_id = self._continue(id_file, uri)
-            params = {k: v for k, v in params.items() if k not in self._logged_params()}
+            logged = self.client.get_run(self.run_id).data
+            self.metric_keys.used.update(logged.metrics)
+            params = {k: v for k, v in params.items() if k not in logged.params}
         else:
             self.run_id = self._start(run_dir)
             atomic_write_text(id_file, self.run_id + "\n")
@@ -77,7 +80,9 @@ class MLflowLogger(Logger):
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        metrics = [Metric(_key(tag), float(value), now, step) for tag, value in values.items()]
+        metrics = [
+            Metric(self.metric_keys[tag], float(value), now, step) for tag, value in values.items()
+        ]
         self.client.log_batch(self.run_id, metrics=metrics)
 
     def log_image(self, tag: str, path: Path, step: int) -> None:
@@ -130,15 +135,40 @@ class MLflowLogger(Logger):
             ) from None
         return run_id
 
-    def _logged_params(self) -> set[str]:
-        return set(self.client.get_run(self.run_id).data.params)
-
     def _log_params(self, params: dict[str, str]) -> None:
         from mlflow.entities import Param
 
         items = [Param(key, value) for key, value in params.items()]
         for start in range(0, len(items), _BATCH):
             self.client.log_batch(self.run_id, params=items[start : start + _BATCH])
+
+
+class MetricKeys:
+    """Metric names MLflow accepts, keeping ``/`` (the UI groups by it).
+
+    A file store keeps each metric in a file named by its key, so one key cannot be the
+    folder of another (``eval/fid`` and ``eval/fid/floor``); there the later of two such keys
+    is spelled with ``.`` instead (``eval.fid.floor``).
+    """
+
+    def __init__(self, *, flat: bool) -> None:
+        self.flat = flat
+        self.used: set[str] = set()
+        self._keys: dict[str, str] = {}
+
+    def __getitem__(self, tag: str) -> str:
+        if tag not in self._keys:
+            key = _key(tag)
+            if self.flat and self._nests(key):
+                key = key.replace("/", ".")
+            self.used.add(key)
+            self._keys[tag] = key
+        return self._keys[tag]
+
+    def _nests(self, key: str) -> bool:
+        return any(
+            other.startswith(f"{key}/") or key.startswith(f"{other}/") for other in self.used
+        )
 
 
 def _check_reachable(uri: str, timeout: float) -> None:

@@ -176,3 +176,17 @@ def test_missing_package_fails_in_open_with_one_line(run_dir, run_config, monkey
     assert str(failure.value) == (
         "the mlflow logger needs the package 'mlflow-skinny': pip install 'core[mlflow]'"
     )
+
+
+def test_nested_metric_names_keep_logging_in_a_file_store(run_dir, run_config):
+    logger = build("logger", {"type": "mlflow"})
+    logger.open(run_dir, run_config)
+    logger.log_scalars({"loss": 1.0, "loss/kl": 0.25}, 1)
+    logger.close()
+    logger.open(run_dir, run_config, resume_step=1)
+    logger.log_scalars({"loss/kl": 0.5, "loss": 2.0}, 2)
+    logger.close()
+    client = _client(run_dir)
+    run_id = _stored_run_id(run_dir)
+    assert _history(client, run_id, "loss") == [(1, 1.0), (2, 2.0)]
+    assert _history(client, run_id, "loss.kl") == [(1, 0.25), (2, 0.5)]
