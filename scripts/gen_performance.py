@@ -608,6 +608,7 @@ def _reliability_fuzz(s: Section, f: dict[str, Any]) -> None:
 def _reliability_hostile(s: Section, h: dict[str, Any]) -> None:
     cases = h["cases"]
     rows = list(cases.values()) if isinstance(cases, dict) else list(cases)
+    rows.sort(key=lambda case: str(case.get("group")))  # stable: the run's order within a group
     passed = sum(bool(c.get("passed")) for c in rows)
     s.add(f"{passed} of {len(rows)} hostile inputs handled as promised.")
     columns = [
@@ -937,6 +938,11 @@ def unet_throughput(s: Section, r: dict[str, Any]) -> None:
 # Page
 
 
+def shown(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it."""
+    return path.relative_to(REPO).as_posix() if path.is_relative_to(REPO) else str(path)
+
+
 def _docstring(name: str) -> str:
     script = BENCHMARKS / f"{name}.py"
     return (ast.get_docstring(ast.parse(script.read_text())) or "") if script.is_file() else ""
@@ -1012,7 +1018,7 @@ def machine_line(result: dict[str, Any], source: Path) -> str:
         line += f"; 1-min load average {', '.join(load)}"
     if info.get("date"):
         line += f"; measured {info['date']}"
-    return f"{line}. Results: `{source.relative_to(REPO).as_posix()}`."
+    return f"{line}. Results: `{shown(source)}`."
 
 
 def section(name: str, path: Path) -> tuple[list[str], list[Plot]]:
@@ -1108,7 +1114,7 @@ def render() -> tuple[str, list[Plot]]:
                 [
                     f"## {name.replace('_', '-')}",
                     "",
-                    f"`{path.relative_to(REPO)}` is not valid JSON ({exc}).",
+                    f"`{shown(path)}` is not valid JSON ({exc}).",
                     "",
                 ],
                 [],
@@ -1140,11 +1146,11 @@ def stale(text: str, plots: list[Plot]) -> list[str]:
     """Why the page on disk differs from ``text`` and ``plots`` (empty when it is current)."""
     problems = []
     if not OUTPUT.is_file() or OUTPUT.read_text() != text:
-        problems.append(f"{OUTPUT.relative_to(REPO)} differs from the results")
+        problems.append(f"{shown(OUTPUT)} differs from the results")
     wanted = {f"{p.name}.png" for p in plots}
     present = {p.name for p in IMAGES.glob("*.png")} if IMAGES.is_dir() else set()
-    problems += [f"missing plot {IMAGES.relative_to(REPO)}/{n}" for n in sorted(wanted - present)]
-    problems += [f"unused plot {IMAGES.relative_to(REPO)}/{n}" for n in sorted(present - wanted)]
+    problems += [f"missing plot {shown(IMAGES)}/{n}" for n in sorted(wanted - present)]
+    problems += [f"unused plot {shown(IMAGES)}/{n}" for n in sorted(present - wanted)]
     return problems
 
 
@@ -1160,11 +1166,11 @@ def main() -> int:
         if problems:
             print("regenerate with: .venv/bin/python scripts/gen_performance.py")
             return 1
-        print(f"{OUTPUT.relative_to(REPO)} is current")
+        print(f"{shown(OUTPUT)} is current")
         return 0
     OUTPUT.write_text(text)
     draw_plots(plots)
-    print(f"wrote {OUTPUT.relative_to(REPO)} and {len(plots)} plots in {IMAGES.relative_to(REPO)}")
+    print(f"wrote {shown(OUTPUT)} and {len(plots)} plots in {shown(IMAGES)}")
     return 0
 
 
