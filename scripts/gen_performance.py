@@ -157,7 +157,7 @@ class Col:
     """One column: its header, how to get its value from a row, how to write the value."""
 
     header: str
-    get: str | Callable[[dict[str, Any]], Any]
+    get: str | int | Callable[[dict[str, Any]], Any]  # a key of the row, or a function of it
     fmt: Callable[[Any], str] = cell
 
     def value(self, row: dict[str, Any]) -> Any:
