@@ -34,6 +34,7 @@ _KEY_LIMIT = 250  # MLflow's longest param and metric key
 _VALUE_LIMIT = 6000  # MLflow's longest param value
 _BATCH = 100  # MLflow's most params per log_batch
 _BAD_KEY_CHARACTERS = re.compile(r"[^/\w.\- ]")
+_BARE_URIS = ("databricks", "databricks-uc", "uc")  # tracking URIs without a scheme
 
 
 class MLflowLogger(Logger):
@@ -72,7 +73,7 @@ class MLflowLogger(Logger):
     def tracking_uri(self, run_dir: Path) -> str:
         """The configured URI; a plain path (or the default ``mlruns``) under ``run_dir``."""
         uri = self.config.tracking_uri or "mlruns"
-        if urlparse(uri).scheme:
+        if urlparse(uri).scheme or uri in _BARE_URIS:
             return uri
         return (run_dir / uri).resolve().as_uri()
 
@@ -130,8 +131,8 @@ class MLflowLogger(Logger):
         except MlflowException as exc:
             reason = str(exc.message).splitlines()[0] if str(exc.message) else type(exc).__name__
             raise TrainingError(
-                f"{id_file}: MLflow run '{run_id}' cannot be continued at {uri} ({reason}); "
-                f"delete the file to start a new MLflow run"
+                f"{id_file}: MLflow run '{run_id}' cannot be continued at {_shown(uri)} "
+                f"({reason}); delete the file to start a new MLflow run"
             ) from None
         return run_id
 
@@ -181,8 +182,16 @@ def _check_reachable(uri: str, timeout: float) -> None:
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise TrainingError(
-            f"cannot reach the MLflow tracking server at {uri} ({reason})"
+            f"cannot reach the MLflow tracking server at {_shown(uri)} ({reason})"
         ) from None
+
+
+def _shown(uri: str) -> str:
+    """The URI for messages, without a password."""
+    parsed = urlparse(uri)
+    if parsed.password is None:
+        return uri
+    return parsed._replace(netloc=parsed.netloc.replace(f":{parsed.password}@", ":***@")).geturl()
 
 
 def _key(name: str) -> str:

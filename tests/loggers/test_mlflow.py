@@ -152,11 +152,14 @@ def test_experiment_and_tracking_uri_are_configurable(run_dir, run_config, tmp_p
     assert not (run_dir / "mlruns").exists()
 
 
-def test_unreachable_server_fails_in_open_quickly_with_one_line(run_dir, run_config):
+def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    uri = f"http://127.0.0.1:{port}"
+        return probe.getsockname()[1]
+
+
+def test_unreachable_server_fails_in_open_quickly_with_one_line(run_dir, run_config):
+    uri = f"http://127.0.0.1:{_closed_port()}"
     logger = build("logger", {"type": "mlflow", "tracking_uri": uri})
     start = time.monotonic()
     with pytest.raises(TrainingError) as failure:
@@ -166,6 +169,33 @@ def test_unreachable_server_fails_in_open_quickly_with_one_line(run_dir, run_con
     assert message.startswith(f"cannot reach the MLflow tracking server at {uri} (")
     assert "\n" not in message
     assert not (run_dir / RUN_ID_FILE).exists()
+
+
+def test_a_password_in_the_uri_is_not_shown(run_dir, run_config):
+    port = _closed_port()
+    uri = f"https://ci:s3cret@127.0.0.1:{port}/mlflow"
+    logger = build("logger", {"type": "mlflow", "tracking_uri": uri})
+    with pytest.raises(TrainingError) as failure:
+        logger.open(run_dir, run_config)
+    message = str(failure.value)
+    assert f"https://ci:***@127.0.0.1:{port}/mlflow" in message
+    assert "s3cret" not in message
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (None, "{run}/mlruns"),
+        ("../mlruns", "{parent}/mlruns"),
+        ("databricks", "databricks"),
+        ("sqlite:///tmp/mlflow.db", "sqlite:///tmp/mlflow.db"),
+        ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+    ],
+)
+def test_tracking_uri_resolution(given, expected, run_dir):
+    logger = build("logger", {"type": "mlflow", "tracking_uri": given})
+    expected = expected.format(run=run_dir.as_uri(), parent=run_dir.parent.as_uri())
+    assert logger.tracking_uri(run_dir) == expected
 
 
 def test_missing_package_fails_in_open_with_one_line(run_dir, run_config, monkeypatch):
