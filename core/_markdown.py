@@ -48,7 +48,7 @@ def code_span(value: Any) -> str:
 
 def fenced_block(text: str, info: str = "text") -> str:
     """``text`` in a fenced code block that nothing inside it can close."""
-    body = "\n".join(_CONTROL.sub(" ", line).rstrip() for line in text.strip("\n").split("\n"))
+    body = _CONTROL.sub(" ", text.strip("\n"))
     fence = _fence_for(body, 3)
     return f"{fence}{info}\n{body}\n{fence}"
 

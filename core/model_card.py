@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from core._card_facts import command_line, model_provider, run_evaluations
 from core._markdown import code_span, fenced_block, inline_text, one_line, table
 from core._store_files import CARD_NAME
 
@@ -34,30 +34,9 @@ __all__ = [
 
 NOT_RECORDED = "not recorded"
 #: a ``meta`` key holding one of these words is a metric (``test_accuracy``, ``feature-fid``).
-METRIC_WORDS = frozenset(
-    [
-        "accuracy",
-        "acc",
-        "loss",
-        "fid",
-        "kid",
-        "luts",
-        "lut",
-        "psnr",
-        "ssim",
-        "nll",
-        "bpd",
-        "elbo",
-        "error",
-        "f1",
-        "precision",
-        "recall",
-        "auc",
-        "perplexity",
-        "mse",
-        "mae",
-        "score",
-    ]
+_METRIC_WORD = re.compile(
+    r"accuracy|acc|loss|fid|kid|luts?|psnr|ssim|nll|bpd|elbo|error|f1|precision|recall|auc"
+    r"|perplexity|mse|mae|score"
 )
 #: ``meta`` keys the card shows in their own sections.
 _SECTION_KEYS = frozenset(
@@ -76,9 +55,6 @@ _SECTION_KEYS = frozenset(
         "script",
     ]
 )
-_SECRET_KEY = re.compile(r"token|secret|password|passwd|api[_-]?key|credential", re.IGNORECASE)
-#: the largest ``eval_<metric>.json`` read.
-MAX_EVAL_BYTES = 1 << 20
 
 
 def render_model_card(document: Mapping[str, Any], name: str | None = None) -> str:
@@ -121,83 +97,6 @@ def write_model_card(directory: str | os.PathLike[str], text: str) -> Path:
     path = Path(directory) / CARD_NAME
     atomic_write_text(path, text)
     return path
-
-
-def model_provider(model_type: str, target: Any = None) -> dict[str, str] | None:
-    """``plugin``, ``distribution`` and ``version`` of the registered model ``model_type``.
-
-    With ``target`` (the model's class), only an entry that loads to that class counts.
-    None when no single entry matches.
-    """
-    if not model_type:
-        return None
-    from core.plugins import get_manager
-
-    entries = get_manager().registry.find(model_type, "model")
-    if target is not None:
-        entries = [e for e in entries if _loads_to(e, target)]
-    if len(entries) != 1:
-        return None
-    entry = entries[0]
-    found = {"plugin": entry.plugin, "distribution": entry.distribution, "version": entry.version}
-    return {key: value for key, value in found.items() if value}
-
-
-def _loads_to(entry: Any, target: Any) -> bool:
-    try:
-        return entry.load() is target
-    except Exception:  # a provider that cannot load is not this model's
-        return False
-
-
-def run_evaluations(run_dir: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
-    """A summary of each ``eval_<metric>.json`` (written by ``core evaluate``) in a run."""
-    from core._messages import clip
-    from core.config import read_text_file
-    from core.errors import CoreError
-
-    found: dict[str, dict[str, Any]] = {}
-    for path in sorted(Path(run_dir).glob("eval_*.json")):
-        metric = path.stem.removeprefix("eval_")
-        try:
-            result = json.loads(read_text_file(path, MAX_EVAL_BYTES, what="evaluation result"))
-        except (CoreError, ValueError) as exc:
-            found[metric] = {"error": clip(str(exc), 200)}
-            continue
-        if not isinstance(result, dict):
-            found[metric] = {"error": f"{path.name} does not hold a JSON object"}
-            continue
-        found[metric] = {
-            "key": result.get("key"),
-            "value": result.get("value"),
-            "floor": result.get("floor"),
-            "n": result.get("n"),
-            "reference": _reference_text(result.get("reference")),
-            "weights": result.get("weights"),
-        }
-    return found
-
-
-def command_line(argv: Sequence[str]) -> str:
-    """``argv`` as one shell line for a card: the home directory reads ``~``, and the value of
-    a ``key=value`` word whose key names a secret (token, password, api_key) ``<redacted>``."""
-    home = str(Path.home()).rstrip(os.sep)
-    words = []
-    for word in map(str, argv):
-        key, sep, value = word.partition("=")
-        if not sep:
-            words.append(_path_word(word, home))
-            continue
-        value = "<redacted>" if _SECRET_KEY.search(key) else _path_word(value, home)
-        words.append(f"{shlex.quote(key)}={value}")
-    return " ".join(words)
-
-
-def _path_word(word: str, home: str) -> str:
-    if len(home) > 1 and (word == home or word.startswith(home + os.sep)):
-        rest = word[len(home) + 1 :]
-        return "~" + (f"/{shlex.quote(rest)}" if rest else "")
-    return shlex.quote(word)
 
 
 # -- sections ------------------------------------------------------------------------------
@@ -313,7 +212,7 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_metric(key: Any) -> bool:
-    return not METRIC_WORDS.isdisjoint(re.split(r"[^a-z0-9]+", str(key).lower()))
+    return any(_METRIC_WORD.fullmatch(word) for word in re.split(r"[^a-z0-9]+", str(key).lower()))
 
 
 def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
@@ -335,17 +234,6 @@ def _cell(value: Any) -> str:
 
 def _name_cell(value: Any) -> str:
     return code_span(value) if value else NOT_RECORDED
-
-
-def _reference_text(reference: Any) -> str | None:
-    """``digits test split, 359 items`` from an evaluation's ``reference``."""
-    reference = _mapping(reference)
-    data = _mapping(reference.get("data"))
-    if not reference:
-        return None
-    size = reference.get("size")
-    text = f"{data.get('type', 'data')} {reference.get('split', '')} split".replace("  ", " ")
-    return f"{text}, {size:,} items" if _is_int(size) else text
 
 
 def _yaml(value: Any) -> str:

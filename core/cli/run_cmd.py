@@ -82,7 +82,27 @@ def train(
         resume=resume is not None,
         overwrite=overwrite,
         quiet=quiet,
+        command=_train_command(config, items, resume, run_name, runs_dir, overwrite),
     ).fit()
+
+
+def _train_command(
+    config: str | None,
+    items: list[str],
+    resume: str | None,
+    run_name: str | None,
+    runs_dir: str,
+    overwrite: bool,
+) -> str:
+    """The ``core train`` line of this run, as the model card shows it (``command_line``)."""
+    from core.model_card import command_line
+
+    argv = ["core", "train", *([config] if config else []), *items]
+    argv += ["--resume", resume] if resume else []
+    argv += ["--run-name", run_name] if run_name else []
+    argv += ["--runs-dir", runs_dir] if runs_dir != "runs" else []
+    argv += ["--overwrite"] if overwrite else []
+    return command_line(argv)
 
 
 #: The most samples ``core sample`` draws: all are held in memory and drawn into one grid.
