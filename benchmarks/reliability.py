@@ -1,16 +1,17 @@
-"""Reliability figures: fuzz cases per component, many SIGKILLs with exact resume, a failing
-DDP rank, peak RSS over many epochs, concurrent store saves.
+"""Reliability figures: fuzz cases per component, hostile inputs, many SIGKILLs with exact
+resume, a failing DDP rank, peak RSS over many epochs, concurrent store saves.
 
-    .venv/bin/python benchmarks/reliability.py                 # everything (~10-15 min, 2 cores)
-    .venv/bin/python benchmarks/reliability.py --only kills --kills 20
+    .venv/bin/python benchmarks/reliability.py                 # everything (~15-20 min, 2 cores)
+    .venv/bin/python benchmarks/reliability.py --only fuzz --fuzz-examples 60 --seed 0
+    .venv/bin/python benchmarks/reliability.py --only hostile
 
-Prints a table per part and writes benchmarks/results/reliability.json.
+Prints a table per part, writes benchmarks/results/reliability.json and rewrites the figures
+blocks of docs/reliability.md from it (benchmarks/reliability_page.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
 import importlib.util
 import json
 import os
@@ -21,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import reliability_page as page  # benchmarks/ is on sys.path when this script runs
 
 REPO = Path(__file__).resolve().parents[1]
 HELPERS = REPO / "tests" / "reliability"
@@ -36,56 +39,45 @@ def _helper(name: str) -> Any:
     return module
 
 
-def _fuzz_one(helper: Any, kind: str, name: str, examples: int) -> dict[str, Any]:
-    from hypothesis import HealthCheck, given, settings
-
-    outcomes: collections.Counter[str] = collections.Counter()
-    failures: list[str] = []
-    start = time.perf_counter()
-
-    @settings(
-        max_examples=examples,
-        derandomize=True,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(helper.mutations(kind, name))
-    def case(mutation: dict[str, Any]) -> None:
-        result = helper.run_case(kind, name, mutation)
-        outcomes[result.outcome] += 1
-        if result.failed:
-            failures.append(f"{mutation}: {result!r}"[:300])
-
-    case()
-    return {
-        "cases": sum(outcomes.values()),
-        "built": outcomes["ok"],
-        "core_error": outcomes["core-error"],
-        "other": sum(v for k, v in outcomes.items() if k not in {"ok", "core-error"}),
-        "seconds": round(time.perf_counter() - start, 2),
-        "failures": failures[:5],
-    }
-
-
-def fuzz(examples: int) -> dict[str, Any]:
+def fuzz(examples: int, seed: int) -> dict[str, Any]:
     helper = _helper("_fuzz")
     rows = {}
     for kind, name in helper.component_ids():
-        r = rows[f"{kind}:{name}"] = _fuzz_one(helper, kind, name, examples)
+        r = rows[f"{kind}:{name}"] = helper.fuzz_component(kind, name, examples, seed)
         print(
             f"  {kind + ':' + name:34} cases {r['cases']:4}  built {r['built']:4}  "
-            f"CoreError {r['core_error']:4}  other {r['other']}",
+            f"CoreError {r['core_error']:4}  other {r['other']}  {r['cases_digest']}",
             flush=True,
         )
     total = {k: sum(r[k] for r in rows.values()) for k in ("cases", "built", "core_error", "other")}
     print(f"  total: {total}")
     return {
         "examples_per_component": examples,
+        "seed": seed,
         "components": len(rows),
         "total": total,
         "per_component": rows,
     }
+
+
+def hostile() -> dict[str, Any]:
+    """Every case of ``tests/reliability/_hostile.py``, each in a forked child."""
+    import torch  # noqa: F401 - imported once here, not in every forked case
+
+    helper = _helper("_hostile")
+    cases = []
+    for name, case in helper.CASES.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            outcome = helper.run(name, Path(tmp))
+        cases.append(
+            {"case": name, "group": case.group, "given": case.given, "expected": case.expected}
+            | outcome
+        )
+        mark = "ok " if outcome["passed"] else "NOT"
+        print(f"  {mark} {name:18} {outcome['seconds']:6.2f}s  {outcome['result'][:90]}")
+    passed = sum(c["passed"] for c in cases)
+    print(f"  {passed} of {len(cases)} cases as promised")
+    return {"passed": passed, "count": len(cases), "cases": cases}
 
 
 def kills(count: int, seed: int, steps: int = 2000) -> dict[str, Any]:
@@ -112,6 +104,7 @@ def kills(count: int, seed: int, steps: int = 2000) -> dict[str, Any]:
     real = [r for r in records if not r["finished_before_kill"]]
     summary = {
         "kills_requested": count,
+        "seed": seed,
         "kills_done": len(real),
         "with_loadable_checkpoint": sum(
             r["checkpoint"] is not None and not r["problems"] for r in real
@@ -237,6 +230,14 @@ def _rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "result": f"{t['cases']} cases: {t['built']} built, {t['core_error']} CoreError, {t['other']} other",
             }
         )
+    if "hostile" in results:
+        h = results["hostile"]
+        rows.append(
+            {
+                "figure": f"hostile inputs ({h['count']} cases: files, data, CLI, configs, store)",
+                "result": f"{h['passed']} of {h['count']} as promised",
+            }
+        )
     if "kills" in results:
         k = results["kills"]
         rows.append(
@@ -277,21 +278,23 @@ def _rows(results: dict[str, Any]) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--only", choices=["fuzz", "kills", "ddp", "memory", "store"], action="append"
+        "--only", choices=["fuzz", "hostile", "kills", "ddp", "memory", "store"], action="append"
     )
-    parser.add_argument("--fuzz-examples", type=int, default=100)
+    parser.add_argument("--fuzz-examples", type=int, default=60)
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fuzz cases and the kills")
     args = parser.parse_args()
-    parts = args.only or ["fuzz", "kills", "ddp", "memory", "store"]
+    parts = args.only or ["fuzz", "hostile", "kills", "ddp", "memory", "store"]
     results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     results["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count()}
     for part in parts:
         print(f"== {part}", flush=True)
         start = time.perf_counter()
         if part == "fuzz":
-            results["fuzz"] = fuzz(args.fuzz_examples)
+            results["fuzz"] = fuzz(args.fuzz_examples, args.seed)
+        elif part == "hostile":
+            results["hostile"] = hostile()
         elif part == "kills":
             results["kills"] = kills(args.kills, args.seed)
         elif part == "ddp":
@@ -300,13 +303,19 @@ def main() -> None:
             results["memory"] = memory(args.epochs)
         else:
             results["store"] = store(8)
-        results[part]["command"] = f".venv/bin/python benchmarks/reliability.py --only {part}"
+        results[part]["command"] = page.command(part, results[part])
+        results[part]["date"] = time.strftime("%Y-%m-%d")
         print(f"  ({time.perf_counter() - start:.0f}s)", flush=True)
     results["date"] = time.strftime("%Y-%m-%d")
     results["rows"] = _rows(results)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     print(f"wrote {RESULTS.relative_to(REPO)}")
+    text = page.PAGE.read_text(encoding="utf-8")
+    updated = page.update_page(text, results)
+    if updated != text:
+        page.PAGE.write_text(updated, encoding="utf-8")
+        print(f"rewrote the figures of {page.PAGE.relative_to(REPO)}")
 
 
 if __name__ == "__main__":

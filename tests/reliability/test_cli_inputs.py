@@ -19,14 +19,8 @@ tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
 
 def run_core(*args: str) -> int:
-    """``core ARGS`` in-process, with a fresh plugin manager (one manager serves one CLI)."""
-    from core.plugins import set_manager
-
-    previous = set_manager(None)
-    try:
-        return main(list(args))
-    finally:
-        set_manager(previous)
+    """``core ARGS`` in-process."""
+    return main(list(args))
 
 
 def one_error_line(capsys) -> str:

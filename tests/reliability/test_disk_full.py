@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,6 +20,10 @@ from core.components import build_model
 from core.pretrained import list_pretrained, save_to_pretrained
 from core.training.checkpoint import load_torch, save_torch
 from core.weights import read_weights, save_weights
+
+from .conftest import load_helper
+
+hostile = load_helper("_hostile")
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads /proc/self/fd and mounts tmpfs (Linux)"
@@ -36,18 +38,7 @@ WRITE_FAILURES = {
 
 def fail_temp_file_writes(monkeypatch: pytest.MonkeyPatch, code: int) -> None:
     """``os.write`` into a ``*.tmp`` file writes 100 bytes, then raises ``OSError(code)``."""
-    real_write = os.write
-    started: set[int] = set()
-
-    def write(fd, data):
-        if not os.readlink(f"/proc/self/fd/{fd}").endswith(".tmp"):
-            return real_write(fd, data)
-        if fd not in started:  # a short write first, as a disk that is filling up gives
-            started.add(fd)
-            return real_write(fd, bytes(memoryview(data)[:100]))
-        raise OSError(code, os.strerror(code))
-
-    monkeypatch.setattr(os, "write", write)
+    hostile.fail_temp_file_writes(monkeypatch.setattr, code)
 
 
 def no_temp_files(directory: Path) -> bool:
@@ -136,17 +127,7 @@ def test_checkpoint_write_failure_keeps_the_previous_checkpoint(tmp_path, monkey
     assert no_temp_files(tmp_path)
 
 
-@pytest.fixture
-def fresh_manager():
-    """A fresh process-wide plugin manager (one manager adds its commands to one CLI)."""
-    from core.plugins import set_manager
-
-    previous = set_manager(None)
-    yield
-    set_manager(previous)
-
-
-def test_cli_prints_one_line_for_a_write_failure(tmp_path, monkeypatch, capsys, fresh_manager):
+def test_cli_prints_one_line_for_a_write_failure(tmp_path, monkeypatch, capsys):
     from core.cli import main
 
     config = tmp_path / "run.yaml"
@@ -166,21 +147,12 @@ def test_cli_prints_one_line_for_a_write_failure(tmp_path, monkeypatch, capsys, 
 @pytest.fixture
 def tiny_disk(tmp_path):
     """A tmpfs of 96 KiB mounted on a scratch folder (skipped where mounting is refused)."""
-    where = tmp_path / "disk"
-    where.mkdir()
-    if shutil.which("mount") is None or os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root and the mount command")
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(where)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    with hostile.mounted_tmpfs(tmp_path / "disk") as disk:
+        if isinstance(disk, str):
+            pytest.skip(disk)
+        yield disk
 
 
 def fill(directory: Path) -> None:
@@ -214,7 +186,7 @@ def test_real_full_disk_store_save(tiny_disk, monkeypatch):
     assert [p.name for p in (tiny_disk / "mlp-denoiser" / "tiny").iterdir()] == []
 
 
-def test_real_full_disk_cli_train(tiny_disk, tmp_path, capsys, fresh_manager):
+def test_real_full_disk_cli_train(tiny_disk, tmp_path, capsys):
     from core.cli import main
 
     run = {**RUN, "model": {**RUN["model"], "network": {**RUN["model"]["network"]}}}

@@ -1,15 +1,19 @@
-"""Fuzzing the config path of every registered component (hypothesis, derandomized).
+"""Fuzzing the config path of every registered component (hypothesis, seeded).
 
 YAML text -> ``_base_`` -> dotted overrides -> validation -> build: each case builds or
 fails with one ``core.errors.CoreError``; never another exception, a hang or a file written.
-``benchmarks/reliability.py`` runs many more cases per component.
+``benchmarks/reliability.py`` runs many more cases per component, and docs/reliability.md
+shows its figures: the last tests here check that the page matches the JSON they came from.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
+import json
 import os
+import sys
 
 import pytest
 import yaml
@@ -19,7 +23,7 @@ from hypothesis import strategies as st
 from core.config import Config
 from core.errors import ConfigError
 
-from .conftest import load_helper  # noqa: F401 - importlib mode resolves the sibling
+from .conftest import REPO, load_helper
 
 fuzz = load_helper("_fuzz")
 
@@ -44,17 +48,25 @@ def test_every_registered_component_is_fuzzed():
 
 @pytest.mark.parametrize(("kind", "name"), COMPONENTS, ids=[f"{k}-{n}" for k, n in COMPONENTS])
 def test_component_config_fuzz(kind, name):
-    failures = []
+    result = fuzz.fuzz_component(kind, name, EXAMPLES, fuzz.FUZZ_SEED)
+    assert result["cases"] > 0
+    assert not result["failures"], "\n".join(result["failures"])
 
-    @SETTINGS
-    @given(fuzz.mutations(kind, name))
-    def case(mutation):
-        result = fuzz.run_case(kind, name, mutation)
-        if result.failed:
-            failures.append((mutation, result))
 
-    case()
-    assert not failures, "\n".join(f"{m}: {r!r}" for m, r in failures[:5])
+def test_fuzz_cases_are_reproducible_from_the_seed():
+    first = fuzz.fuzz_component("loss", "mse", 12, run_seed=0)
+    again = fuzz.fuzz_component("loss", "mse", 12, run_seed=0)
+    other = fuzz.fuzz_component("loss", "mse", 12, run_seed=1)
+    for result in (first, again, other):
+        result.pop("seconds")
+    assert first == again
+    assert other["cases_digest"] != first["cases_digest"]
+
+
+def test_a_component_seed_depends_on_nothing_but_the_run_seed_kind_and_name():
+    seeds = {fuzz.component_seed(0, kind, name) for kind, name in COMPONENTS}
+    assert len(seeds) == len(COMPONENTS)
+    assert fuzz.component_seed(0, "loss", "mse") == fuzz.component_seed(0, "loss", "mse")
 
 
 def test_run_case_flags_a_non_core_error(tmp_plugin):
@@ -67,9 +79,10 @@ def test_run_case_flags_a_non_core_error(tmp_plugin):
     def broken(config):
         raise KeyError("boom")
 
-    tmp_plugin(
-        register_losses=lambda register: register("broken-loss", broken, config=BrokenConfig)
-    )
+    def register_losses(register):  # a hook returns nothing
+        register("broken-loss", broken, config=BrokenConfig)
+
+    tmp_plugin(register_losses=register_losses)
     result = fuzz.run_case("loss", "broken-loss", {"set": {}, "drop": [], "override": []})
     assert result.outcome == "other-error"
 
@@ -236,3 +249,64 @@ def test_cli_fuzz_base_config_trains(tmp_path):
     assert (
         yaml.safe_load((tmp_path / "r" / "run" / "config.yaml").read_text())["data"]["size"] == 64
     )
+
+
+# -- the figures of docs/reliability.md --------------------------------------------------------
+
+
+def _page_module():
+    name = "_core_reliability_page"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, REPO / "benchmarks" / "reliability_page.py"
+        )
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+def test_reliability_page_matches_its_json():
+    page = _page_module()
+    results = json.loads(page.RESULTS.read_text(encoding="utf-8"))
+    shown = page.blocks(page.PAGE.read_text(encoding="utf-8"))
+    measured = sorted(part for part in page.RENDERERS if part in results)
+    assert sorted(shown) == measured, "a measured part has no figures block on the page"
+    for part in measured:
+        assert shown[part] == page.render(part, results), (
+            f"docs/reliability.md: the {part} figures differ from benchmarks/results/"
+            "reliability.json; run .venv/bin/python benchmarks/reliability_page.py"
+        )
+
+
+def test_fuzz_figures_follow_whatever_components_the_json_holds():
+    page = _page_module()
+    row = {"cases": 60, "built": 10, "core_error": 50, "other": 0, "cases_digest": "ab"}
+    figures = {
+        "examples_per_component": 60,
+        "seed": 3,
+        "date": "2030-01-01",
+        "total": {"cases": 1},  # a stale total is never shown: totals come from the rows
+        "per_component": {
+            "lr-schedule:cosine": row,
+            "decoder:conv": {**row, "cases": 41, "built": 1, "core_error": 39, "other": 1},
+        },
+    }
+    text = page.render("fuzz", {"fuzz": figures})
+    assert "--only fuzz --fuzz-examples 60 --seed 3`, 2030-01-01" in text
+    assert "2 components, up to 60 cases each: **101 cases, 11 built, 89 refused" in text
+    assert "1 other outcomes" in text
+    rows = [line for line in text.splitlines() if line.endswith("| `ab` |")]
+    assert [r.split(" | ")[0] for r in rows] == ["| decoder:conv", "| lr-schedule:cosine"]
+
+
+def test_only_the_figures_blocks_are_rewritten():
+    page = _page_module()
+    text = (
+        "prose before\n<!-- figures:ddp -->\nold figures\n<!-- /figures:ddp -->\n"
+        "<!-- figures:unknown -->\nkept\n<!-- /figures:unknown -->\nprose after\n"
+    )
+    ddp = {"exit_code": 1, "seconds_to_exit": 2.5, "error_reported": True, "date": "2030-01-01"}
+    updated = page.update_page(text, {"ddp": ddp})
+    assert updated.startswith("prose before\n<!-- figures:ddp -->\nFigures (")
+    assert "old figures" not in updated and "exit code 1 2.5 s after launch" in updated.lower()
+    assert "<!-- figures:unknown -->\nkept\n" in updated and updated.endswith("prose after\n")

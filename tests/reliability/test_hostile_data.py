@@ -6,20 +6,15 @@ before anything large is allocated or decoded.
 
 from __future__ import annotations
 
-import csv
 import gzip
 import math
 import os
-import struct
 import warnings
-import zlib
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from PIL import Image
 
 import core
 from core.data.configs import DEFAULT_MAX_PIXELS
@@ -27,24 +22,15 @@ from core.data.files import read_idx
 from core.data.images import open_image
 from core.errors import DataError
 
+from .conftest import load_helper
+
+hostile = load_helper("_hostile")
+png_claiming, real_png = hostile.png_claiming, hostile.real_png
+idx_bytes, write_manifest = hostile.idx_bytes, hostile.write_manifest
+
 FIXTURE_SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A tiny grey PNG whose header claims ``width`` x ``height`` pixels."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", zlib.compress(b"\0" * 16))
-        + _chunk(b"IEND", b"")
-    )
 
 
 # -- decompression bombs ---------------------------------------------------------------------
@@ -55,7 +41,7 @@ def png_claiming(width: int, height: int) -> bytes:
     [(30000, 30000, "900,000,000 pixels"), (12000, 12000, "12000x12000 image")],
 )
 def test_image_folder_refuses_a_bomb_before_decoding(tmp_path, width, height, size):
-    (tmp_path / "ok.png").write_bytes(_real_png(8, 8))
+    (tmp_path / "ok.png").write_bytes(real_png(8, 8))
     bomb = tmp_path / "bomb.png"
     bomb.write_bytes(png_claiming(width, height))
     with warnings.catch_warnings():
@@ -67,16 +53,8 @@ def test_image_folder_refuses_a_bomb_before_decoding(tmp_path, width, height, si
     assert f"limit of {DEFAULT_MAX_PIXELS:,} pixels (max_pixels)" in message
 
 
-def _real_png(width: int, height: int) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    Image.fromarray(np.zeros((height, width), dtype=np.uint8)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def test_image_folder_pixel_limit_is_configurable(tmp_path):
-    (tmp_path / "a.png").write_bytes(_real_png(40, 30))
+    (tmp_path / "a.png").write_bytes(real_png(40, 30))
     config = {"type": "image-folder", "root": str(tmp_path), "image_size": 8}
     with pytest.raises(DataError, match="40x30 image"):
         core.build("dataset", {**config, "max_pixels": 1199})
@@ -103,10 +81,6 @@ def test_any_header_size_is_refused_exactly_above_the_limit(tmp_path, width, hei
 
 
 # -- IDX headers -----------------------------------------------------------------------------
-
-
-def idx_bytes(dtype_code: int, shape: tuple[int, ...], payload: bytes) -> bytes:
-    return bytes([0, 0, dtype_code, len(shape)]) + struct.pack(f">{len(shape)}I", *shape) + payload
 
 
 @pytest.mark.parametrize("suffix", ["", ".gz"])
@@ -149,15 +123,6 @@ def test_any_idx_header_reads_or_is_a_data_error(tmp_path, dtype_code, shape, ex
 # -- manifests -------------------------------------------------------------------------------
 
 
-def write_manifest(folder: Path, rows: list[dict[str, str]]) -> Path:
-    path = folder / "data.csv"
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
 def build_manifest(path: Path, **config):
     return core.build("dataset", {"type": "manifest", "path": str(path), **config})
 
@@ -189,9 +154,9 @@ def _image_tree(tmp_path: Path) -> tuple[Path, Path]:
     """``data/`` holding a manifest folder, and ``outside.png`` next to it."""
     root = tmp_path / "data"
     (root / "imgs").mkdir(parents=True)
-    (root / "imgs" / "a.png").write_bytes(_real_png(4, 4))
+    (root / "imgs" / "a.png").write_bytes(real_png(4, 4))
     outside = tmp_path / "outside.png"
-    outside.write_bytes(_real_png(4, 4))
+    outside.write_bytes(real_png(4, 4))
     return root, outside
 
 
@@ -235,7 +200,7 @@ def test_any_relative_path_is_read_only_inside_the_folder(tmp_path, parts):
     for step in walked:  # every folder the path passes through exists
         step.mkdir(parents=True, exist_ok=True)
     target = walked[-1] / "x.png"
-    target.write_bytes(_real_png(2, 2))
+    target.write_bytes(real_png(2, 2))
     path = write_manifest(root, [{"image": "/".join([*parts, "x.png"])}])
     inside = target.is_relative_to(root)
     try:
@@ -248,7 +213,7 @@ def test_any_relative_path_is_read_only_inside_the_folder(tmp_path, parts):
 
 def test_manifest_refuses_a_bomb_in_an_image_or_mask_column(tmp_path):
     (tmp_path / "bomb.png").write_bytes(png_claiming(30000, 30000))
-    (tmp_path / "ok.png").write_bytes(_real_png(4, 4))
+    (tmp_path / "ok.png").write_bytes(real_png(4, 4))
     path = write_manifest(tmp_path, [{"image": "ok.png", "mask": "bomb.png"}])
     columns = {"x": "image", "m": {"column": "mask", "kind": "mask"}}
     dataset = build_manifest(path, columns=columns)
