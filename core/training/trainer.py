@@ -137,6 +137,7 @@ class Trainer:
         self.lr_schedule = build_lr_schedule(tc, self.config.source)
         self._logger_list = build_loggers(tc.loggers, self.config.source)
         self.loggers = RunLoggers([], enabled=False)  # opened by fit()
+        self._image_logged_at: int | None = None  # one grid per step reaches the loggers
         if run_dir is None:
             stem = Path(self.config.source).stem if self.config.source else "run"
             run_dir = Path("runs") / stem
@@ -497,8 +498,9 @@ class Trainer:
             self.dataset, "value_range", None
         )
         save_samples(samples, path, value_range, nrow=sc.nrow)
-        if path.is_file():
+        if path.is_file() and self._image_logged_at != self.step:
             self.loggers.log_image("samples", path, self.step)
+            self._image_logged_at = self.step
 
     def _log(
         self, step_time: float, values: dict[str, torch.Tensor], lr: float, samples_per_s: float

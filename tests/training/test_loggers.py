@@ -151,3 +151,10 @@ def test_evaluate_logs_the_metric_to_the_runs_loggers(tiny, tmp_path):
     assert last["step"] == 4
     assert last["eval/sliced-wasserstein"] == pytest.approx(result["value"])
     assert "eval/sliced-wasserstein/floor" in last
+
+
+def test_one_grid_per_step_reaches_the_loggers(loggers_plugin, tmp_path):
+    Trainer(toy_run(["recorder"], sample_every=3), run_dir=tmp_path / "r", quiet=True).fit()
+    images = [c for c in loggers_plugin.Recorder.calls if c[0] == "image"]
+    assert [c[1] for c in images] == [3, 6]
+    assert (tmp_path / "r" / "samples_6.png").is_file() and (tmp_path / "r/samples.png").is_file()
