@@ -88,6 +88,19 @@ def incompatibility(requires_core: str | None) -> str | None:
     return f"requires core{requires_core}, this is core {__version__}"
 
 
+def _callback(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """A ``register`` callback for hooks: ``function`` with bound arguments, returning None.
+
+    Returning nothing keeps one-line hooks (``lambda register: register(...)``) valid under
+    the rule that hooks return nothing.
+    """
+
+    def register(*more: Any, **options: Any) -> None:
+        function(*args, *more, **kwargs, **options)
+
+    return register
+
+
 class _HookManager(pluggy.PluginManager):
     """pluggy's manager, reading a module plugin's hook implementations from its namespace.
 
@@ -240,7 +253,7 @@ class PluginManager:
                     plugin,
                     record.name,
                     "register_kinds",
-                    register=functools.partial(self.registry.add_kind, plugin=record.name),
+                    register=_callback(self.registry.add_kind, plugin=record.name),
                 )
         except _Failure as failure:
             self._pm.unregister(plugin)
@@ -271,10 +284,10 @@ class PluginManager:
                         if kind == PRETRAINED
                         else (kind.hook, kind.name)
                     )
-                    self._call_own(
-                        plugin, record.name, hook, register=functools.partial(register, name)
-                    )
-                self._call_own(plugin, record.name, "register_components", register=register)
+                    self._call_own(plugin, record.name, hook, register=_callback(register, name))
+                self._call_own(
+                    plugin, record.name, "register_components", register=_callback(register)
+                )
         except _Failure as failure:
             self._pm.unregister(plugin)
             self.registry.remove_plugin(record.name)
