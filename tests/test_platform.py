@@ -144,6 +144,13 @@ def test_a_hook_returning_a_value_is_refused(tmp_plugin, core_manager):
     assert "returned" not in core_manager.registry.names("loss")
 
 
+def test_a_one_line_lambda_hook_is_not_a_returned_value(tmp_plugin, core_manager):
+    record = tmp_plugin(
+        register_losses=lambda register: register("one-liner", "json:dumps"), name="terse"
+    )
+    assert record.status == "loaded" and "one-liner" in core_manager.registry.names("loss")
+
+
 # -- compatibility ---------------------------------------------------------------------------------
 def test_incompatible_core_requirement_is_never_imported(fake_dist, monkeypatch):
     fake_dist("core-future", "future", GOOD, requires_core=">=9.0")
