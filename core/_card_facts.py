@@ -46,31 +46,44 @@ def _loads_to(entry: Any, target: Any) -> bool:
 
 
 def run_evaluations(run_dir: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
-    """A summary of each ``eval_<metric>.json`` (written by ``core evaluate``) in a run."""
+    """A summary of each ``eval_*.json`` that ``core evaluate`` wrote into a run, by file name."""
     from core._messages import clip
     from core.config import read_text_file
     from core.errors import CoreError
 
     found: dict[str, dict[str, Any]] = {}
     for path in sorted(Path(run_dir).glob("eval_*.json")):
-        metric = path.stem.removeprefix("eval_")
         try:
             result = json.loads(read_text_file(path, MAX_EVAL_BYTES, what="evaluation result"))
         except (CoreError, ValueError) as exc:
-            found[metric] = {"error": clip(str(exc), 200)}
+            found[path.name] = {"error": clip(str(exc), 200)}
             continue
         if not isinstance(result, dict):
-            found[metric] = {"error": f"{path.name} does not hold a JSON object"}
+            found[path.name] = {"error": "not a JSON object"}
             continue
-        found[metric] = {
+        found[path.name] = {
+            "metric": result.get("metric"),
             "key": result.get("key"),
             "value": result.get("value"),
             "floor": result.get("floor"),
             "n": result.get("n"),
+            "sampling": _sampling_text(result),
             "reference": _reference_text(result.get("reference")),
             "weights": result.get("weights"),
         }
     return found
+
+
+def _sampling_text(result: dict[str, Any]) -> str | None:
+    """``sampler ddim, steps 50, guidance 3.0, seed 0``: the settings an evaluation recorded."""
+    names = (("sampler", "sampler"), ("steps", "steps"), ("guidance_scale", "guidance"))
+    parts = [f"{label} {result[key]}" for key, label in names if result.get(key) is not None]
+    parts += [
+        f"{key}={value}" for key, value in sorted((result.get("sampler_options") or {}).items())
+    ]
+    if result.get("seed") is not None:
+        parts.append(f"seed {result['seed']}")
+    return ", ".join(parts) or None
 
 
 def command_line(argv: Sequence[str]) -> str:

@@ -38,7 +38,8 @@ _METRIC_WORD = re.compile(
     r"accuracy|acc|loss|fid|kid|luts?|psnr|ssim|nll|bpd|elbo|error|f1|precision|recall|auc"
     r"|perplexity|mse|mae|score"
 )
-#: ``meta`` keys the card shows in their own sections.
+#: ``meta`` keys the card shows in their own sections (``dataset`` and ``split`` too, unless
+#: the ``data`` section gives its own).
 _SECTION_KEYS = frozenset(
     [
         "core_version",
@@ -48,8 +49,6 @@ _SECTION_KEYS = frozenset(
         "evaluations",
         "data",
         "data_size",
-        "dataset",
-        "split",
         "trained_on",
         "command",
         "script",
@@ -64,7 +63,7 @@ def render_model_card(document: Mapping[str, Any], name: str | None = None) -> s
     model_type = one_line(model.get("type", NOT_RECORDED), 128)
     stem = name or model_type
     parts = [
-        _front_matter(model_type, _mapping(meta.get("provider"))),
+        _front_matter(model_type, _provider(meta)),
         f"# {inline_text(stem)}",
         f"A {code_span(model_type)} model for core: weights in {code_span(stem + '.safetensors')}, "
         f"config and metadata in {code_span(stem + '.yaml')}. This card is generated from that YAML.",
@@ -112,7 +111,7 @@ def _front_matter(model_type: str, provider: Mapping[str, Any]) -> str:
 
 
 def _model_table(model_type: str, meta: Mapping[str, Any]) -> str:
-    provider = _mapping(meta.get("provider"))
+    provider = _provider(meta)
     version = provider.get("version")
     if version is None and provider.get("distribution") == "core":
         version = meta.get("core_version")  # core's own models: the core that saved them
@@ -135,35 +134,38 @@ def _metrics(meta: Mapping[str, Any]) -> str:
         if str(name) not in _SECTION_KEYS and _is_metric(name)
         for key, value in _flatten(str(name), value)
     ]
-    for name, value in _mapping(meta.get("metrics")).items():
-        rows += [(code_span(key), _cell(leaf)) for key, leaf in _flatten(str(name), value)]
+    metrics = meta.get("metrics")  # an explicit mapping of metrics
+    if isinstance(metrics, Mapping):
+        for name, value in metrics.items():
+            rows += [(code_span(key), _cell(leaf)) for key, leaf in _flatten(str(name), value)]
+    elif metrics is not None:
+        rows.append((code_span("metrics"), _cell(metrics)))
     blocks = [table(("metric", "value"), rows)] if rows else []
-    evaluations = _mapping(meta.get("evaluations"))
+    evaluations = meta.get("evaluations")
     if evaluations:
-        blocks.append("Evaluations of the run (`core evaluate`, its `eval_<metric>.json`):")
-        blocks.append(_evaluations_table(evaluations))
+        blocks.append("Evaluations of the run (`core evaluate`, its `eval_*.json` files):")
+        blocks.append(_evaluations_table(_mapping(evaluations) or {"evaluations": evaluations}))
     return "\n\n".join(blocks) or NOT_RECORDED
 
 
 def _evaluations_table(evaluations: Mapping[str, Any]) -> str:
-    headers = ("metric", "key", "value", "real-data floor", "samples", "reference", "weights")
+    fields = ("metric", "key", "value", "floor", "n", "sampling", "reference", "weights")
+    headers = ("file", *fields[:3], "real-data floor", "samples", *fields[5:])
     rows = []
-    for metric, result in evaluations.items():
-        result = _mapping(result)
+    for file, result in evaluations.items():
+        result = _mapping(result) or {"error": result}
         if "error" in result:
-            rows.append(
-                (code_span(metric), "", _cell(f"unreadable: {result['error']}"), "", "", "", "")
-            )
-            continue
-        fields = ("key", "value", "floor", "n", "reference", "weights")
-        rows.append((code_span(metric), *(_cell(result.get(field)) for field in fields)))
+            cells = [_cell(f"unreadable: {result['error']}")] + [""] * (len(fields) - 1)
+        else:
+            cells = [_cell(result.get(field)) for field in fields]
+        rows.append((code_span(file), *cells))
     return table(headers, rows)
 
 
 def _training_data(meta: Mapping[str, Any]) -> str:
     data = meta.get("data")
     section = _mapping(data)
-    dataset = section.get("type") if section else meta.get("dataset", data)
+    dataset = section.get("type", meta.get("dataset")) if section else meta.get("dataset", data)
     size = meta.get("data_size")
     rows = [
         ("dataset", _cell(dataset)),
@@ -179,23 +181,29 @@ def _training_data(meta: Mapping[str, Any]) -> str:
 
 
 def _command(meta: Mapping[str, Any]) -> str:
-    command = meta.get("command")
+    command, script = meta.get("command"), meta.get("script")
     if command:
         words = command if isinstance(command, list) else [command]
-        return fenced_block(" ".join(map(str, words)), "shell")
-    if meta.get("script"):
+        block = fenced_block(" ".join(map(str, words)), "shell")
+        return block + (f"\n\nScript: {code_span(script)}" if script else "")
+    if script:
         return (
-            f"{NOT_RECORDED}: produced by the script {code_span(meta['script'])}, "
+            f"{NOT_RECORDED}: produced by the script {code_span(script)}, "
             "whose arguments were not recorded."
         )
     return f"{NOT_RECORDED}."
 
 
 def _other_metadata(meta: Mapping[str, Any]) -> str:
+    shown = set(_SECTION_KEYS)
+    section = _mapping(meta.get("data"))
+    shown |= {
+        key for key, field in (("dataset", "type"), ("split", "split")) if field not in section
+    }
     rest = {
         str(key): value
         for key, value in meta.items()
-        if str(key) not in _SECTION_KEYS and not _is_metric(key)
+        if str(key) not in shown and not _is_metric(key)
     }
     return fenced_block(_yaml(rest), "yaml") if rest else "none"
 
@@ -205,6 +213,12 @@ def _other_metadata(meta: Mapping[str, Any]) -> str:
 
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
+
+
+def _provider(meta: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The recorded provider; a plain string names the plugin."""
+    provider = meta.get("provider")
+    return {"plugin": provider} if isinstance(provider, str) else _mapping(provider)
 
 
 def _is_int(value: Any) -> bool:

@@ -164,6 +164,31 @@ def test_facts_not_recorded_say_so(tmp_path):
     assert "not recorded: produced by the script `scripts/make.py`, whose arguments" in card
 
 
+def test_no_recorded_fact_is_dropped():
+    meta = {
+        "provider": "plugin-as-text",
+        "metrics": ["metric-as-list"],
+        "evaluations": "evaluations-as-text",
+        "data": {"type": "section-dataset", "split": "section-split"},
+        "dataset": "meta-dataset",
+        "split": "meta-split",
+        "command": "the-command",
+        "script": "the-script.py",
+        "free": "free-text",
+    }
+    card = render_model_card({"model": {"type": "x"}, "meta": meta})
+    for value in ("plugin-as-text", "metric-as-list", "evaluations-as-text", "section-dataset"):
+        assert value in card
+    for value in ("section-split", "meta-dataset", "meta-split", "the-command", "the-script.py"):
+        assert value in card
+    _, tokens = parse_card(card)
+    assert yaml.safe_load(fences(tokens)["Other metadata"][0]) == {
+        "dataset": "meta-dataset",
+        "split": "meta-split",
+        "free": "free-text",
+    }
+
+
 def test_the_store_writes_a_card_per_version(denoiser, tmp_path, monkeypatch):
     monkeypatch.setenv("CORE_HOME", str(tmp_path))
     first = core.save_to_pretrained(denoiser, "carded", meta={"test_accuracy": 0.5})
@@ -243,28 +268,24 @@ def test_core_train_records_command_data_and_evaluations(points_plugin, tmp_path
 
     evaluate = ["evaluate", "runs/r", "--metric", "sliced-wasserstein", "-n", "64", "--json"]
     assert main(evaluate) == 0
-    result = json.loads(Path("runs/r/eval_sliced-wasserstein.json").read_text(encoding="utf-8"))
+    (written,) = Path("runs/r").glob("eval_*.json")
+    result = json.loads(written.read_text(encoding="utf-8"))
     assert main(["train", "--resume", "runs/r", "train.steps=3", "--quiet"]) == 0
     card = Path("runs/r/final/README.md").read_text(encoding="utf-8")
     _, tokens = parse_card(card)
     header, *rows = tables(tokens)["Metrics"]
-    assert header == [
-        "metric",
-        "key",
-        "value",
-        "real-data floor",
-        "samples",
-        "reference",
-        "weights",
-    ]
+    assert header[:4] == ["file", "metric", "key", "value"]
+    assert header[4:] == ["real-data floor", "samples", "sampling", "reference", "weights"]
     reference = result["reference"]
     assert rows == [
         [
+            written.name,
             "sliced-wasserstein",
             result["key"],
             str(result["value"]),
             str(result["floor"]),
             "64",
+            "seed 0",  # the tiny model has no sampler or steps
             f"toy2d {reference['split']} split, {reference['size']:,} items",
             result["weights"],
         ]
@@ -276,7 +297,8 @@ def test_run_evaluations_reports_an_unreadable_file(tmp_path):
     (tmp_path / "eval_fid.json").write_text("{not json", encoding="utf-8")
     (tmp_path / "eval_kid.json").write_text("[1, 2]", encoding="utf-8")
     found = run_evaluations(tmp_path)
-    assert set(found) == {"fid", "kid"} and all("error" in r for r in found.values())
+    assert set(found) == {"eval_fid.json", "eval_kid.json"}
+    assert all("error" in r for r in found.values())
     card = render_model_card({"model": {"type": "x"}, "meta": {"evaluations": found}})
     assert card.count("| unreadable: ") == 2
 
