@@ -1,7 +1,7 @@
 """Regenerate docs/reference/hooks.md from the kind declarations in ``core.kinds``.
 
-    .venv/bin/python scripts/gen_hooks_reference.py           # rewrite the page
-    .venv/bin/python scripts/gen_hooks_reference.py --check   # exit 1 if it is stale
+.venv/bin/python scripts/gen_hooks_reference.py           # rewrite the page
+.venv/bin/python scripts/gen_hooks_reference.py --check   # exit 1 if it is stale
 """
 
 from __future__ import annotations
@@ -174,7 +174,7 @@ def kind_section(kind: Kind) -> str:
         f"- contract: {base}\n"
         f"- conformance checks: {checks}\n"
         f"- look up: `core.get_{kind.identifier}(name)`; build: "
-        f"`core.build(\"{kind.name}\", {{\"type\": name, ...}})`; list: "
+        f'`core.build("{kind.name}", {{"type": name, ...}})`; list: '
         f"`core components list {kind.name}`\n\n"
         "```python\n"
         "from core import hookimpl\n\n\n"
