@@ -130,6 +130,11 @@ MAX_SAMPLES = 4096
     help="Sampler option passed to model.sample (repeatable), e.g. eta=0.5.",
 )
 @click.option("--class", "class_label", type=click.IntRange(0), help="Class label (y) to draw.")
+@click.option(
+    "--guidance",
+    type=click.FloatRange(0),
+    help="Classifier-free guidance scale (default: the run's sample.guidance_scale).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
 @click.option("--nrow", type=click.IntRange(1), help="Images per grid row.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
@@ -148,6 +153,7 @@ def sample(
     steps: int | None,
     sampler_options: tuple[str, ...],
     class_label: int | None,
+    guidance: float | None,
     seed: int,
     nrow: int | None,
     device: str,
@@ -167,6 +173,10 @@ def sample(
         import torch
 
         extra["y"] = torch.full((n,), class_label, dtype=torch.long, device=model.device)
+    if guidance is None:
+        guidance = (info.get("sample") or {}).get("guidance_scale")
+    if guidance is not None:
+        extra["guidance_scale"] = guidance
     samples = draw_samples(model, n, sampler=sampler, steps=steps, seed=seed, **extra)
     value_range = getattr(model, "sample_range", None) or info.get("value_range")
     save_samples(samples, output, value_range, nrow=nrow)
@@ -195,6 +205,11 @@ def sample(
     metavar="KEY=VALUE",
     help="Sampler option passed to model.sample (repeatable), e.g. eta=0.5.",
 )
+@click.option(
+    "--guidance",
+    type=click.FloatRange(0),
+    help="Classifier-free guidance scale (default: the run's sample.guidance_scale).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
 @click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
@@ -208,6 +223,7 @@ def evaluate(
     sampler: str | None,
     steps: int | None,
     sampler_options: tuple[str, ...],
+    guidance: float | None,
     seed: int,
     split: str,
     device: str,
@@ -217,8 +233,9 @@ def evaluate(
     """Score samples of a run or pretrained model against a data split.
 
     Prints the metric and its floor (the same metric between N training images and the
-    reference split) and writes eval_<metric>.json into a run directory. OVERRIDES
-    (data.key=value) change the reference data section.
+    reference split; for accuracy, the ceiling) and writes
+    eval_<metric>_<sampler>-<steps>_seed<seed>.json (with _cfg<scale> under guidance) into a
+    run directory. OVERRIDES (data.key=value) change the reference data section.
     """
     from core.cli._output import echo_json
     from core.metrics.evaluate import evaluate_model
@@ -230,6 +247,7 @@ def evaluate(
         sampler=sampler,
         steps=steps,
         sampler_options=_sampler_options(sampler_options),
+        guidance_scale=guidance,
         seed=seed,
         split=split,
         device=device,
@@ -239,9 +257,10 @@ def evaluate(
     if as_json:
         echo_json(result)
         return
-    key = result["key"]
+    key, bound = result["key"], result.get("bound", "floor")
     click.echo(
-        f"{key}: {result['value']:.4g}  (floor {result['floor']:.4g}: {result['floor_description']})"
+        f"{key}: {result['value']:.4g}  ({bound} {result['floor']:.4g}: "
+        f"{result['floor_description']})"
     )
     if result.get("written"):
         click.echo(f"wrote {result['written']}")

@@ -12,7 +12,7 @@ from core.config import Config, apply_overrides
 from core.devices import resolve_device
 from core.errors import ConfigError, TrainingError
 
-__all__ = ["load_model", "evaluate_model", "reference_data"]
+__all__ = ["load_model", "evaluate_model", "reference_data", "evaluation_file_name"]
 
 
 def load_model(
@@ -110,6 +110,7 @@ def evaluate_model(
     sampler: str | None = None,
     steps: int | None = None,
     sampler_options: dict[str, Any] | None = None,
+    guidance_scale: float | None = None,
     seed: int = 0,
     split: str = "test",
     device: str = "auto",
@@ -120,7 +121,11 @@ def evaluate_model(
     """Score ``n`` samples of ``source`` with ``metric`` against a data split, with a floor.
 
     ``metric`` and ``n`` default to the run's ``evaluate`` section (feature-fid, 1000);
-    ``sampler_options`` (``{"eta": 0.5}``) go to ``model.sample`` with the sampler.
+    ``sampler_options`` (``{"eta": 0.5}``) go to ``model.sample`` with the sampler, and so
+    does ``guidance_scale`` (default: the run's ``sample.guidance_scale``) when set.
+    A run directory gets the result as
+    ``eval_<metric>_<sampler>-<steps>[_cfg<scale>]_seed<seed>.json`` (parts that are not
+    known are left out), so evaluations with other settings do not overwrite it.
 
     The floor is the same metric between ``n`` images of the other split (train when the
     reference is test) and the reference: what real data of that size scores.
@@ -154,6 +159,10 @@ def evaluate_model(
     sample_range = getattr(model, "sample_range", None) or data_range
     sample_cfg = info.get("sample") or {}
     extra: dict[str, Any] = dict(sampler_options or {})
+    if guidance_scale is None:
+        guidance_scale = sample_cfg.get("guidance_scale")
+    if guidance_scale is not None:
+        extra["guidance_scale"] = guidance_scale
     labels = None
     if key == "accuracy":
         classes = int(getattr(model, "num_classes", 0) or 0)
@@ -163,11 +172,13 @@ def evaluate_model(
             )
         labels = torch.arange(n) % classes
         extra["y"] = labels.to(model.device)
+    sampler = sampler or sample_cfg.get("sampler")
+    steps = steps or sample_cfg.get("steps")
     samples = draw_samples(
         model,
         n,
-        sampler=sampler or sample_cfg.get("sampler"),
-        steps=steps or sample_cfg.get("steps"),
+        sampler=sampler,
+        steps=steps,
         seed=seed,
         batch_size=int(sample_cfg.get("batch_size", 256)),
         **extra,
@@ -199,12 +210,14 @@ def evaluate_model(
         "value": value[key],
         "floor": floor_value[key],
         "floor_description": floor_text,
+        "bound": "ceiling" if key == "accuracy" else "floor",  # what real data scores
         "details": value,
         "n": n,
         "reference": {"data": data_section, "split": split, "size": len(ref_sym)},
-        "sampler": sampler or sample_cfg.get("sampler"),
-        "steps": steps or sample_cfg.get("steps"),
+        "sampler": sampler,
+        "steps": steps,
         "sampler_options": dict(sampler_options or {}),
+        "guidance_scale": guidance_scale,
         "seed": seed,
         "weights": info["weights"],
         "source": source,
@@ -212,11 +225,42 @@ def evaluate_model(
     if write and info.get("run_dir"):
         from core.atomic import atomic_write_text
 
-        out = Path(info["run_dir"]) / f"eval_{metric}.json"
+        name = evaluation_file_name(
+            metric,
+            sampler or _model_option(model, "sampler"),
+            steps or _model_option(model, "sample_steps"),
+            seed,
+            guidance_scale,
+        )
+        out = Path(info["run_dir"]) / name
         atomic_write_text(out, json.dumps(result, indent=2, default=str))
         result["written"] = str(out)
         _log_evaluation(Path(info["run_dir"]), info["run_config"], result)
     return result
+
+
+def evaluation_file_name(
+    metric: str,
+    sampler: str | None,
+    steps: int | None,
+    seed: int,
+    guidance_scale: float | None = None,
+) -> str:
+    """``eval_<metric>_<sampler>-<steps>[_cfg<scale>]_seed<seed>.json``; unknown parts left out."""
+    parts = [f"eval_{metric}"]
+    setting = "-".join(str(part) for part in (sampler, steps) if part is not None)
+    if setting:
+        parts.append(setting)
+    if guidance_scale is not None:
+        parts.append(f"cfg{float(guidance_scale):g}")
+    parts.append(f"seed{seed}")
+    return "_".join(parts) + ".json"
+
+
+def _model_option(model: Any, key: str) -> Any:
+    """A sampling default of the model's config (``sampler``, ``sample_steps``), if any."""
+    value = getattr(getattr(model, "config", None), key, None)
+    return value if isinstance(value, (str, int)) and not isinstance(value, bool) else None
 
 
 def _log_evaluation(run_dir: Path, run_config: dict[str, Any], result: dict[str, Any]) -> None:

@@ -147,6 +147,12 @@ class SampleConfig(ComponentConfig):
     batch_size: int = Field(256, ge=1, description="samples drawn per model.sample call")
     seed: int = Field(0, ge=0, description="seed of the sampling noise")
     nrow: int | None = Field(None, ge=1, description="images per grid row (default: about sqrt(n))")
+    guidance_scale: float | None = Field(
+        None,
+        ge=0.0,
+        description="classifier-free guidance scale passed to model.sample (diffusion models "
+        "trained with label dropout; None = the model's default)",
+    )
 
 
 class EvaluateConfig(ComponentConfig):

@@ -493,6 +493,7 @@ class Trainer:
             steps=sc.steps,
             batch_size=sc.batch_size,
             seed=sc.seed,
+            **({} if sc.guidance_scale is None else {"guidance_scale": sc.guidance_scale}),
         )
         value_range = getattr(self.model, "sample_range", None) or getattr(
             self.dataset, "value_range", None

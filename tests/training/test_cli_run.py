@@ -40,7 +40,8 @@ def test_train_sample_evaluate(tiny, tmp_path, monkeypatch, capsys):
     assert result["key"] == "sliced_wasserstein" and result["value"] > 0 and result["floor"] >= 0
     assert "train" in result["floor_description"]
     assert (
-        json.loads((run / "eval_sliced-wasserstein.json").read_text())["value"] == result["value"]
+        json.loads((run / "eval_sliced-wasserstein_seed0.json").read_text())["value"]
+        == result["value"]
     )
 
 
@@ -119,7 +120,8 @@ def test_sample_class_and_sampler_reach_model(tiny, tmp_path, monkeypatch):
     args = ["evaluate", "runs/img", "-m", "sliced-wasserstein", "-n", "8"]
     assert main([*args, "--sampler-option", "eta=1"]) == 0
     assert seen["model"].last_kwargs["eta"] == 1
-    result = json.loads((tmp_path / "runs/img/eval_sliced-wasserstein.json").read_text())
+    # the file name holds sampler, steps and seed: runs with other settings do not overwrite it
+    result = json.loads((tmp_path / "runs/img/eval_sliced-wasserstein_seed0.json").read_text())
     assert result["sampler_options"] == {"eta": 1}
 
 
@@ -153,6 +155,6 @@ def test_evaluate_feature_fid_with_shipped_classifier(tiny, tmp_path, monkeypatc
     assert main(["evaluate", "runs/fid"]) == 0  # metric and n from the run's evaluate section
     out = capsys.readouterr().out
     assert out.startswith("feature_fid: ") and "floor" in out
-    result = json.loads((tmp_path / "runs/fid/eval_feature-fid.json").read_text())
+    result = json.loads((tmp_path / "runs/fid/eval_feature-fid_seed0.json").read_text())
     assert result["n"] == 60 and result["value"] > result["floor"] > 0
     assert result["reference"]["split"] == "test"

@@ -21,6 +21,7 @@ __all__ = [
     "DDIMSampler",
     "DPMSolverPPSampler",
     "DPMSolverPPSDESampler",
+    "HeunKarrasSampler",
     "sinusoidal_embedding",
 ]
 
@@ -41,6 +42,7 @@ _LAZY = {
     "DDIMSampler": "core_diffusion.samplers",
     "DPMSolverPPSampler": "core_diffusion.samplers",
     "DPMSolverPPSDESampler": "core_diffusion.samplers",
+    "HeunKarrasSampler": "core_diffusion.samplers",
 }
 
 

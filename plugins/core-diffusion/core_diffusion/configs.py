@@ -21,6 +21,7 @@ __all__ = [
     "DDIMSamplerConfig",
     "DPMSolverConfig",
     "DPMSolverSDEConfig",
+    "HeunKarrasConfig",
     "check_sampler",
 ]
 
@@ -121,6 +122,11 @@ class UNetConfig(ComponentConfig):
         0, ge=0, le=4096, description="channels of a conditioning image concatenated to the input"
     )
     num_classes: int = Field(0, ge=0, description="class labels y for conditioning (0 = none)")
+    null_class: bool = Field(
+        False,
+        description="one more label embedding (index num_classes) for the unconditional "
+        "prediction of classifier-free guidance; ddpm sets it when label_dropout > 0",
+    )
 
     @model_validator(mode="after")
     def _levels(self) -> UNetConfig:
@@ -162,6 +168,11 @@ class DDPMUNetConfig(ComponentConfig):
     base_channels: int = Field(128, ge=1, le=4096, description="channels of the first level")
     time_dim: int = Field(128, ge=2, le=16384, description="time-embedding width (even)")
     num_classes: int = Field(0, ge=0, description="class labels y for conditioning (0 = none)")
+    null_class: bool = Field(
+        False,
+        description="one more label embedding (index num_classes) for the unconditional "
+        "prediction of classifier-free guidance; ddpm sets it when label_dropout > 0",
+    )
 
     @field_validator("time_dim")
     @classmethod
@@ -172,15 +183,18 @@ class DDPMUNetConfig(ComponentConfig):
 
 
 # -- samplers ----------------------------------------------------------------------------------
-Spacing = Literal["linear", "quadratic", "logsnr"]
+Spacing = Literal["linear", "quadratic", "logsnr", "karras"]
+_SPACING = (
+    "timestep grid: linear in t, quadratic in t, uniform in log-SNR, or the Karras sigma grid"
+)
+#: diffusers' lambda_min_clipped value for the cosine schedule; no-op for linear (-5.06 at T).
+LAMBDA_MIN_CLIPPED = -5.1
 
 
 class DDPMSamplerConfig(ComponentConfig):
     """Ancestral DDPM sampling (Ho et al. 2020)."""
 
-    spacing: Spacing = runtime(
-        "linear", description="timestep grid: linear in t, quadratic in t, or uniform in log-SNR"
-    )
+    spacing: Spacing = runtime("linear", description=_SPACING)
 
     steps: int | None = runtime(
         None, ge=1, description="network evaluations (None = every timestep; fewer = respaced)"
@@ -193,9 +207,7 @@ class DDPMSamplerConfig(ComponentConfig):
 class DDIMSamplerConfig(ComponentConfig):
     """DDIM (Song et al. 2021); eta=0 is deterministic, eta=1 matches DDPM."""
 
-    spacing: Spacing = runtime(
-        "linear", description="timestep grid: linear in t, quadratic in t, or uniform in log-SNR"
-    )
+    spacing: Spacing = runtime("linear", description=_SPACING)
 
     steps: int | None = runtime(50, ge=1, description="network evaluations (None = every step)")
     eta: float = runtime(0.0, ge=0.0, le=10.0, description="stochasticity (0 = deterministic)")
@@ -207,15 +219,22 @@ _STOCHASTIC = "SDE-DPM-Solver++: fresh noise every step (the reverse SDE, not th
 class DPMSolverConfig(ComponentConfig):
     """DPM-Solver++ (Lu et al. 2022), multistep, data prediction."""
 
-    spacing: Spacing = runtime(
-        "logsnr", description="timestep grid: linear in t, quadratic in t, or uniform in log-SNR"
-    )
+    spacing: Spacing = runtime("logsnr", description=_SPACING)
 
     steps: int | None = runtime(20, ge=1, description="network evaluations (10-25 is typical)")
     order: Literal[1, 2] = runtime(2, description="1 = DDIM-like, 2 = DPM-Solver++(2M)")
     stochastic: bool = runtime(
         False,
         description=_STOCHASTIC,
+    )
+    lower_order_final: bool = runtime(
+        True,
+        description="first order on the last step when steps < 15 (diffusers' default); "
+        "false stays second order to the end",
+    )
+    lambda_min_clipped: float | None = runtime(
+        LAMBDA_MIN_CLIPPED,
+        description="logsnr/karras grids start where log-SNR falls below this (None = at T-1)",
     )
 
 
@@ -225,6 +244,20 @@ class DPMSolverSDEConfig(DPMSolverConfig):
     stochastic: bool = runtime(
         True,
         description=_STOCHASTIC,
+    )
+
+
+class HeunKarrasConfig(ComponentConfig):
+    """Heun's 2nd-order ODE solver on the Karras et al. (2022) sigma grid (EDM sampler)."""
+
+    spacing: Spacing = runtime("karras", description=_SPACING)
+    steps: int | None = runtime(
+        10, ge=1, description="noise levels N; the network is evaluated 2N - 1 times"
+    )
+    rho: float = runtime(7.0, gt=0.0, le=100.0, description="Karras grid exponent (EDM: 7)")
+    lambda_min_clipped: float | None = runtime(
+        LAMBDA_MIN_CLIPPED,
+        description="the grid starts where log-SNR falls below this (None = at T-1)",
     )
 
 
@@ -258,6 +291,20 @@ class DDPMConfig(ComponentConfig):
     prediction: Literal["epsilon", "v"] = Field(
         "epsilon", description="what the network predicts: the noise or v"
     )
+    loss_weighting: Literal["none", "min-snr"] = Field(
+        "none",
+        description="per-timestep loss weight: none, or min-SNR-gamma (Hang et al. 2023)",
+    )
+    min_snr_gamma: float = Field(
+        5.0, gt=0.0, le=1000.0, description="gamma of loss_weighting: min-snr"
+    )
+    label_dropout: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="probability of replacing a class label by the null class in training "
+        "(classifier-free guidance; > 0 gives the network its null class)",
+    )
     ema: float = runtime(
         0.0,
         ge=0.0,
@@ -270,6 +317,13 @@ class DDPMConfig(ComponentConfig):
     )
     clip_denoised: bool = runtime(
         True, description="clamp each predicted x0 to [-1, 1] while sampling images"
+    )
+    guidance_scale: float = runtime(
+        1.0,
+        ge=0.0,
+        le=100.0,
+        description="default classifier-free guidance scale of sample() (1 = none; needs "
+        "label_dropout > 0 otherwise)",
     )
 
     @model_validator(mode="before")

@@ -36,6 +36,7 @@ class DDPM(BaseModel):
         self.schedule = build("scheduler", schedule, where="model.scheduler")
         self.network = build("model", self._network_section(), where="model.network")
         self.ema_decay = c.ema
+        self._check_guidance_setup()
         self._check_network()
 
     # -- construction --------------------------------------------------------------------------
@@ -63,7 +64,27 @@ class DDPM(BaseModel):
         for key, value in fill.items():
             if key in fields and section.get(key) is None:
                 section[key] = value
+        if c.label_dropout > 0:
+            if "null_class" not in fields:
+                raise ConfigError(
+                    f"model.label_dropout ({c.label_dropout}) needs a null class, which network "
+                    f"'{section['type']}' does not have (no null_class option); use unet or "
+                    "ddpm-unet, or label_dropout: 0"
+                )
+            if section.get("null_class") is False:
+                raise ConfigError(
+                    f"model.label_dropout ({c.label_dropout}) needs the network's null class; "
+                    "remove model.network.null_class: false"
+                )
+            section["null_class"] = True
         return section
+
+    def _check_guidance_setup(self) -> None:
+        if self.config.label_dropout > 0 and not self.num_classes:
+            raise ConfigError(
+                f"model.label_dropout ({self.config.label_dropout}) drops class labels, but the "
+                "network has num_classes=0; set model.network.num_classes"
+            )
 
     def _check_network(self) -> None:
         """One dummy forward: the network must return the input's shape."""
@@ -109,6 +130,12 @@ class DDPM(BaseModel):
     def timesteps(self) -> int:
         return self.config.timesteps
 
+    @property
+    def null_class(self) -> int | None:
+        """The label index of the unconditional prediction (None: trained without dropout)."""
+        has = bool(self.network_option("null_class", False))
+        return self.num_classes if has and self.num_classes else None
+
     # -- forward / training --------------------------------------------------------------------
     def forward(self, x: torch.Tensor, t: torch.Tensor, **conditioning: Any) -> torch.Tensor:
         """The network's prediction at noisy input x and timesteps t."""
@@ -143,15 +170,27 @@ class DDPM(BaseModel):
         x0 = x0.to(self.device)
         self._check_data(x0)
         kwargs = self._conditioning(batch, labels)
-        t = torch.randint(0, self.config.timesteps, (x0.shape[0],), device=x0.device)
+        c = self.config
+        if c.label_dropout > 0 and "y" in kwargs:  # classifier-free guidance: learn p(x) too
+            drop = torch.rand(x0.shape[0], device=x0.device) < c.label_dropout
+            kwargs["y"] = torch.where(
+                drop, torch.full_like(kwargs["y"], self.num_classes), kwargs["y"]
+            )
+        t = torch.randint(0, c.timesteps, (x0.shape[0],), device=x0.device)
         noise = torch.randn_like(x0)
         x_t = self.schedule.add_noise(x0, noise, t)
-        target = (
-            noise if self.config.prediction == "epsilon" else self.schedule.velocity(x0, noise, t)
-        )
+        target = noise if c.prediction == "epsilon" else self.schedule.velocity(x0, noise, t)
         pred = self.network(x_t, t, **kwargs)
-        loss = F.mse_loss(pred.float(), target.float())
-        return {"loss": loss}
+        if c.loss_weighting == "none":
+            return {"loss": F.mse_loss(pred.float(), target.float())}
+        per_sample = (pred.float() - target.float()).pow(2).flatten(1).mean(1)
+        ab = self.schedule.alpha_bars.to(x0.device)[t].double()
+        snr = ab / (1 - ab)
+        # min-SNR-gamma: min(SNR, g) / SNR on the noise, min(SNR, g) / (SNR + 1) on v
+        denom = snr if c.prediction == "epsilon" else snr + 1
+        weight = (snr.clamp(max=c.min_snr_gamma) / denom).float()
+        loss = (weight * per_sample).mean()
+        return {"loss": loss, "mse": per_sample.mean().detach()}
 
     # -- sampling ------------------------------------------------------------------------------
     def get_sampler(self, sampler: Any = None, **options: Any) -> Any:
@@ -164,22 +203,28 @@ class DDPM(BaseModel):
     @torch.no_grad()
     def sample(
         self,
-        n: int,
+        n: int | None = None,
         sampler: Any = None,
         steps: int | None = None,
         generator: torch.Generator | None = None,
         progress: bool = False,
         x_T: torch.Tensor | None = None,
+        *,
+        batch_size: int | None = None,
+        guidance_scale: float | None = None,
         **kwargs: Any,
     ) -> torch.Tensor:
-        """``n`` samples; images are clamped to [-1, 1].
+        """``n`` samples (or ``batch_size=``, the seed's name); images are clamped to [-1, 1].
 
         Keywords that are options of the sampler (``eta``, ``order``, ``variance``) configure
         it; ``y`` / ``cond`` condition the network. A class-conditional network given no ``y``
-        draws the classes in turn (``y = arange(n) % num_classes``).
+        draws every class in blocks (``y = arange(n) * num_classes // n``: with n = 100 and
+        10 classes, row k of a 10x10 grid is class k). ``guidance_scale`` s
+        (default: the model's ``guidance_scale``) applies classifier-free guidance with any
+        sampler: ``eps = eps_uncond + s (eps_cond - eps_uncond)``, both from one batched call
+        of the network; it needs a model trained with ``label_dropout > 0``.
         """
-        if not isinstance(n, int) or n < 1:
-            raise ConfigError(f"ddpm.sample: n must be a positive integer, got {n!r}")
+        n = self._sample_count(n, batch_size)
         steps = steps if steps is not None else self.config.sample_steps
         if steps is not None and (steps < 1 or steps > self.config.timesteps):
             raise ConfigError(
@@ -192,13 +237,14 @@ class DDPM(BaseModel):
         if steps is not None:
             options["steps"] = steps
         conditioning = self._sample_conditioning(n, kwargs)
+        model_fn = self._guided(guidance_scale, conditioning)
         images = not self.config.data_dim
         clip = 1.0 if images and self.config.clip_denoised else None
         was_training = self.training
         self.eval()
         try:
             out = instance(
-                self.network,
+                model_fn,
                 (n, *self.data_shape),
                 self.schedule,
                 generator=generator,
@@ -215,6 +261,54 @@ class DDPM(BaseModel):
         self.last_nfe = instance.last_nfe
         return out.clamp(-1.0, 1.0) if images else out
 
+    @staticmethod
+    def _sample_count(n: Any, batch_size: Any) -> int:
+        if n is None:
+            n = batch_size
+        elif batch_size is not None and batch_size != n:
+            raise ConfigError(
+                f"ddpm.sample: n ({n!r}) and batch_size ({batch_size!r}) disagree; give one"
+            )
+        if n is None:
+            raise ConfigError("ddpm.sample: give the number of samples, n (or batch_size=)")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ConfigError(f"ddpm.sample: n must be a positive integer, got {n!r}")
+        return n
+
+    def _guided(self, scale: float | None, conditioning: dict[str, Any]) -> Any:
+        """The network, or a classifier-free-guided wrapper of it when ``scale`` != 1."""
+        scale = self.config.guidance_scale if scale is None else scale
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale < 0:
+            raise ConfigError(f"ddpm.sample: guidance_scale must be a number >= 0, got {scale!r}")
+        scale = float(scale)
+        if scale == 1.0:
+            return self.network
+        if not self.num_classes:
+            raise ConfigError(
+                f"ddpm.sample: guidance_scale {scale:g} needs a class-conditional model; this "
+                "network has num_classes=0"
+            )
+        null = self.null_class
+        if null is None:
+            raise ConfigError(
+                f"ddpm.sample: guidance_scale {scale:g} needs a model trained with label "
+                "dropout (model.label_dropout > 0, which gives the network its null class); "
+                "this one was not, so only guidance_scale 1 works"
+            )
+        if "y" not in conditioning:
+            raise ConfigError("ddpm.sample: classifier-free guidance needs class labels y")
+        network = self.network
+
+        def guided(x: torch.Tensor, t: torch.Tensor, y: torch.Tensor, **rest: Any) -> torch.Tensor:
+            both = {k: torch.cat([v, v]) for k, v in rest.items() if torch.is_tensor(v)}
+            labels = torch.cat([y, torch.full_like(y, null)])
+            out = network(torch.cat([x, x]), torch.cat([t, t]), y=labels, **{**rest, **both})
+            cond, uncond = out.chunk(2)
+            # linear in the output, so the same for epsilon, v and x0 predictions
+            return uncond + scale * (cond - uncond)
+
+        return guided
+
     def _sample_conditioning(self, n: int, kwargs: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(kwargs) - {"y", "cond"})
         if unknown:
@@ -224,8 +318,8 @@ class DDPM(BaseModel):
             )
         out = {k: v for k, v in kwargs.items() if v is not None}
         classes = getattr(getattr(self.network, "config", None), "num_classes", 0) or 0
-        if "y" not in out and classes > 0:  # a class-conditional network draws every class in turn
-            out["y"] = torch.arange(n, device=self.device) % classes
+        if "y" not in out and classes > 0:  # every class, in blocks: row k of a grid is class k
+            out["y"] = torch.arange(n, device=self.device) * classes // n
         if "y" in out:
             y = torch.as_tensor(out["y"], device=self.device).long()
             out["y"] = y.expand(n) if y.ndim == 0 else y

@@ -55,7 +55,8 @@ class DDPMUNet(BaseModel):
         c = self.config
         b, td, cin = c.base_channels, c.time_dim, c.in_channels
         self.time_mlp = nn.Sequential(nn.Linear(td, 4 * td), nn.ReLU(), nn.Linear(4 * td, td))
-        self.label_emb = nn.Embedding(c.num_classes, td) if c.num_classes else None
+        classes = c.num_classes + int(c.null_class)  # the null class is index num_classes
+        self.label_emb = nn.Embedding(classes, td) if c.num_classes else None
         self.d1 = ReluResBlock(cin, b, td)
         self.d2 = ReluResBlock(b, 2 * b, td)
         self.d3 = ReluResBlock(2 * b, 4 * b, td)

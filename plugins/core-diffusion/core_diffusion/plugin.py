@@ -93,3 +93,9 @@ def register_samplers(register: Any) -> None:
         config=f"{_C}:DPMSolverSDEConfig",
         description="SDE-DPM-Solver++(2M): the reverse SDE, fresh noise every step",
     )
+    register(
+        "heun-karras",
+        "core_diffusion.samplers:HeunKarrasSampler",
+        config=f"{_C}:HeunKarrasConfig",
+        description="Heun's 2nd-order ODE solver on the Karras sigma grid (EDM), 2N-1 evaluations",
+    )

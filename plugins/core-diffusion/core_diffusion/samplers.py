@@ -29,10 +29,12 @@ import torch
 from core.component import Component
 from core.errors import ConfigError
 from core_diffusion.configs import (
+    LAMBDA_MIN_CLIPPED,
     DDIMSamplerConfig,
     DDPMSamplerConfig,
     DPMSolverConfig,
     DPMSolverSDEConfig,
+    HeunKarrasConfig,
 )
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "DDIMSampler",
     "DPMSolverPPSampler",
     "DPMSolverPPSDESampler",
+    "HeunKarrasSampler",
     "timestep_grid",
 ]
 
@@ -50,36 +53,58 @@ Predict = Callable[[torch.Tensor, int], tuple[torch.Tensor, torch.Tensor]]
 
 
 def timestep_grid(
-    timesteps: int, steps: int, spacing: str = "linear", alpha_bars: list[float] | None = None
+    timesteps: int,
+    steps: int,
+    spacing: str = "linear",
+    alpha_bars: list[float] | None = None,
+    lambda_min: float | None = LAMBDA_MIN_CLIPPED,
+    rho: float = 7.0,
 ) -> list[int]:
-    """``steps`` strictly descending timesteps from T-1 to 0 (then clean data).
+    """``steps`` strictly descending timesteps from T-1 (or the clipped top) to 0.
 
     ``linear``: evenly spaced in t; ``quadratic``: t ~ u^2 (denser near 0); ``logsnr``:
-    evenly spaced in log(alpha/sigma) (needs ``alpha_bars``).
+    evenly spaced in lambda = log(alpha/sigma); ``karras``: the EDM grid of Karras et al.
+    (2022), sigma_i = (s_max^(1/rho) + i/(N-1) (s_min^(1/rho) - s_max^(1/rho)))^rho with
+    sigma = exp(-lambda), each rounded to the timestep of nearest log-sigma (the last two need
+    ``alpha_bars``). For those two, ``lambda_min`` clips the grid as diffusers'
+    ``lambda_min_clipped`` does: it starts at the last timestep whose lambda is at least
+    ``lambda_min`` (the cosine schedule's clamped last beta sends lambda from -6.5 to -9.9 at
+    t = T-1, where unclipped steps pile up). None starts at T-1.
     """
     if steps > timesteps:
         raise ConfigError(f"steps ({steps}) exceeds the schedule's timesteps ({timesteps})")
+    if spacing not in ("linear", "quadratic", "logsnr", "karras"):
+        raise ConfigError(
+            f"unknown spacing '{spacing}'; expected linear, quadratic, logsnr or karras"
+        )
+    top = timesteps - 1
+    neg: list[float] = []
+    if spacing in ("logsnr", "karras"):
+        if alpha_bars is None:
+            raise ConfigError(f"{spacing} spacing needs the schedule's alpha_bars")
+        neg = [-0.5 * math.log(a / (1 - a)) for a in alpha_bars]  # -lambda = log sigma, rising
+        if lambda_min is not None and neg[-1] > -lambda_min:
+            top = max(bisect.bisect_right(neg, -lambda_min) - 1, steps - 1)
     if steps == 1:
-        return [timesteps - 1]
+        return [top]
     u = [(steps - 1 - i) / (steps - 1) for i in range(steps)]  # 1 -> 0
     if spacing == "linear":
-        raw = [(timesteps - 1) * v for v in u]
+        raw = [top * v for v in u]
     elif spacing == "quadratic":
-        raw = [(timesteps - 1) * v * v for v in u]
-    elif spacing == "logsnr":
-        if alpha_bars is None:
-            raise ConfigError("logsnr spacing needs the schedule's alpha_bars")
-        neg = [-0.5 * math.log(a / (1 - a)) for a in alpha_bars]  # increasing in t
-        raw = []
-        for v in u:
-            target = neg[0] + (neg[-1] - neg[0]) * v
-            k = min(bisect.bisect_left(neg, target), timesteps - 1)
-            raw.append(k - 1 if k and target - neg[k - 1] < neg[k] - target else k)
+        raw = [top * v * v for v in u]
     else:
-        raise ConfigError(f"unknown spacing '{spacing}'; expected linear, quadratic or logsnr")
-    # each t_i within [steps-1-i, T-1-i], then strictly descending even after rounding
-    grid = [min(max(int(round(r)), steps - 1 - i), timesteps - 1 - i) for i, r in enumerate(raw)]
-    grid[0], grid[-1] = timesteps - 1, 0
+        if spacing == "logsnr":
+            targets = [neg[0] + (neg[top] - neg[0]) * v for v in u]
+        else:
+            lo, hi = math.exp(neg[0]) ** (1 / rho), math.exp(neg[top]) ** (1 / rho)
+            targets = [rho * math.log(lo + (hi - lo) * v) for v in u]
+        raw = []
+        for target in targets:
+            k = min(bisect.bisect_left(neg, target), top)
+            raw.append(k - 1 if k and target - neg[k - 1] < neg[k] - target else k)
+    # each t_i within [steps-1-i, top-i], then strictly descending even after rounding
+    grid = [min(max(int(round(r)), steps - 1 - i), top - i) for i, r in enumerate(raw)]
+    grid[0], grid[-1] = top, 0
     for i in range(steps - 2, -1, -1):
         grid[i] = max(grid[i], grid[i + 1] + 1)
     return grid
@@ -135,7 +160,14 @@ class Sampler(Component):
             alpha_bars = torch.as_tensor(schedule.alpha_bars, dtype=torch.float64)
         ab = [float(a) for a in alpha_bars.cpu()]
         steps = config.steps or self.default_steps or len(ab)
-        grid = timestep_grid(len(ab), steps, config.spacing, ab)
+        grid = timestep_grid(
+            len(ab),
+            steps,
+            config.spacing,
+            ab,
+            lambda_min=getattr(config, "lambda_min_clipped", LAMBDA_MIN_CLIPPED),
+            rho=getattr(config, "rho", 7.0),
+        )
         shape = tuple(int(s) for s in shape)
         if device is None:
             device = x_T.device if x_T is not None else _module_device(model_fn)
@@ -293,7 +325,7 @@ class DPMSolverPPSampler(Sampler):
             alpha_s, sigma_s = math.sqrt(alpha_bars[s]), math.sqrt(1 - alpha_bars[s])
             h = math.log(alpha_s / sigma_s) - math.log(alpha_t / sigma_t)
             d = x0
-            last_step = i + 2 == len(grid) and len(grid) < 15
+            last_step = i + 2 == len(grid) and len(grid) < 15 and config.lower_order_final
             if config.order == 2 and prev_x0 is not None and not last_step:
                 r = prev_h / h
                 d = (1 + 1 / (2 * r)) * x0 - (1 / (2 * r)) * prev_x0
@@ -311,3 +343,40 @@ class DPMSolverPPSDESampler(DPMSolverPPSampler):
     """SDE-DPM-Solver++(2M): ``dpm-solver++`` with ``stochastic=True`` by default."""
 
     config_class = DPMSolverSDEConfig
+
+
+class HeunKarrasSampler(Sampler):
+    """Heun's 2nd-order solver of the probability-flow ODE on the Karras sigma grid (EDM).
+
+    Karras et al. (2022), Algorithm 1 without churn: in the variance-exploding variable
+    ``x / alpha`` with ``sigma = sqrt((1 - alpha_bar) / alpha_bar)``, each step from sigma_i to
+    sigma_(i+1) is an Euler step ``d = (x - D(x)) / sigma`` corrected by the slope at its end
+    point; the step to sigma = 0 is Euler alone (which gives D). ``steps`` noise levels
+    evaluate the network ``2 steps - 1`` times. The levels are the Karras grid rounded to the
+    model's timesteps, so the network is always evaluated at a sigma it was trained on.
+    """
+
+    config_class = HeunKarrasConfig
+    default_steps = 10
+
+    def run(self, predict, x, grid, alpha_bars, config, indices, generator):
+        def sigma(t: int) -> float:
+            return math.sqrt((1 - alpha_bars[t]) / alpha_bars[t])
+
+        def denoise(x_ve: torch.Tensor, t: int) -> torch.Tensor:
+            return predict(x_ve * math.sqrt(alpha_bars[t]), t)[1]
+
+        x = x / math.sqrt(alpha_bars[grid[0]])  # to the variance-exploding variable
+        for i in indices:
+            t = grid[i]
+            s_t = sigma(t)
+            d = (x - denoise(x, t)) / s_t
+            if i + 1 == len(grid):  # Euler to sigma = 0: x - s_t d = D(x)
+                x = x - s_t * d
+                break
+            s = grid[i + 1]
+            s_s = sigma(s)
+            x_euler = x + (s_s - s_t) * d
+            d_end = (x_euler - denoise(x_euler, s)) / s_s
+            x = x + (s_s - s_t) * 0.5 * (d + d_end)
+        return x

@@ -91,7 +91,8 @@ class UNet(BaseModel):
         self.time_mlp = nn.Sequential(
             nn.Linear(base, time_dim), nn.SiLU(), nn.Linear(time_dim, time_dim), nn.SiLU()
         )
-        self.label_emb = nn.Embedding(c.num_classes, time_dim) if c.num_classes else None
+        classes = c.num_classes + int(c.null_class)  # the null class is index num_classes
+        self.label_emb = nn.Embedding(classes, time_dim) if c.num_classes else None
         self.conv_in = nn.Conv2d(c.in_channels + c.cond_channels, base, 3, padding=1)
 
         def block(cin: int, cout: int) -> ResBlock:

@@ -232,3 +232,95 @@ def test_run_is_the_public_extension_point_and_the_former_run_name_keeps_working
 
     with pytest.raises(NotImplementedError, match="Missing does not implement run"):
         Missing()(gaussian_eps(sched), (2, 1), sched, steps=2)
+
+
+# -- the log-SNR grid on the cosine schedule, Heun on the Karras grid, lower_order_final ---------
+def lambdas(schedule, grid):
+    ab = schedule.alpha_bars_f64
+    return [0.5 * math.log(ab[t] / (1 - ab[t])) for t in grid]
+
+
+def test_cosine_logsnr_grid_is_clipped_and_has_no_pile_up():
+    cosine = core.build("scheduler", {"type": "cosine", "timesteps": 1000})
+    ab = cosine.alpha_bars_f64.tolist()
+    # the clamped last beta: log-SNR jumps from -6.5 to -9.9 at t = 999
+    assert lambdas(cosine, [998, 999]) == pytest.approx([-6.46, -9.92], abs=0.01)
+    old = timestep_grid(1000, 20, "logsnr", ab, lambda_min=None)
+    assert sum(t >= 978 for t in old) >= 8  # the pile-up the clip removes
+    grid = timestep_grid(1000, 20, "logsnr", ab)  # lambda_min -5.1, as diffusers'
+    assert grid[0] == 995 and grid[-1] == 0 and len(grid) == 20
+    assert sum(t >= 978 for t in grid) <= 4
+    gaps = [b - a for a, b in zip(lambdas(cosine, grid), lambdas(cosine, grid[1:]))]
+    assert max(gaps) < 1.5 * min(gaps)  # evenly spread in log-SNR
+    old_gaps = [b - a for a, b in zip(lambdas(cosine, old), lambdas(cosine, old[1:]))]
+    assert max(old_gaps) > 10 * min(old_gaps)
+    # the linear schedule ends at -5.06: the clip leaves it alone
+    linear = core.build("scheduler", {"type": "linear"}).alpha_bars_f64.tolist()
+    assert timestep_grid(1000, 20, "logsnr", linear) == timestep_grid(
+        1000, 20, "logsnr", linear, lambda_min=None
+    )
+    # the sampler passes its lambda_min_clipped option on
+    seen = []
+
+    def model_fn(x, t):
+        seen.append(int(t[0]))
+        return torch.zeros_like(x)
+
+    core.build("sampler", {"type": "dpm-solver++", "steps": 20})(model_fn, (1, 1), cosine)
+    assert seen == grid
+    seen.clear()
+    sampler = core.build("sampler", {"type": "dpm-solver++", "lambda_min_clipped": None})
+    sampler(model_fn, (1, 1), cosine, steps=20)
+    assert seen == old
+
+
+def test_karras_grid():
+    sched = core.build("scheduler", {"type": "linear"})
+    ab = sched.alpha_bars_f64.tolist()
+    grid = timestep_grid(1000, 10, "karras", ab)
+    assert grid[0] == 999 and grid[-1] == 0 and all(a > b for a, b in zip(grid, grid[1:]))
+    sigmas = [math.exp(-lam) for lam in lambdas(sched, grid)]
+    lo, hi = sigmas[-1] ** (1 / 7), sigmas[0] ** (1 / 7)
+    for i, s in enumerate(sigmas[1:-1], 1):  # rounded to the nearest timestep: within 3%
+        assert s == pytest.approx((hi + i / 9 * (lo - hi)) ** 7, rel=0.03)
+    assert timestep_grid(1000, 1000, "karras", ab) == list(range(999, -1, -1))
+    x, _ = sample("ddim", sched, steps=50, spacing="karras")  # any sampler takes the grid
+    assert x.std().item() == pytest.approx(STD, rel=0.15)
+    with pytest.raises(core.ConfigError, match="karras spacing needs"):
+        timestep_grid(1000, 10, "karras")
+
+
+def test_heun_karras_is_second_order_with_2n_minus_1_evaluations():
+    sched = core.build("scheduler", {"type": "linear", "timesteps": 1000})
+    x, sampler = sample("heun-karras", sched, n=4000, steps=25)
+    assert sampler.last_nfe == 49
+    assert x.mean().item() == pytest.approx(MU, abs=0.02)
+    assert x.std().item() == pytest.approx(STD, rel=0.05)
+    z = torch.randn(2000, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    exact, _ = sample("ddim", sched, steps=1000, x_T=z)
+    err = {}
+    for steps in (12, 24):
+        out, _ = sample("heun-karras", sched, steps=steps, x_T=z)
+        err[steps] = (out - exact).abs().mean().item()
+    assert err[24] < err[12] / 3  # second order: twice the steps, about a quarter of the error
+    heun = core.build("sampler", {"type": "heun-karras", "steps": 5})
+    heun(gaussian_eps(sched), (3, 1), sched, generator=torch.Generator().manual_seed(0))
+    assert heun.last_nfe == 9
+
+
+def test_lower_order_final_false_stays_second_order_to_the_end():
+    sched = core.build("scheduler", {"type": "linear", "timesteps": 1000})
+    z = torch.randn(2000, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    exact, _ = sample("ddim", sched, steps=1000, x_T=z)
+    default, _ = sample("dpm-solver++", sched, steps=8, x_T=z)
+    second, s = sample("dpm-solver++", sched, steps=8, x_T=z, lower_order_final=False)
+    assert s.last_nfe == 8 and not torch.equal(default, second)
+    assert (second - exact).abs().mean() < (default - exact).abs().mean()
+    # from 15 steps on the default already stays second order (diffusers' rule)
+    a, _ = sample("dpm-solver++", sched, steps=15, x_T=z)
+    b, _ = sample("dpm-solver++", sched, steps=15, x_T=z, lower_order_final=False)
+    assert torch.equal(a, b)
+
+
+def test_heun_karras_conformance():
+    check_component("sampler", "heun-karras", {"steps": 3})
