@@ -283,7 +283,21 @@ def _from_importlib(group: str) -> list[PluginEntryPoint]:
 
 def _only_path_finder_provides_distributions() -> bool:
     providers = [f for f in sys.meta_path if getattr(f, "find_distributions", None) is not None]
-    return len(providers) == 1 and providers[0] is importlib.machinery.PathFinder
+    return len(providers) == 1 and _searches_sys_path(providers[0])
+
+
+def _searches_sys_path(finder: object) -> bool:
+    """``PathFinder``, or the ``importlib_metadata`` backport's stand-in for it.
+
+    Importing the backport (mlflow does) removes ``PathFinder.find_distributions`` and adds
+    its own ``MetadataPathFinder``, which reads the same ``sys.path`` folders.
+    """
+    if finder is importlib.machinery.PathFinder:
+        return True
+    kind = type(finder)
+    return kind.__name__ == "MetadataPathFinder" and kind.__module__.startswith(
+        "importlib_metadata"
+    )
 
 
 def entry_points(group: str) -> list[PluginEntryPoint]:

@@ -456,3 +456,21 @@ def test_wheel_built_and_installed_by_the_real_tools(tmp_path, discovery):
     assert found.requires_core == "<0.2,>=0.1"
     assert found == _entry_points._from_importlib(GROUP)[0]
     assert found.load().LAYOUT == "loaded"
+
+
+def test_the_importlib_metadata_backport_keeps_the_fast_path():
+    """mlflow imports the backport, which swaps PathFinder's distribution lookup for its own."""
+    pytest.importorskip("importlib_metadata")
+    code = (
+        "import importlib_metadata, importlib.metadata as stdlib\n"
+        "from core import _entry_points as e\n"
+        "calls = []\n"
+        "fallback = e._from_importlib\n"
+        "e._from_importlib = lambda group: calls.append(group) or fallback(group)\n"
+        "found = [(x.name, x.value, x.dist) for x in e.entry_points('core')]\n"
+        "expected = [(x.name, x.value, x.dist.name) for x in stdlib.entry_points(group='core')]\n"
+        "assert not calls, 'fell back to importlib.metadata'\n"
+        "assert found == expected and found, (found, expected)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
