@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 
-class TooSlow(Exception):
-    """The step ran past its time limit."""
+class TooSlow(BaseException):
+    """The step ran past its time limit (a BaseException: no `except Exception` swallows it)."""
 
 
 @contextlib.contextmanager
