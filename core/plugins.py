@@ -7,20 +7,17 @@ registers its components. Each step of each plugin runs inside its own guard.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import functools
 import os
 import traceback
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any
-
-import pluggy
 
 from core import hookspecs
 from core._entry_points import PluginEntryPoint, entry_points
+from core._plugin_guard import HookManager, PluginFailure, callback, guard, incompatibility
 from core._version import __version__
 from core.errors import PluginError
 from core.kinds import PRETRAINED, Kind
@@ -72,71 +69,6 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-@functools.lru_cache(maxsize=64)
-def incompatibility(requires_core: str | None) -> str | None:
-    """Why a ``Requires-Dist: core <range>`` excludes the running core, or None."""
-    if not requires_core:
-        return None
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
-    try:
-        accepted = SpecifierSet(requires_core).contains(__version__, prereleases=True)
-    except InvalidSpecifier:
-        return f"declares an unreadable core requirement {requires_core!r}"
-    if accepted:
-        return None
-    return f"requires core{requires_core}, this is core {__version__}"
-
-
-def _callback(function: Any, *args: Any, **kwargs: Any) -> Any:
-    """A ``register`` callback for hooks: ``function`` with bound arguments, returning None.
-
-    Returning nothing keeps one-line hooks (``lambda register: register(...)``) valid under
-    the rule that hooks return nothing.
-    """
-
-    def register(*more: Any, **options: Any) -> None:
-        function(*args, *more, **kwargs, **options)
-
-    return register
-
-
-class _HookManager(pluggy.PluginManager):
-    """pluggy's manager, reading a module plugin's hook implementations from its namespace.
-
-    pluggy inspects every attribute of a plugin with ``inspect.getattr_static``; a plugin
-    module's functions are found directly in its ``__dict__`` at a fraction of the cost.
-    """
-
-    def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
-        if isinstance(plugin, ModuleType):
-            value = plugin.__dict__.get(name)
-            if not callable(value) or not hasattr(value, f"{self.project_name}_impl"):
-                return None
-        return super().parse_hookimpl_opts(plugin, name)
-
-
-class _Failure(Exception):
-    """A plugin step failed; carries what was being done."""
-
-    def __init__(self, what: str, exc: BaseException) -> None:
-        super().__init__(what)
-        self.what, self.exc = what, exc
-
-
-@contextlib.contextmanager
-def _guard(what: str) -> Iterator[None]:
-    """Turn anything but KeyboardInterrupt (SystemExit included) into a _Failure."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        raise
-    except _Failure:
-        raise
-    except BaseException as exc:
-        raise _Failure(what, exc) from exc
-
-
 class PluginManager:
     """Loads plugins into a registry, each inside its own guard."""
 
@@ -153,7 +85,7 @@ class PluginManager:
         self.builtins = builtins
         self.strict = _env_flag("CORE_STRICT_PLUGINS") if strict is None else strict
         self.records: dict[str, PluginRecord] = {}
-        self._pm = _HookManager("core")
+        self._pm = HookManager("core")
         #: plugin name -> hook name -> that plugin's implementations (collected once).
         self._impls: dict[str, dict[str, list[Any]]] = {}
         self._pm.add_hookspecs(hookspecs)
@@ -207,9 +139,9 @@ class PluginManager:
 
     def _import(self, ep: PluginEntryPoint, record: PluginRecord) -> Any:
         try:
-            with _guard("failed to import"):
+            with guard("failed to import"):
                 return ep.load()
-        except _Failure as failure:
+        except PluginFailure as failure:
             self._record_failure(record, failure)
             return None
 
@@ -240,22 +172,22 @@ class PluginManager:
     def _declare(self, plugin: Any, record: PluginRecord) -> bool:
         """Phase one: hand the plugin to pluggy, refuse wrappers, collect its kinds."""
         try:
-            with _guard("has invalid hooks"):
+            with guard("has invalid hooks"):
                 self._pm.register(plugin, name=record.name)
-        except _Failure as failure:
+        except PluginFailure as failure:
             self._record_failure(record, failure)
             return False
         self._impls[record.name] = self._own_impls(plugin)
         try:
             self._refuse_wrappers(record.name)
-            with _guard("raised while declaring kinds"), self.registry.staged() as (kinds, _):
+            with guard("raised while declaring kinds"), self.registry.staged() as (kinds, _):
                 self._call_own(
                     plugin,
                     record.name,
                     "register_kinds",
-                    register=_callback(self.registry.add_kind, plugin=record.name),
+                    register=callback(self.registry.add_kind, plugin=record.name),
                 )
-        except _Failure as failure:
+        except PluginFailure as failure:
             self._pm.unregister(plugin)
             self._record_failure(record, failure)
             return False
@@ -277,18 +209,18 @@ class PluginManager:
             version=record.version,
         )
         try:
-            with _guard("raised while registering"), self.registry.staged() as (_, staged):
+            with guard("raised while registering"), self.registry.staged() as (_, staged):
                 for kind in (*self.registry.kinds.values(), PRETRAINED):
                     hook, name = (
                         ("register_pretrained", kind)
                         if kind == PRETRAINED
                         else (kind.hook, kind.name)
                     )
-                    self._call_own(plugin, record.name, hook, register=_callback(register, name))
+                    self._call_own(plugin, record.name, hook, register=callback(register, name))
                 self._call_own(
-                    plugin, record.name, "register_components", register=_callback(register)
+                    plugin, record.name, "register_components", register=callback(register)
                 )
-        except _Failure as failure:
+        except PluginFailure as failure:
             self._pm.unregister(plugin)
             self.registry.remove_plugin(record.name)
             self._record_failure(record, failure)
@@ -321,7 +253,7 @@ class PluginManager:
             for impl in impls:
                 if impl.wrapper or impl.hookwrapper:
                     style = "wrapper=True" if impl.wrapper else "hookwrapper=True"
-                    raise _Failure(
+                    raise PluginFailure(
                         "has invalid hooks",
                         PluginError(
                             f"plugin '{name}': hook '{hook}' is marked {style}; core "
@@ -344,7 +276,7 @@ class PluginManager:
         if record.distribution:
             self.registry.unavailable[record.distribution] = why
 
-    def _record_failure(self, record: PluginRecord, failure: _Failure) -> PluginRecord:
+    def _record_failure(self, record: PluginRecord, failure: PluginFailure) -> PluginRecord:
         exc = failure.exc
         detail = str(exc) if str(exc) else repr(exc)
         if isinstance(exc, SystemExit):
@@ -380,9 +312,9 @@ class PluginManager:
                 continue
             added.add(record.name)
             try:
-                with _guard("raised while adding commands"):
+                with guard("raised while adding commands"):
                     self._call_own(plugin, record.name, "register_commands", cli=cli)
-            except _Failure as failure:
+            except PluginFailure as failure:
                 self._record_failure(record, failure)
 
     def plugins(self, include_builtins: bool = True) -> list[PluginRecord]:

@@ -1,0 +1,84 @@
+"""How core holds a plugin at arm's length: guards, hook callbacks, compatibility.
+
+Everything a plugin does (import, each hook) runs inside :func:`guard`, which turns any
+exception but ``KeyboardInterrupt`` (``SystemExit`` included) into a :class:`PluginFailure`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from core._version import __version__
+
+__all__ = ["PluginFailure", "guard", "callback", "HookManager", "incompatibility"]
+
+
+@functools.lru_cache(maxsize=64)
+def incompatibility(requires_core: str | None) -> str | None:
+    """Why a ``Requires-Dist: core <range>`` excludes the running core, or None."""
+    if not requires_core:
+        return None
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        accepted = SpecifierSet(requires_core).contains(__version__, prereleases=True)
+    except InvalidSpecifier:
+        return f"declares an unreadable core requirement {requires_core!r}"
+    if accepted:
+        return None
+    return f"requires core{requires_core}, this is core {__version__}"
+
+
+def callback(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """A ``register`` callback for hooks: ``function`` with bound arguments, returning None.
+
+    Returning nothing keeps one-line hooks (``lambda register: register(...)``) valid under
+    the rule that hooks return nothing.
+    """
+
+    def register(*more: Any, **options: Any) -> None:
+        function(*args, *more, **kwargs, **options)
+
+    return register
+
+
+class HookManager(pluggy.PluginManager):
+    """pluggy's manager, reading a module plugin's hook implementations from its namespace.
+
+    pluggy inspects every attribute of a plugin with ``inspect.getattr_static``; a plugin
+    module's functions are found directly in its ``__dict__`` at a fraction of the cost.
+    """
+
+    def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
+        if isinstance(plugin, ModuleType):
+            value = plugin.__dict__.get(name)
+            if not callable(value) or not hasattr(value, f"{self.project_name}_impl"):
+                return None
+        return super().parse_hookimpl_opts(plugin, name)
+
+
+class PluginFailure(Exception):
+    """A plugin step failed; carries what was being done."""
+
+    def __init__(self, what: str, exc: BaseException) -> None:
+        super().__init__(what)
+        self.what, self.exc = what, exc
+
+
+@contextlib.contextmanager
+def guard(what: str) -> Iterator[None]:
+    """Turn anything but KeyboardInterrupt (SystemExit included) into a PluginFailure."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise
+    except PluginFailure:
+        raise
+    except BaseException as exc:
+        raise PluginFailure(what, exc) from exc
