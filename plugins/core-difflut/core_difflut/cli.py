@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import click
 
 __all__ = ["difflut"]
@@ -9,7 +14,60 @@ __all__ = ["difflut"]
 
 @click.group()
 def difflut() -> None:
-    """DiffLUT networks: export to Verilog, C and NumPy."""
+    """DiffLUT networks: export to Verilog, C and NumPy; synthesize the Verilog."""
+
+
+def _verilog_options(lut_style: str) -> Callable[..., Any]:
+    """The options that shape the exported Verilog (shared by export and synth)."""
+    options = [
+        click.option(
+            "--inputs",
+            type=click.Choice(["integer", "bits"]),
+            default="integer",
+            show_default=True,
+            help="Verilog inputs: integer features (the encoder is built in) or pre-encoded bits.",
+        ),
+        click.option(
+            "--input-bits",
+            type=click.IntRange(1, 24),
+            default=None,
+            help="Width of each integer feature (default: the model's dataset; digits 5, mnist-5k 8).",
+        ),
+        click.option(
+            "--input-scale",
+            type=float,
+            default=None,
+            help="The float model sees q / scale (default: the dataset's; digits 16, mnist-5k 255).",
+        ),
+        click.option(
+            "--lut-style",
+            type=click.Choice(["generic", "xilinx"]),
+            default=lut_style,
+            show_default=True,
+            help="Each node as a case statement or as a Xilinx LUT6 primitive.",
+        ),
+        click.option("--pipeline", is_flag=True, help="A register after each LUT layer."),
+    ]
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def _options(net: Any, inputs: str, bits: int | None, scale: float | None, style: str, pipe: bool):
+    from core_difflut.export import verilog_options
+
+    return verilog_options(
+        net,
+        inputs=inputs,
+        input_bits=bits,
+        input_scale=scale,
+        lut_style=style,
+        pipeline=pipe,
+    )
 
 
 @difflut.command("export")
@@ -23,12 +81,92 @@ def difflut() -> None:
 )
 @click.option("-o", "--output", "output", required=True, type=click.Path(), help="Output dir.")
 @click.option("--build/--no-build", default=False, help="For C: also compile it with gcc.")
-def export_cmd(model: str, fmt: str, output: str, build: bool) -> None:
+@_verilog_options(lut_style="generic")
+def export_cmd(
+    model: str,
+    fmt: str,
+    output: str,
+    build: bool,
+    inputs: str,
+    input_bits: int | None,
+    input_scale: float | None,
+    lut_style: str,
+    pipeline: bool,
+) -> None:
     """Export MODEL (a pretrained name, type/name/vN or a saved directory) in evaluation mode."""
-    from core_difflut.api import build_model
     from core_difflut.export import export_model
 
-    net = build_model(model).eval()
-    files = export_model(net, output, fmt, build=build)
+    net = _load(model)
+    verilog = None
+    if fmt == "verilog":
+        verilog = _options(net, inputs, input_bits, input_scale, lut_style, pipeline)
+    files = export_model(net, output, fmt, build=build, verilog=verilog)
     for path in files:
         click.echo(str(path))
+
+
+@difflut.command("synth")
+@click.argument("model", required=False)
+@click.option(
+    "--verilog",
+    "verilog_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Synthesize this exported difflut_net.v instead of exporting MODEL.",
+)
+@_verilog_options(lut_style="xilinx")
+@click.option("--flat", is_flag=True, help="Also re-synthesize the whole design flattened.")
+@click.option(
+    "--timeout", type=float, default=600, show_default=True, help="Seconds per yosys run."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def synth_cmd(
+    model: str | None,
+    verilog_file: str | None,
+    inputs: str,
+    input_bits: int | None,
+    input_scale: float | None,
+    lut_style: str,
+    pipeline: bool,
+    flat: bool,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """LUTs (encoder, network, popcount/argmax) and logic depth of MODEL's Verilog, by yosys.
+
+    MODEL is exported to a temporary directory (by default with Xilinx LUT6 primitives,
+    counted as one LUT each; --lut-style generic has yosys map every node) unless --verilog
+    names a file.
+    """
+    import tempfile
+
+    from core.errors import ConfigError
+    from core_difflut.export.synth import format_report, require_yosys, synthesize
+
+    require_yosys()
+    if (model is None) == (verilog_file is None):
+        raise ConfigError("core difflut synth: give MODEL or --verilog FILE (one of them)")
+    with tempfile.TemporaryDirectory(prefix="difflut-verilog-") as tmp:
+        if verilog_file:
+            source = Path(verilog_file)
+        else:
+            net = _load(model)
+            options = _options(net, inputs, input_bits, input_scale, lut_style, pipeline)
+            source = _export_verilog(net, Path(tmp), options)
+        report = synthesize(source, timeout=timeout, flat=flat)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=1))
+    else:
+        click.echo(format_report(report))
+
+
+def _load(model: str) -> Any:
+    from core_difflut.api import build_model
+
+    return build_model(model).eval()
+
+
+def _export_verilog(net: Any, directory: Path, options: Any) -> Path:
+    from core_difflut.export import export_model
+
+    export_model(net, directory, "verilog", verilog=options)
+    return directory / "difflut_net.v"

@@ -7,15 +7,43 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-__all__ = ["export_model", "FORMATS"]
+__all__ = ["export_model", "verilog_options", "FORMATS"]
 
 FORMATS = ("verilog", "c", "numpy")
 
 
+def verilog_options(
+    model: Any,
+    *,
+    inputs: str = "integer",
+    input_bits: int | None = None,
+    input_scale: float | None = None,
+    lut_style: str = "generic",
+    pipeline: bool = False,
+) -> Any:
+    """Verilog export options; integer inputs default to the model's dataset scaling."""
+    from core_difflut.export.integer_inputs import integer_inputs_for
+    from core_difflut.export.verilog import VerilogOptions
+
+    integer = None
+    if inputs == "integer":
+        integer = integer_inputs_for(model.config.dataset, input_bits, input_scale)
+    return VerilogOptions(inputs=inputs, integer=integer, lut_style=lut_style, pipeline=pipeline)
+
+
 def export_model(
-    model: Any, directory: str | os.PathLike[str], fmt: str, *, build: bool = False
+    model: Any,
+    directory: str | os.PathLike[str],
+    fmt: str,
+    *,
+    build: bool = False,
+    verilog: Any = None,
 ) -> list[Path]:
-    """Write ``model`` (evaluation mode, deterministic) in ``fmt`` into ``directory``."""
+    """Write ``model`` (evaluation mode, deterministic) in ``fmt`` into ``directory``.
+
+    ``verilog``: ``VerilogOptions`` (default ``verilog_options(model)``: integer inputs
+    scaled as the model's dataset, generic LUTs, combinational).
+    """
     from core.errors import ConfigError
     from core_difflut.export.spec import network_spec, save_spec
 
@@ -40,4 +68,4 @@ def export_model(
         return files
     from core_difflut.export.verilog import write_verilog
 
-    return write_verilog(spec, directory)
+    return write_verilog(spec, directory, verilog or verilog_options(model))

@@ -1,0 +1,174 @@
+"""LUT counts and logic depth of the exported Verilog, from yosys.
+
+yosys maps the design to generic 6-input LUTs (``synth -lut 6``: ABC's LUT mapper, no
+carry chains or vendor primitives), so a count is the number of LUT6 an FPGA needs without
+its carry logic. The hierarchy is kept, so the encoder, the LUT network and the
+popcount/argmax are mapped as separate modules and counted apart; the depth is the longest
+chain of LUTs (``ltp -noff``: registers end a path). Xilinx ``LUT6`` instances are kept as
+black boxes through synthesis and counted as one LUT each (``core difflut synth`` exports
+that style, so the 4,000-node network takes seconds). ``flat=True`` also synthesizes the
+whole design flattened from scratch, re-mapping every node, as a cross-check of the split.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.errors import ConfigError
+from core_difflut.export.verilog import PARTS, TOP
+
+__all__ = ["SynthReport", "synthesize", "require_yosys", "format_report"]
+
+_LUT6_BLACKBOX = """(* blackbox *)
+module LUT6 #(parameter [63:0] INIT = 64'h0) (output O, input I0, I1, I2, I3, I4, I5);
+endmodule
+"""
+_LUT6_TO_LUT = """(* techmap_celltype = "LUT6" *)
+module _difflut_lut6_to_lut (O, I0, I1, I2, I3, I4, I5);
+    parameter [63:0] INIT = 64'h0;
+    output O;
+    input I0, I1, I2, I3, I4, I5;
+    \\$lut #(.WIDTH(6), .LUT(INIT)) _TECHMAP_REPLACE_ (.A({I5, I4, I3, I2, I1, I0}), .Y(O));
+endmodule
+"""
+_DEPTH = re.compile(r"Longest topological path in \\?(\S+) \(length=(\d+)\)")
+
+
+@dataclass
+class SynthReport:
+    """LUTs and depth (LUT levels) per part and in total; ``flat_*`` from the cross-check."""
+
+    luts: dict[str, int]
+    depth: dict[str, int]
+    flip_flops: int
+    seconds: float
+    script: str
+    flat_luts: int | None = None
+    flat_depth: int | None = None
+    flat_seconds: float | None = None
+    yosys: str = field(default="")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def require_yosys() -> str:
+    """Path of yosys, or a one-line error."""
+    path = shutil.which("yosys")
+    if path is None:
+        raise ConfigError("yosys was not found on PATH: apt-get install yosys")
+    return path
+
+
+def _run_yosys(script: str, workdir: Path, timeout: float) -> None:
+    (workdir / "run.ys").write_text(script)
+    cmd = [require_yosys(), "-q", "-l", str(workdir / "yosys.log"), "-s", str(workdir / "run.ys")]
+    try:
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=workdir)
+    except subprocess.TimeoutExpired:
+        raise ConfigError(f"yosys did not finish within {timeout:g} s (raise --timeout)") from None
+    if result.returncode != 0:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
+        raise ConfigError("yosys failed: " + " | ".join(tail))
+
+
+def _luts(cells: dict[str, int]) -> int:
+    """Generic LUTs and LUT6 black boxes."""
+    return int(cells.get("$lut", 0)) + int(cells.get("LUT6", 0))
+
+
+def _flip_flops(cells: dict[str, int]) -> int:
+    return sum(int(v) for k, v in cells.items() if "DFF" in k.upper())
+
+
+def _depths(path: Path) -> dict[str, int]:
+    return {m.group(1): int(m.group(2)) for m in _DEPTH.finditer(path.read_text())}
+
+
+def _read_design(source: Path) -> str:
+    text = source.read_text()
+    if re.search(r"^\s*module\s+LUT6\b", text, re.MULTILINE):
+        raise ConfigError(
+            f"{source} defines module LUT6 (a simulation model): synthesize the design alone"
+        )
+    return f"read_verilog -lib lut6_blackbox.v\nread_verilog {source.resolve()}\n"
+
+
+def synthesize(source: Path, *, timeout: float = 600, flat: bool = False) -> SynthReport:
+    """Synthesize ``difflut_net.v`` with yosys and count LUTs per part (see module doc)."""
+    version = subprocess.run(
+        [require_yosys(), "-V"], capture_output=True, text=True, timeout=60
+    ).stdout.strip()
+    with tempfile.TemporaryDirectory(prefix="difflut-synth-") as tmp:
+        work = Path(tmp)
+        (work / "lut6_blackbox.v").write_text(_LUT6_BLACKBOX)
+        (work / "lut6_to_lut.v").write_text(_LUT6_TO_LUT)
+        text = source.read_text()
+        parts = [m for m, _ in PARTS if re.search(rf"^\s*module\s+{m}\b", text, re.MULTILINE)]
+        script = (
+            _read_design(source)
+            + f"hierarchy -check -top {TOP}\n"
+            + f"synth -top {TOP} -lut 6\n"
+            + "tee -q -o parts.json stat -json\n"
+            + "".join(f"tee -q -a depth.txt ltp -noff {m}\n" for m in parts)
+            + "flatten\nopt_clean\n"
+            + "tee -q -o total.json stat -json\n"
+            + "tee -q -a depth.txt ltp -noff\n"
+        )
+        start = time.perf_counter()
+        _run_yosys(script, work, timeout)
+        seconds = time.perf_counter() - start
+        report = _report(work, seconds, script, version)
+        if flat:
+            flat_script = (
+                _read_design(source)
+                + f"hierarchy -check -top {TOP}\ntechmap -map lut6_to_lut.v\n"
+                + f"synth -flatten -top {TOP} -lut 6\n"
+                + "tee -q -o flat.json stat -json\ntee -q -o flat_depth.txt ltp -noff\n"
+            )
+            start = time.perf_counter()
+            _run_yosys(flat_script, work, timeout)
+            report.flat_seconds = time.perf_counter() - start
+            cells = json.loads((work / "flat.json").read_text())["design"]["num_cells_by_type"]
+            report.flat_luts = _luts(cells)
+            report.flat_depth = _depths(work / "flat_depth.txt").get(TOP, 0)
+    return report
+
+
+def _report(work: Path, seconds: float, script: str, version: str) -> SynthReport:
+    modules = json.loads((work / "parts.json").read_text())["modules"]
+    cells = {name.lstrip("\\"): data["num_cells_by_type"] for name, data in modules.items()}
+    depths = _depths(work / "depth.txt")
+    total = json.loads((work / "total.json").read_text())["design"]["num_cells_by_type"]
+    luts = {part: _luts(cells.get(module, {})) for module, part in PARTS}
+    depth = {part: depths.get(module, 0) for module, part in PARTS}
+    luts["total"] = _luts(total)
+    depth["total"] = depths.get(TOP, 0)
+    return SynthReport(luts, depth, _flip_flops(total), round(seconds, 2), script, yosys=version)
+
+
+def format_report(report: SynthReport) -> str:
+    """A small table: LUTs and depth per part."""
+    rows = [("part", "LUTs", "depth (LUT levels)")]
+    for part in ("encoder", "network", "popcount", "total"):
+        label = "popcount/argmax" if part == "popcount" else part
+        rows.append((label, f"{report.luts[part]:,}", str(report.depth[part])))
+    lines = [f"{a:<16} {b:>8}  {c}" for a, b, c in rows]
+    if report.flip_flops:
+        lines.append(f"flip-flops: {report.flip_flops:,}")
+    lines.append(f"yosys: {report.seconds:.1f} s ({report.yosys})")
+    if report.flat_luts is not None:
+        lines.append(
+            f"flattened re-synthesis: {report.flat_luts:,} LUTs, depth {report.flat_depth} "
+            f"({report.flat_luts - report.luts['total']:+,} against the split; "
+            f"{report.flat_seconds:.1f} s)"
+        )
+    return "\n".join(lines)
