@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -58,9 +59,28 @@ class HookManager(pluggy.PluginManager):
     def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
         if isinstance(plugin, ModuleType):
             value = plugin.__dict__.get(name)
-            if not callable(value) or not hasattr(value, f"{self.project_name}_impl"):
+            opts = getattr(value, f"{self.project_name}_impl", None)
+            if not inspect.isfunction(value) or not isinstance(opts, dict):
                 return None
+            return opts  # what pluggy's static lookup finds for a plain module function
         return super().parse_hookimpl_opts(plugin, name)
+
+    def own_hookimpls(self, plugin: Any) -> dict[str, list[Any]]:
+        """Hook name -> this plugin's implementations of it (only the hooks it implements)."""
+        if isinstance(plugin, ModuleType):
+            marker = f"{self.project_name}_impl"
+            names = {
+                (getattr(value, marker).get("specname") or attr)
+                for attr, value in plugin.__dict__.items()
+                if callable(value) and isinstance(getattr(value, marker, None), dict)
+            }
+            callers = [c for c in (getattr(self.hook, n, None) for n in names) if c is not None]
+        else:
+            callers = self.get_hookcallers(plugin) or []
+        return {
+            caller.name: [impl for impl in caller.get_hookimpls() if impl.plugin is plugin]
+            for caller in callers
+        }
 
 
 class PluginFailure(Exception):

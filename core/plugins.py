@@ -177,7 +177,7 @@ class PluginManager:
         except PluginFailure as failure:
             self._record_failure(record, failure)
             return False
-        self._impls[record.name] = self._own_impls(plugin)
+        self._impls[record.name] = self._pm.own_hookimpls(plugin)
         try:
             self._refuse_wrappers(record.name)
             with guard("raised while declaring kinds"), self.registry.staged() as (kinds, _):
@@ -199,7 +199,7 @@ class PluginManager:
 
     def _register_components(self, plugin: Any, record: PluginRecord) -> None:
         """Phase two: every registration hook of the plugin, all or nothing."""
-        callers = self._pm.get_hookcallers(plugin) or []
+        callers = [getattr(self._pm.hook, hook) for hook in self._impls[record.name]]
         record.hooks = sorted(c.name for c in callers if c.has_spec())
         record.unknown_hooks = sorted(c.name for c in callers if not c.has_spec())
         register = functools.partial(
@@ -210,13 +210,12 @@ class PluginManager:
         )
         try:
             with guard("raised while registering"), self.registry.staged() as (_, staged):
-                for kind in (*self.registry.kinds.values(), PRETRAINED):
-                    hook, name = (
-                        ("register_pretrained", kind)
-                        if kind == PRETRAINED
-                        else (kind.hook, kind.name)
+                kind_of_hook = {k.hook: k.name for k in self.registry.kinds.values()}
+                kind_of_hook["register_pretrained"] = PRETRAINED
+                for hook in [h for h in kind_of_hook if h in self._impls[record.name]]:
+                    self._call_own(
+                        plugin, record.name, hook, register=callback(register, kind_of_hook[hook])
                     )
-                    self._call_own(plugin, record.name, hook, register=callback(register, name))
                 self._call_own(
                     plugin, record.name, "register_components", register=callback(register)
                 )
@@ -241,12 +240,6 @@ class PluginManager:
         spec.__name__ = kind.hook
         spec.__doc__ = f"Register {kind.plural}: {kind.description}"
         self._pm.add_hookspecs(SimpleNamespace(**{kind.hook: hookspecs.hookspec(spec)}))
-
-    def _own_impls(self, plugin: Any) -> dict[str, list[Any]]:
-        return {
-            caller.name: [impl for impl in caller.get_hookimpls() if impl.plugin is plugin]
-            for caller in self._pm.get_hookcallers(plugin) or []
-        }
 
     def _refuse_wrappers(self, name: str) -> None:
         for hook, impls in self._impls[name].items():
