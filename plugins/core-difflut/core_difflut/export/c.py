@@ -1,8 +1,9 @@
 """Bit-sliced C export: one self-contained C file, a build script and a ctypes wrapper.
 
-Samples are packed 64 per uint64 and ``DIFFLUT_LANES`` words per vector (512 samples per
-block by default, AVX-512 with ``-march=native``). A node first forms the 16 functions of
-its two lowest inputs, picks one per table quarter, then multiplexes on its other inputs.
+Samples are packed 64 per uint64 and ``DIFFLUT_LANES`` words per GCC vector (512 samples per
+block by default); ``-march=native`` compiles a vector operation to the CPU's widest SIMD, two
+256-bit AVX2 operations on a CPU without AVX-512. A node first forms the 16 functions of its
+two lowest inputs, picks one per table quarter, then multiplexes on its other inputs.
 """
 
 from __future__ import annotations

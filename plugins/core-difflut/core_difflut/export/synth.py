@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,7 @@ class SynthReport:
     flat_luts: int | None = None
     flat_depth: int | None = None
     flat_seconds: float | None = None
-    yosys: str = field(default="")
+    yosys: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,9 +93,13 @@ def _depths(path: Path) -> dict[str, int]:
     return {m.group(1): int(m.group(2)) for m in _DEPTH.finditer(path.read_text())}
 
 
+def _defines(text: str, module: str) -> bool:
+    return re.search(rf"^\s*module\s+{module}\b", text, re.MULTILINE) is not None
+
+
 def _read_design(source: Path) -> str:
-    text = source.read_text()
-    if re.search(r"^\s*module\s+LUT6\b", text, re.MULTILINE):
+    """yosys commands that read the design, with LUT6 as a black box."""
+    if _defines(source.read_text(), "LUT6"):
         raise ConfigError(
             f"{source} defines module LUT6 (a simulation model): synthesize the design alone"
         )
@@ -112,7 +116,7 @@ def synthesize(source: Path, *, timeout: float = 600, flat: bool = False) -> Syn
         (work / "lut6_blackbox.v").write_text(_LUT6_BLACKBOX)
         (work / "lut6_to_lut.v").write_text(_LUT6_TO_LUT)
         text = source.read_text()
-        parts = [m for m, _ in PARTS if re.search(rf"^\s*module\s+{m}\b", text, re.MULTILINE)]
+        parts = [module for module, _ in PARTS if _defines(text, module)]
         script = (
             _read_design(source)
             + f"hierarchy -check -top {TOP}\n"
