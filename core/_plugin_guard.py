@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import re
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -20,20 +21,58 @@ from core._version import __version__
 __all__ = ["PluginFailure", "guard", "callback", "HookManager", "incompatibility"]
 
 
+_RELEASE = re.compile(r"^\d+(\.\d+)*$")
+_CLAUSE = re.compile(r"^(>=|<=|==|!=|<|>)(\d+(?:\.\d+)*)$")
+
+
 @functools.lru_cache(maxsize=64)
 def incompatibility(requires_core: str | None) -> str | None:
     """Why a ``Requires-Dist: core <range>`` excludes the running core, or None."""
     if not requires_core:
         return None
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    accepted = _accepts_release(requires_core, __version__)
+    if accepted is None:  # anything beyond plain release ranges: packaging decides
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-    try:
-        accepted = SpecifierSet(requires_core).contains(__version__, prereleases=True)
-    except InvalidSpecifier:
-        return f"declares an unreadable core requirement {requires_core!r}"
+        try:
+            accepted = SpecifierSet(requires_core).contains(__version__, prereleases=True)
+        except InvalidSpecifier:
+            return f"declares an unreadable core requirement {requires_core!r}"
     if accepted:
         return None
     return f"requires core{requires_core}, this is core {__version__}"
+
+
+def _accepts_release(specifier: str, version: str) -> bool | None:
+    """PEP 440 for plain release versions and ``>=, <=, ==, !=, <, >`` clauses, else None.
+
+    Importing ``packaging`` costs every command about 25 ms; first-party ranges need none of it.
+    """
+    if not _RELEASE.match(version):
+        return None
+    clauses = [_CLAUSE.match(part.strip()) for part in specifier.split(",")]
+    if not all(clauses):
+        return None
+    mine = _release(version)
+    for clause in clauses:
+        op, other = clause[1], _release(clause[2])  # type: ignore[index]
+        width = max(len(mine), len(other))
+        a, b = mine + (0,) * (width - len(mine)), other + (0,) * (width - len(other))
+        holds = {
+            ">=": a >= b,
+            "<=": a <= b,
+            "==": a == b,
+            "!=": a != b,
+            "<": a < b,
+            ">": a > b,
+        }[op]
+        if not holds:
+            return False
+    return True
+
+
+def _release(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
 
 
 def callback(function: Any, *args: Any, **kwargs: Any) -> Any:

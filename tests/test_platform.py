@@ -307,3 +307,25 @@ def test_hook_reference_is_generated_from_the_kinds():
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    "specifier",
+    [">=0.1,<0.2", ">=0.1", "<0.1", "==0.1.0", "==0.1", "!=0.1.0", ">0.0.9", "<=0.1", ">=1.0"],
+)
+@pytest.mark.parametrize("version", ["0.1.0", "0.2", "1.0.0", "0.0.9"])
+def test_release_ranges_are_judged_as_packaging_does(specifier, version):
+    from packaging.specifiers import SpecifierSet
+
+    from core._plugin_guard import _accepts_release
+
+    expected = SpecifierSet(specifier).contains(version, prereleases=True)
+    assert _accepts_release(specifier, version) is expected
+
+
+def test_other_ranges_are_left_to_packaging():
+    from core._plugin_guard import _accepts_release
+
+    assert _accepts_release("~=0.1", "0.1.0") is None
+    assert _accepts_release("==0.1.*", "0.1.0") is None
+    assert _accepts_release(">=0.1", "0.2.0.dev1") is None
