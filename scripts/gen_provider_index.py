@@ -10,7 +10,6 @@ install without a hand-kept table.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import sys
@@ -23,6 +22,9 @@ except ModuleNotFoundError:  # Python 3.10
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
+
+from _generated import write_or_check  # noqa: E402
 
 from core.plugins import PluginManager  # noqa: E402
 from core.providers import INDEX_PATH  # noqa: E402
@@ -48,18 +50,7 @@ def render() -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the index is stale")
-    args = parser.parse_args()
-    text = render()
-    if args.check:
-        if INDEX_PATH.read_text() != text:
-            print(f"{INDEX_PATH} is stale: run scripts/gen_provider_index.py", file=sys.stderr)
-            return 1
-        return 0
-    INDEX_PATH.write_text(text)
-    print(f"wrote {INDEX_PATH}")
-    return 0
+    return write_or_check(INDEX_PATH, render, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":
