@@ -18,6 +18,7 @@ import resource
 import signal
 import struct
 import subprocess
+import sys
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -480,6 +481,8 @@ CASES: dict[str, Case] = {
 
 
 def _child(check: Callable[[Path], str], work: Path, answer: Any) -> None:
+    if "torch" in sys.modules:  # OpenMP's thread pool does not survive fork: stay on one thread
+        sys.modules["torch"].set_num_threads(1)
     limit = _address_space() + (2 << 30)  # 2 GiB more than the child holds at the start
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     os.chdir(work)
