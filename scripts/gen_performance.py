@@ -864,29 +864,118 @@ def samplers(s: Section, r: dict[str, Any]) -> None:
 
 @renders("trainer_overhead")
 def trainer_overhead(s: Section, r: dict[str, Any]) -> None:
-    model, data = r.get("model", {}), r.get("data", {})
+    cases = r.get("cases")
+    if not cases:  # results of the one-case version of the script
+        cases = [
+            {
+                "case": "classifier",
+                "model": r.get("model", {}),
+                "plain_ms_per_step": r["plain_ms_per_step"],
+                "trainer_ms_per_step": r["trainer_ms_per_step"],
+                "overhead_percent_median": r.get(
+                    "overhead_percent",
+                    (r["trainer_ms_per_step"] / r["plain_ms_per_step"] - 1) * 100,
+                ),
+            }
+        ]
+    order = "alternating which goes first" if r.get("cases") else "plain loop first"
     s.add(
-        f"Setup: model {cell({k: v for k, v in model.items()})}; data {cell(data)}; batch "
-        f"{r['batch_size']}, {r['steps']} steps per round, {r['rounds']} interleaved rounds."
+        f"Setup: batch {r['batch_size']}, {r['steps']} steps per loop, {r['rounds']} rounds "
+        f"(both loops in each round, {order}); models: "
+        + "; ".join(f"{c['case']} {cell(c.get('model', {}))}" for c in cases)
+        + "."
     )
-    plain, trainer = r["plain_ms_per_step"], r["trainer_ms_per_step"]
+    spread = lambda c: (  # noqa: E731
+        f"{c['overhead_percent_min']:+.2f} to {c['overhead_percent_max']:+.2f}"
+        if "overhead_percent_min" in c
+        else None
+    )
     s.table(
         [
-            Col("loop", "loop"),
-            Col("median (ms/step)", "ms", sig),
-            Col("overhead (%)", "overhead", lambda v: f"{v:+.2f}"),
+            Col("case", "case"),
+            Col("plain loop (ms/step)", "plain_ms_per_step", sig),
+            Col("core Trainer (ms/step)", "trainer_ms_per_step", sig),
+            Col("overhead, median of rounds (%)", "overhead_percent_median", lambda v: f"{v:+.2f}"),
+            Col("overhead, rounds' range (%)", spread, str),
         ],
-        [
-            {"loop": "plain PyTorch loop", "ms": plain},
-            {
-                "loop": "core Trainer",
-                "ms": trainer,
-                "overhead": r.get("overhead_percent", (trainer / plain - 1) * 100),
-            },
-        ],
+        cases,
     )
     options = " ".join(f"--{k} {r[k]}" for k in ("steps", "rounds", "threads") if k in r)
     s.commands = [f".venv/bin/python benchmarks/trainer_overhead.py {options}".strip()]
+
+
+@renders("demo_digits")
+def demo_digits(s: Section, r: dict[str, Any]) -> None:
+    rows = []
+    for setting, e in r["summary"].items():
+        recipe, sampler, guidance = setting.split(" | ")
+        fid, acc, memo = e["feature_fid"], e["accuracy"], e["sample_to_train_median"]
+        rows.append(
+            {
+                "recipe": recipe,
+                "sampler": sampler,
+                "guidance": float(guidance.lstrip("g")),
+                "seeds": len(e["seeds"]),
+                "fid": fid["mean"],
+                "fid_range": f"{sig(fid['min'])}-{sig(fid['max'])}",
+                "floor": e["fid_floor"],
+                "acc": acc["mean"],
+                "acc_range": f"{acc['min']:.3f}-{acc['max']:.3f}",
+                "ceiling": e["accuracy_ceiling"],
+                "memo": memo["mean"],
+                "test_memo": e["test_to_train_median"],
+                "train_s": e["train_seconds"]["mean"],
+            }
+        )
+    s.table(
+        [
+            Col("recipe", "recipe"),
+            Col("sampler", "sampler"),
+            Col("guidance", "guidance", sig),
+            Col("training seeds", "seeds"),
+            Col("feature-FID (mean)", "fid", sig),
+            Col("feature-FID (seeds' range)", "fid_range", str),
+            Col("floor", "floor", sig),
+            Col("accuracy (mean)", "acc", lambda v: f"{v:.4f}"),
+            Col("accuracy (seeds' range)", "acc_range", str),
+            Col("ceiling", "ceiling", lambda v: f"{v:.4f}"),
+            Col("nearest-train distance, median", "memo", sig),
+            Col("same for test images", "test_memo", sig),
+            Col("training wall time (s)", "train_s", sig),
+        ],
+        rows,
+    )
+
+
+@renders("demo_time")
+def demo_time(s: Section, r: dict[str, Any]) -> None:
+    rows = []
+    for i, row in enumerate(r["rounds"]):
+        for name in ("demo", "previous"):
+            rows.append(
+                {
+                    "round": i,
+                    "config": name,
+                    "seconds": row[name]["seconds"],
+                    "load": row[name]["loadavg_before"][0],
+                    "ratio": row["ratio"] if name == "demo" else None,
+                }
+            )
+    s.table(
+        [
+            Col("round", "round"),
+            Col("config", "config"),
+            Col("core train (s)", "seconds", sig),
+            Col("1-min load average before", "load", sig),
+            Col("demo / previous", "ratio", sig),
+        ],
+        rows,
+    )
+    s.add(
+        f"Idle estimate of the demo's training: {sig(r['previous_idle_seconds'])} s (the previous "
+        f"quickstart on an idle machine) x {sig(r['ratio_median'])} (median ratio) = "
+        f"{sig(r['idle_estimate_seconds'])} s."
+    )
 
 
 @renders("unet_throughput")

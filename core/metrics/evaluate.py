@@ -188,7 +188,7 @@ def evaluate_model(
     if key == "accuracy":
         value = scorer(samples, labels=labels)
         floor_value = scorer(ref_sym, labels=ref_y)
-        floor_text = f"classifier accuracy on the {len(ref_y)} real {split} images (ceiling)"
+        floor_text = f"classifier accuracy on the {len(ref_y)} real {split} images"
     else:
         if samples.shape[1:] != ref_sym.shape[1:] and samples.ndim != 4:
             raise ConfigError(
