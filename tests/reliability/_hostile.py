@@ -33,6 +33,7 @@ __all__ = [
     "write_manifest",
     "fail_temp_file_writes",
     "mounted_tmpfs",
+    "trained_toy_run",
     "Case",
     "CASES",
     "run",
@@ -264,7 +265,8 @@ def _manifest(cell: str, kind: str = "image") -> Callable[[Path], str]:
     return check
 
 
-def _toy_run(work: Path) -> Path:
+def trained_toy_run(work: Path) -> Path:
+    """A trained run directory in ``work`` (DDPM on 2-D points, two steps)."""
     from core.training import Trainer
 
     run = {
@@ -285,7 +287,7 @@ def _toy_run(work: Path) -> Path:
 
 def _sample(*args: str) -> Callable[[Path], str]:
     def check(work: Path) -> str:
-        run = _toy_run(work)
+        run = trained_toy_run(work)
         os.chdir(work)
         start = time.perf_counter()
         result = _cli_refused("sample", str(run), *args)

@@ -15,6 +15,8 @@ from core.cli.new_plugin_cmd import render_plugin
 from core.cli.run_cmd import MAX_SAMPLES
 from core.errors import ConfigError
 
+from .conftest import load_helper
+
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
 
@@ -32,22 +34,7 @@ def one_error_line(capsys) -> str:
 @pytest.fixture
 def toy_run(tmp_path):
     """A trained run directory (DDPM on 2-D points, two steps)."""
-    from core.training import Trainer
-
-    run = {
-        "model": {
-            "type": "ddpm",
-            "timesteps": 4,
-            "data_dim": 2,
-            "scheduler": {"type": "linear"},
-            "network": {"type": "mlp-denoiser", "hidden_dim": 8, "num_timesteps": 4},
-        },
-        "data": {"type": "toy2d", "size": 64},
-        "train": {"steps": 2, "batch_size": 16},
-        "sample": {"n": 4},
-    }
-    Trainer(run, run_dir=tmp_path / "run", quiet=True).fit()
-    return tmp_path / "run"
+    return load_helper("_hostile").trained_toy_run(tmp_path)
 
 
 # -- core sample -n --------------------------------------------------------------------------
