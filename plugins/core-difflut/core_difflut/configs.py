@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -10,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 
 from core.schema import ComponentConfig
 from core.schema import runtime as runtime_field
+from core_difflut.names import ENCODERS, NODES, canonical
 
 __all__ = [
     "ENCODER_NAMES",
@@ -28,61 +30,27 @@ __all__ = [
     "PolyLUTConfig",
     "NeuralLUTConfig",
     "FourierConfig",
+    "DWNConfig",
+    "DWNStableConfig",
+    "WARPConfig",
     "NODE_CONFIGS",
     "node_config",
+    "WiringTemperature",
     "LayerConfig",
     "GroupSumConfig",
     "RuntimeConfig",
     "ModelConfig",
 ]
 
-ENCODER_NAMES = (
-    "thermometer",
-    "gaussian-thermometer",
-    "distributive-thermometer",
-    "gray",
-    "onehot",
-    "binary",
-    "sign-magnitude",
-    "logarithmic",
-)
-NODE_NAMES = (
-    "probabilistic",
-    "dwn",
-    "dwn-stable",
-    "hybrid",
-    "linear-lut",
-    "polylut",
-    "neurallut",
-    "fourier",
-    "difflogic",
-)
+ENCODER_NAMES = tuple(ENCODERS)
+NODE_NAMES = tuple(NODES)
 LAYER_NAMES = ("random", "learnable")
 REGULARIZER_NAMES = ("l1", "l2", "spectral", "entropy", "clarity")
 
 EvalMode = Literal["expectation", "deterministic", "sampling"]
-EncoderName = Literal[
-    "thermometer",
-    "gaussian-thermometer",
-    "distributive-thermometer",
-    "gray",
-    "onehot",
-    "binary",
-    "sign-magnitude",
-    "logarithmic",
-]
-NodeName = Literal[
-    "probabilistic",
-    "dwn",
-    "dwn-stable",
-    "hybrid",
-    "linear-lut",
-    "polylut",
-    "neurallut",
-    "fourier",
-    "difflogic",
-]
+EncoderName = Literal[ENCODER_NAMES]  # type: ignore[valid-type]
 LayerName = Literal["random", "learnable"]
+ScheduleName = Literal["constant", "linear", "cosine", "exponential"]
 
 # -- encoders ----------------------------------------------------------------------------------
 
@@ -125,10 +93,17 @@ class OneHotConfig(EncoderConfig):
 class EncoderSpec(ComponentConfig):
     """The encoder section of ``ModelConfig``."""
 
-    name: EncoderName = Field("thermometer", description="Encoder type.")
+    name: EncoderName = Field(
+        "thermometer", description="Encoder type (upstream underscore spellings accepted)."
+    )
     num_bits: int = Field(3, ge=1, le=64, description="Output bits per input feature.")
     feature_wise: bool = Field(True, description="Per-feature thresholds.")
     flatten: bool = Field(True, description="Kept for DiffLUT compatibility; must be true.")
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _canonical_name(cls, value: Any) -> Any:
+        return canonical("encoder", value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _check(self) -> EncoderSpec:
@@ -184,16 +159,44 @@ class FourierConfig(NodeConfig):
     """A truncated Fourier series per node."""
 
 
+class DWNConfig(NodeConfig):
+    """DWN: Extended Finite Difference weights ``alpha (-1)^(1-k_i) beta^H``."""
+
+    alpha: float | None = runtime_field(
+        None, gt=0.0, le=100.0, description="EFD gradient scale; None = 0.5 * 0.75**(n-1)."
+    )
+    beta: float = runtime_field(
+        1.0 / 3.0, gt=0.0, le=1.0, description="EFD decay per Hamming distance (0 < beta <= 1)."
+    )
+
+    def efd_alpha(self) -> float:
+        """``alpha``, or its default for this node's ``input_dim``."""
+        return self.alpha if self.alpha is not None else 0.5 * 0.75 ** (self.input_dim - 1)
+
+
+class DWNStableConfig(NodeConfig):
+    """dwn-stable: finite-difference weights ``(-1)^(1-k_i) / (H + 1)``, normalised and scaled."""
+
+    gradient_normalization: Literal["identity", "none"] = runtime_field(
+        "identity",
+        description="identity: divide by (2**n - 1)/n so an identity LUT passes gradient 1; "
+        "none: the raw sum (upstream DiffLUT).",
+    )
+    gradient_scale: float = runtime_field(
+        1.0,
+        gt=0.0,
+        le=1000.0,
+        description="Multiplies the input and table gradients (upstream DiffLUT: 1.25).",
+    )
+
+
+class WARPConfig(NodeConfig):
+    """WARP: sigmoid of a Walsh expansion in the signed inputs ``2x - 1``."""
+
+
+#: node name -> config class, from the one declaration in ``names.NODES``
 NODE_CONFIGS: dict[str, type[NodeConfig]] = {
-    "probabilistic": NodeConfig,
-    "dwn": NodeConfig,
-    "dwn-stable": NodeConfig,
-    "hybrid": NodeConfig,
-    "linear-lut": NodeConfig,
-    "polylut": PolyLUTConfig,
-    "neurallut": NeuralLUTConfig,
-    "fourier": FourierConfig,
-    "difflogic": DiffLogicConfig,
+    name: globals()[cfg] for name, (_, cfg, _) in NODES.items()
 }
 
 
@@ -203,6 +206,7 @@ def node_config(name: str) -> type[NodeConfig]:
     A node another plugin registers (``register_nodes``) qualifies when its config derives
     from :class:`NodeConfig`; anything else is a ``ValueError`` naming the problem.
     """
+    name = canonical("node", name)
     if name in NODE_CONFIGS:
         return NODE_CONFIGS[name]
     from core.components import get_entry
@@ -224,6 +228,43 @@ def node_config(name: str) -> type[NodeConfig]:
 # -- layers ------------------------------------------------------------------------------------
 
 
+class WiringTemperature(ComponentConfig):
+    """Temperature ``T`` of learnable wiring, ``softmax(mapping / T)``, over training.
+
+    The training loop reports progress (``on_train_progress(step, total_steps)``); ``T`` moves
+    from ``start`` at the first step to ``end`` at the last one along ``schedule``.
+    """
+
+    start: float = Field(1.0, gt=0.0, le=1e4, description="T at the first training step.")
+    end: float | None = Field(
+        None, gt=0.0, le=1e4, description="T at the last training step; None = start."
+    )
+    schedule: ScheduleName = Field(
+        "constant", description="constant, linear, cosine or exponential (geometric)."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> WiringTemperature:
+        if self.schedule == "constant" and self.end not in (None, self.start):
+            raise ValueError(
+                f"schedule 'constant' keeps T at start ({self.start}) but end is {self.end}; "
+                "use schedule linear, cosine or exponential to move from start to end"
+            )
+        return self
+
+    def at(self, step: int, total_steps: int) -> float:
+        """``T`` at 0-based ``step`` of ``total_steps`` (the last step gets ``end``)."""
+        end = self.start if self.end is None else self.end
+        p = min(max(step / max(total_steps - 1, 1), 0.0), 1.0)
+        if self.schedule == "linear":
+            return self.start + (end - self.start) * p
+        if self.schedule == "cosine":
+            return end + (self.start - end) * 0.5 * (1.0 + math.cos(math.pi * p))
+        if self.schedule == "exponential":
+            return self.start * (end / self.start) ** p
+        return self.start
+
+
 class LayerConfig(ComponentConfig):
     """A layer of LUT nodes and the connectivity feeding them."""
 
@@ -239,11 +280,15 @@ class LayerConfig(ComponentConfig):
         ge=2,
         description="learnable: inputs each slot chooses among (a seeded random pool); None = all.",
     )
+    mapping_temperature: WiringTemperature = runtime_field(
+        default_factory=WiringTemperature,
+        description="learnable: softmax temperature of the wiring and its schedule over training.",
+    )
 
     @field_validator("node")
     @classmethod
     def _check_node(cls, value: dict[str, Any]) -> dict[str, Any]:
-        node_type = value.get("type", "probabilistic")
+        node_type = canonical("node", value.get("type", "probabilistic"))
         body = {k: v for k, v in value.items() if k not in ("type", "num_nodes")}
         node_config(node_type)(**body)
         return {"type": node_type, **body}
@@ -270,6 +315,10 @@ class RuntimeConfig(ComponentConfig):
     tau: float = Field(1.0, gt=0, description="GroupSum divisor (output temperature).")
     regularizers: dict[str, float] = Field(
         default_factory=dict, description="Regulariser name -> weight (l1, l2, spectral, ...)."
+    )
+    mapping_temperature: WiringTemperature = Field(
+        default_factory=WiringTemperature,
+        description="Learnable layers: wiring softmax temperature {start, end, schedule}.",
     )
 
     @field_validator("regularizers")
@@ -318,7 +367,7 @@ class ModelConfig(ComponentConfig):
     seed: int = Field(42, ge=0, description="Seed of the connectivity and initialisation.")
     runtime: RuntimeConfig = runtime_field(
         default_factory=RuntimeConfig,
-        description="temperature, eval_mode, flip_probability, tau, regularizers.",
+        description="temperature, eval_mode, flip_probability, tau, regularizers, mapping_temperature.",
     )
     pretrained: bool = runtime_field(False, description="Whether these are pretrained weights.")
     pretrained_name: str | None = runtime_field(None, description="Pretrained name, if any.")
@@ -327,7 +376,7 @@ class ModelConfig(ComponentConfig):
     @classmethod
     def _known_node(cls, value: str) -> str:
         node_config(value)
-        return value
+        return canonical("node", value)
 
     @field_validator("layer_widths")
     @classmethod

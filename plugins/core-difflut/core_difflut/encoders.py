@@ -22,6 +22,7 @@ from core_difflut.configs import (
     SignMagnitudeConfig,
     ThermometerConfig,
 )
+from core_difflut.names import ENCODERS, canonical
 
 __all__ = [
     "Encoder",
@@ -292,22 +293,17 @@ class SignMagnitudeEncoder(Encoder):
         return torch.cat([sign.unsqueeze(1), bits], 1).to(torch.uint8)
 
 
+#: encoder name -> class, from the one declaration in ``names.ENCODERS``
 ENCODER_CLASSES: dict[str, type[Encoder]] = {
-    "thermometer": ThermometerEncoder,
-    "gaussian-thermometer": GaussianThermometerEncoder,
-    "distributive-thermometer": DistributiveThermometerEncoder,
-    "gray": GrayEncoder,
-    "onehot": OneHotEncoder,
-    "binary": BinaryEncoder,
-    "sign-magnitude": SignMagnitudeEncoder,
-    "logarithmic": LogarithmicEncoder,
+    name: globals()[cls] for name, (cls, _, _) in ENCODERS.items()
 }
 for _name, _cls in ENCODER_CLASSES.items():
     _cls.model_type = _name
 
 
 def build_encoder(name: str, **config: Any) -> Encoder:
-    """An encoder by name with its config values."""
+    """An encoder by name (or its upstream DiffLUT spelling) with its config values."""
+    name = canonical("encoder", name)
     if name not in ENCODER_CLASSES:
         raise ConfigError(f"unknown encoder {name!r}; known: {', '.join(ENCODER_CLASSES)}")
     return ENCODER_CLASSES[name](config)

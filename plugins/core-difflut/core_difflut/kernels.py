@@ -18,6 +18,7 @@ __all__ = [
     "multilinear",
     "efd_weights",
     "stable_weights",
+    "scale_grad",
     "efd_lookup",
     "efd_gather_lookup",
     "flip_index",
@@ -174,24 +175,50 @@ def _sign(n: int) -> torch.Tensor:
     return torch.stack([((k >> i) & 1) * 2 - 1 for i in range(n)]).view(n, 1, -1).float()
 
 
-@functools.lru_cache(maxsize=16)
-def efd_weights(n: int) -> torch.Tensor:
-    """DWN Extended Finite Difference table, flattened to (n * 2**n, 2**n).
+@functools.lru_cache(maxsize=32)
+def efd_weights(n: int, alpha: float | None = None, beta: float = 1.0 / 3.0) -> torch.Tensor:
+    """DWN Extended Finite Difference table, flattened to (n * 2**n, 2**n), cached per
+    ``(n, alpha, beta)``.
 
-    ``W[i, a, k] = alpha (-1)^(1 - k_i) beta^H(a without i, k without i)`` with
-    ``alpha = 0.5 * 0.75**(n-1)``, ``beta = 1/3``.
+    ``W[i, a, k] = alpha (-1)^(1 - k_i) beta^H(a without i, k without i)``; ``alpha`` defaults
+    to ``0.5 * 0.75**(n-1)``.
     """
-    alpha = 0.5 * 0.75 ** (n - 1)
-    w = alpha * _sign(n) * (1.0 / 3.0) ** _hamming_excluding(n).float()
+    if alpha is None:
+        alpha = 0.5 * 0.75 ** (n - 1)
+    w = alpha * _sign(n) * beta ** _hamming_excluding(n).double()
+    return w.float().reshape(n << n, 1 << n).contiguous()
+
+
+@functools.lru_cache(maxsize=32)
+def stable_weights(n: int, normalization: str = "identity", scale: float = 1.0) -> torch.Tensor:
+    """dwn-stable table ``scale (-1)^(1 - k_i) / (H + 1)``, cached per arguments.
+
+    ``normalization="identity"`` also divides by ``(2**n - 1) / n``, so an identity LUT has
+    input gradient 1; ``"none"`` keeps the raw sum (upstream DiffLUT's convention).
+    """
+    if normalization not in ("identity", "none"):
+        raise ValueError(f"normalization must be 'identity' or 'none', got {normalization!r}")
+    norm = n / ((1 << n) - 1) if normalization == "identity" else 1.0
+    w = (scale * norm) * _sign(n) / (_hamming_excluding(n).float() + 1.0)
     return w.reshape(n << n, 1 << n).contiguous()
 
 
-@functools.lru_cache(maxsize=16)
-def stable_weights(n: int) -> torch.Tensor:
-    """dwn-stable table: ``(-1)^(1 - k_i) / (H + 1)``, scaled so an identity LUT has gradient 1."""
-    scale = n / ((1 << n) - 1)
-    w = scale * _sign(n) / (_hamming_excluding(n).float() + 1.0)
-    return w.reshape(n << n, 1 << n).contiguous()
+class _ScaleGrad(torch.autograd.Function):
+    """Identity forward; the gradient times a constant."""
+
+    @staticmethod
+    def forward(ctx, x, scale):  # type: ignore[override]
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        return grad * ctx.scale, None
+
+
+def scale_grad(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """``x`` unchanged, its gradient multiplied by ``scale`` (returned as is when 1)."""
+    return x if scale == 1.0 else _ScaleGrad.apply(x, scale)
 
 
 class _EFDLookup(torch.autograd.Function):

@@ -19,11 +19,15 @@ from core.errors import ConfigError
 from core_difflut import kernels
 from core_difflut.configs import (
     DiffLogicConfig,
+    DWNConfig,
+    DWNStableConfig,
     FourierConfig,
     NeuralLUTConfig,
     NodeConfig,
     PolyLUTConfig,
+    WARPConfig,
 )
+from core_difflut.names import NODES, canonical
 
 __all__ = [
     "LUTNode",
@@ -36,6 +40,7 @@ __all__ = [
     "NeuralLUTNode",
     "FourierNode",
     "DiffLogicNode",
+    "WARPNode",
     "NODE_CLASSES",
     "node_class",
     "GATE_TABLES",
@@ -171,14 +176,21 @@ class ProbabilisticNode(LUTNode):
 class DWNNode(LUTNode):
     """Hard lookup forward, Extended Finite Difference backward (Bacellar et al. 2024)."""
 
+    config_class = DWNConfig
+
     def reset_parameters(self) -> None:
         self.table = nn.Parameter(torch.rand(self.num_nodes, self.table_size))
 
     def _weights(self) -> torch.Tensor:
-        return kernels.efd_weights(self.n)
+        c = self.config
+        return kernels.efd_weights(self.n, c.efd_alpha(), c.beta)
 
     def _values(self) -> torch.Tensor:
         return self.table
+
+    def _train_values(self) -> torch.Tensor:
+        """The table the training lookup reads (its gradient may be scaled)."""
+        return self._values()
 
     def soft_table(self) -> torch.Tensor:
         return self._values().clamp(0, 1)
@@ -187,7 +199,7 @@ class DWNNode(LUTNode):
         return (self._values() >= 0.5).detach()
 
     def relaxed(self, x: torch.Tensor) -> torch.Tensor:
-        value = kernels.efd_lookup(x, self._values(), self._weights())
+        value = kernels.efd_lookup(x, self._train_values(), self._weights())
         hard = (value >= 0.5).to(value.dtype)
         return value + (hard - value).detach()
 
@@ -206,20 +218,31 @@ class DWNNode(LUTNode):
             addr = kernels.address(node_bits)
         else:
             addr = kernels.gathered_address(bits, indices)
-        return kernels.efd_gather_lookup(xt, self._values(), self._weights(), indices, addr)
+        table = self._train_values()
+        return kernels.efd_gather_lookup(xt, table, self._weights(), indices, addr)
 
 
 class DWNStableNode(DWNNode):
-    """DWN with sigmoid tables and a 1/(H+1)-weighted finite-difference gradient."""
+    """DWN with sigmoid tables and a 1/(H+1)-weighted finite-difference gradient.
+
+    ``gradient_normalization`` and ``gradient_scale`` choose the gradient's size; upstream
+    DiffLUT's convention is ``none`` and ``1.25`` (which also scales the table gradient).
+    """
+
+    config_class = DWNStableConfig
 
     def reset_parameters(self) -> None:
         self.raw = nn.Parameter(0.1 * torch.randn(self.num_nodes, self.table_size))
 
     def _weights(self) -> torch.Tensor:
-        return kernels.stable_weights(self.n)
+        c = self.config
+        return kernels.stable_weights(self.n, c.gradient_normalization, c.gradient_scale)
 
     def _values(self) -> torch.Tensor:
         return torch.sigmoid(self.raw)
+
+    def _train_values(self) -> torch.Tensor:
+        return kernels.scale_grad(self._values(), self.config.gradient_scale)
 
     def truth_table(self) -> torch.Tensor:
         return (self.raw >= 0).detach()
@@ -400,16 +423,40 @@ class DiffLogicNode(LUTNode):
         return kernels.multilinear(x, self.soft_table())
 
 
+class WARPNode(LUTNode):
+    """sigmoid(sum_S c_S prod_{i in S} (2 x_i - 1) / T): a Walsh expansion of the logit.
+
+    The expansion is multilinear in x, so it equals the multilinear interpolation of its
+    values on the corners (``c @ W``, ``W[S, a] = prod_{i in S} (2 a_i - 1)``); the node
+    evaluates it that way. The hard form is the sign of the corner values.
+    """
+
+    config_class = WARPConfig
+
+    def reset_parameters(self) -> None:
+        h, degree = kernels.walsh_matrix(self.n)  # H[a, S] = (-1)^|a & S|
+        signed = (h * (1 - 2 * (degree.long() % 2)).float()).t().contiguous()  # W[S, a]
+        self.register_buffer("walsh", signed, persistent=False)
+        self.coefficients = nn.Parameter(0.1 * torch.randn(self.num_nodes, self.table_size))
+
+    def corner_logits(self) -> torch.Tensor:
+        """The logit at every corner, (N, K)."""
+        return self.coefficients @ self.walsh
+
+    def soft_table(self) -> torch.Tensor:
+        return torch.sigmoid(self.corner_logits() / _temperature(self))
+
+    def truth_table(self) -> torch.Tensor:
+        return (self.corner_logits() >= 0).detach()
+
+    def relaxed(self, x: torch.Tensor) -> torch.Tensor:
+        logits = kernels.multilinear(x, self.corner_logits())
+        return torch.sigmoid(logits / _temperature(self))
+
+
+#: node name -> class, from the one declaration in ``names.NODES``
 NODE_CLASSES: dict[str, type[LUTNode]] = {
-    "probabilistic": ProbabilisticNode,
-    "dwn": DWNNode,
-    "dwn-stable": DWNStableNode,
-    "hybrid": HybridNode,
-    "linear-lut": LinearLUTNode,
-    "polylut": PolyLUTNode,
-    "neurallut": NeuralLUTNode,
-    "fourier": FourierNode,
-    "difflogic": DiffLogicNode,
+    name: globals()[cls] for name, (cls, _, _) in NODES.items()
 }
 for _name, _cls in NODE_CLASSES.items():
     _cls.model_type = _name
@@ -418,8 +465,10 @@ for _name, _cls in NODE_CLASSES.items():
 def node_class(name: str) -> type[LUTNode]:
     """The class of node type ``name``: one of :data:`NODE_CLASSES` or a registered node.
 
-    A node another plugin registers (``register_nodes``) must subclass :class:`LUTNode`.
+    Upstream DiffLUT spellings (``dwn_stable``) name the same classes. A node another plugin
+    registers (``register_nodes``) must subclass :class:`LUTNode`.
     """
+    name = canonical("node", name)
     if name in NODE_CLASSES:
         return NODE_CLASSES[name]
     from core.components import get_component

@@ -6,52 +6,34 @@ from pathlib import Path
 from typing import Any
 
 from core import hookimpl
+from core_difflut.names import ENCODERS, NODES, upstream_aliases
 
 _C = "core_difflut.configs"
 _PRETRAINED = Path(__file__).resolve().parent / "pretrained"
 
-_ENCODERS = {
-    "thermometer": ("ThermometerEncoder", "ThermometerConfig", "evenly spaced thresholds"),
-    "gaussian-thermometer": (
-        "GaussianThermometerEncoder",
-        "ThermometerConfig",
-        "thresholds at mean + std * inverse normal CDF",
-    ),
-    "distributive-thermometer": (
-        "DistributiveThermometerEncoder",
-        "ThermometerConfig",
-        "thresholds at empirical quantiles",
-    ),
-    "gray": ("GrayEncoder", "CodeEncoderConfig", "Gray code of 2**bits levels"),
-    "onehot": ("OneHotEncoder", "OneHotConfig", "one bit per bin"),
-    "binary": ("BinaryEncoder", "CodeEncoderConfig", "binary code of 2**bits levels"),
-    "sign-magnitude": ("SignMagnitudeEncoder", "SignMagnitudeConfig", "sign bit + magnitude"),
-    "logarithmic": ("LogarithmicEncoder", "ThermometerConfig", "geometrically spaced thresholds"),
-}
-
-_NODES = {
-    "probabilistic": ("ProbabilisticNode", "NodeConfig", "expectation of a sigmoid table"),
-    "dwn": ("DWNNode", "NodeConfig", "hard lookup, extended finite difference backward"),
-    "dwn-stable": ("DWNStableNode", "NodeConfig", "DWN with sigmoid tables, 1/(H+1) gradient"),
-    "hybrid": ("HybridNode", "NodeConfig", "hard forward, probabilistic backward"),
-    "linear-lut": ("LinearLUTNode", "NodeConfig", "sigmoid of a linear function"),
-    "polylut": ("PolyLUTNode", "PolyLUTConfig", "sigmoid of a polynomial"),
-    "neurallut": ("NeuralLUTNode", "NeuralLUTConfig", "small MLP per node"),
-    "fourier": ("FourierNode", "FourierConfig", "truncated Fourier series"),
-    "difflogic": ("DiffLogicNode", "DiffLogicConfig", "softmax over the 16 two-input gates"),
-}
-
 
 @hookimpl
 def register_encoders(register: Any) -> None:
-    for name, (cls, cfg, text) in _ENCODERS.items():
-        register(name, f"core_difflut.encoders:{cls}", config=f"{_C}:{cfg}", description=text)
+    for name, (cls, cfg, text) in ENCODERS.items():
+        register(
+            name,
+            f"core_difflut.encoders:{cls}",
+            config=f"{_C}:{cfg}",
+            description=text,
+            aliases=upstream_aliases("encoder", name),
+        )
 
 
 @hookimpl
 def register_nodes(register: Any) -> None:
-    for name, (cls, cfg, text) in _NODES.items():
-        register(name, f"core_difflut.nodes:{cls}", config=f"{_C}:{cfg}", description=text)
+    for name, (cls, cfg, text) in NODES.items():
+        register(
+            name,
+            f"core_difflut.nodes:{cls}",
+            config=f"{_C}:{cfg}",
+            description=text,
+            aliases=upstream_aliases("node", name),
+        )
 
 
 @hookimpl
@@ -67,6 +49,12 @@ def register_layers(register: Any) -> None:
         "core_difflut.layers:LearnableLayer",
         config=f"{_C}:LayerConfig",
         description="LUT layer with learnable connectivity (softmax / argmax)",
+    )
+    register(
+        "convolutional",
+        "core_difflut.conv:ConvLUTLayer",
+        config="core_difflut.conv_configs:ConvLayerConfig",
+        description="convolutional LUT layer: one node per output channel, shared across positions",
     )
     register(
         "groupsum",
@@ -85,6 +73,12 @@ def register_models(register: Any) -> None:
         config=f"{_C}:ModelConfig",
         description="DiffLUT classifier: encoder, LUT layers, GroupSum",
         aliases=["SimpleFeedForward", "difflut-feedforward"],
+    )
+    register(
+        "conv-feedforward",
+        "core_difflut.conv:ConvFeedForward",
+        config="core_difflut.conv_configs:ConvModelConfig",
+        description="DiffLUT classifier: encoder, convolutional LUT layers, LUT layers, GroupSum",
     )
 
 
