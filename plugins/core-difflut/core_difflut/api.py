@@ -45,6 +45,24 @@ def _is_reference(source: Any) -> bool:
     return path.suffix not in {".yaml", ".yml"} and (path.is_dir() or not path.exists())
 
 
+def _config_class(kind: Any) -> type[ModelConfig]:
+    """``ModelConfig`` or ``ConvModelConfig`` for a model type name."""
+    name = str(kind).removeprefix("difflut:")
+    if name == "conv-feedforward":
+        from core_difflut.conv_configs import ConvModelConfig
+
+        return ConvModelConfig
+    return ModelConfig
+
+
+def _yaml_model_type(path: Any) -> str:
+    from core.config import Config
+
+    data = Config(path).to_dict()
+    section = data["model"] if isinstance(data.get("model"), dict) else data
+    return str(section.get("type") or section.get("model_type") or "feedforward")
+
+
 def build_model(
     source: Any,
     load_weights: bool = True,
@@ -52,8 +70,8 @@ def build_model(
     *,
     device: Any = None,
 ) -> Any:
-    """A ``feedforward`` model from a pretrained name (latest), ``type/name/vN``, a YAML path,
-    a dict or a ``ModelConfig``.
+    """A ``feedforward`` or ``conv-feedforward`` model from a pretrained name (latest),
+    ``type/name/vN``, a YAML path, a dict or a ``ModelConfig`` (``ConvModelConfig``).
 
     Overrides are ``{"temperature": 0.5}``, ``{"runtime.eval_mode": "sampling"}`` or
     ``["runtime.tau=3"]``; on a pretrained model only runtime parameters may change (a
@@ -72,14 +90,15 @@ def build_model(
             pairs["runtime"] = {**dict(model_cfg.get("runtime") or {}), **runtime}
         return core.build_model(str(path), load_weights, pairs, device=device)
     if isinstance(source, (str, os.PathLike)):
-        config = ModelConfig.from_yaml(source)
+        config = _config_class(_yaml_model_type(source)).from_yaml(source)
     elif isinstance(source, ModelConfig):
         config = source
     elif isinstance(source, Mapping):
         section = dict(source.get("model", source))
-        section.pop("type", None)
+        kind = section.pop("type", None) or section.get("model_type") or "feedforward"
+        schema = _config_class(kind)
         config = validate_section(
-            ModelConfig, section, component="model 'feedforward' (core-difflut)", where="model"
+            schema, section, component=f"model '{kind}' (core-difflut)", where="model"
         )
     else:
         raise ConfigError(
@@ -90,7 +109,7 @@ def build_model(
     if runtime:
         data["runtime"] = {**data["runtime"], **runtime}
     pairs = [(k, v) for k, v in other.items()]
-    model = core.build_model({"model": {"type": "feedforward", **data}}, False, pairs)
+    model = core.build_model({"model": {"type": config.model_type, **data}}, False, pairs)
     return model.to(device) if device is not None else model
 
 

@@ -49,7 +49,7 @@ def export_model(
 
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    spec = network_spec(model)
+    spec = model.export_spec() if hasattr(model, "export_spec") else network_spec(model)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     if fmt == "numpy":
