@@ -6,8 +6,7 @@
 
 Speed: one LUT layer 3,136 -> 2,000 nodes, n = 6 (difflogic: n = 2), batch 128, forward +
 backward in training mode, samples/s (median and best of the repeats), with 1 and 2 torch
-threads. The reference is a per-node Python loop (how the reference library runs on CPU),
-timed on 50 nodes and scaled to 2,000. Results go to benchmarks/results/difflut.json.
+threads. Results go to benchmarks/results/difflut.json.
 """
 
 from __future__ import annotations
@@ -62,28 +61,6 @@ def layer_speed(node: str, threads: int, seconds: float, batch: int = 128) -> di
     }
 
 
-def reference_loop_speed(threads: int, batch: int = 128, nodes: int = 50) -> dict:
-    """Per-node Python loop (probabilistic node), timed on ``nodes`` nodes, scaled to 2,000."""
-    torch.set_num_threads(threads)
-    n, k = 6, 64
-    theta = torch.randn(nodes, k, requires_grad=True)
-    idx = torch.randint(3136, (nodes, n))
-    x = (torch.rand(batch, 3136) > 0.5).float().requires_grad_(True)
-    corners = ((torch.arange(k).unsqueeze(1) >> torch.arange(n)) & 1).float()
-
-    def step():
-        outs = []
-        for i in range(nodes):
-            xi = x[:, idx[i]]  # (B, n)
-            w = (xi.unsqueeze(1) * corners + (1 - xi.unsqueeze(1)) * (1 - corners)).prod(-1)
-            outs.append(w @ torch.sigmoid(theta[i]))
-        torch.stack(outs, 1).sum().backward()
-
-    times = _time(step, 3.0)
-    per_batch = statistics.median(times) * (2000 / nodes)
-    return {"median_samples_per_s": batch / per_batch, "timed_nodes": nodes}
-
-
 def run_speed(node_types: list[str], seconds: float) -> dict:
     rows = {}
     for node in node_types:
@@ -95,9 +72,7 @@ def run_speed(node_types: list[str], seconds: float) -> dict:
             f"median {r2['best_samples_per_s']:9.0f} best  samples/s",
             flush=True,
         )
-    ref = reference_loop_speed(1)
-    print(f"{'per-node loop':15s} 1 thread: {ref['median_samples_per_s']:9.1f} (reference)")
-    return {"layers": rows, "reference_per_node_loop": ref}
+    return {"layers": rows}
 
 
 def mlp_baseline(data: dict, epochs: int = 60) -> float:

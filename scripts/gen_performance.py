@@ -365,7 +365,6 @@ def difflut(s: Section, r: dict[str, Any]) -> None:
     if speed:
         layers = speed["layers"]
         threads = sorted({t for node in layers.values() for t in node}, key=_threads)
-        ref = speed.get("reference_per_node_loop")
         about = re.sub(r"\s*Results go to \S+", "", doc_paragraph("difflut", "Speed:"))
         if about:
             s.add(about)
@@ -383,19 +382,7 @@ def difflut(s: Section, r: dict[str, Any]) -> None:
             }
             for name, timings in layers.items()
         ]
-        if ref:
-            rows.append(
-                {
-                    "node": "per-node Python loop (reference)",
-                    "1_threads/median_samples_per_s": ref["median_samples_per_s"],
-                }
-            )
         s.table(columns, rows, "Layer speed")
-        if ref:
-            s.add(
-                f"The reference loop was timed on {ref.get('timed_nodes')} nodes and scaled to the "
-                "full layer, with 1 thread; its repeats are not recorded."
-            )
 
         def draw(figure: Any) -> None:
             names = sorted(layers, key=lambda n: layers[n][threads[0]]["median_samples_per_s"])
@@ -410,14 +397,6 @@ def difflut(s: Section, r: dict[str, Any]) -> None:
                 ys = [k + (i - (len(threads) - 1) / 2) * height for k in range(len(names))]
                 xs = [layers[n].get(t, {}).get("median_samples_per_s", 0) for n in names]
                 ax.barh(ys, xs, height=height, label=_thread_label(t))
-            if ref:
-                ax.axvline(
-                    ref["median_samples_per_s"],
-                    color="black",
-                    linestyle="--",
-                    linewidth=1,
-                    label="per-node Python loop, 1 thread",
-                )
             ax.set_yticks(range(len(names)), names)
             ax.set_xscale("log")
             ax.grid(False, axis="y")
