@@ -137,22 +137,23 @@ def synth_cmd(
     counted as one LUT each; --lut-style generic has yosys map every node) unless --verilog
     names a file.
     """
-    import tempfile
-
     from core.errors import ConfigError
-    from core_difflut.export.synth import format_report, require_yosys, synthesize
+    from core_difflut.export.synth import (
+        format_report,
+        require_yosys,
+        synthesize,
+        synthesize_model,
+    )
 
     require_yosys()
     if (model is None) == (verilog_file is None):
         raise ConfigError("core difflut synth: give MODEL or --verilog FILE (one of them)")
-    with tempfile.TemporaryDirectory(prefix="difflut-verilog-") as tmp:
-        if verilog_file:
-            source = Path(verilog_file)
-        else:
-            net = _load(model)
-            options = _options(net, inputs, input_bits, input_scale, lut_style, pipeline)
-            source = _export_verilog(net, Path(tmp), options)
-        report = synthesize(source, timeout=timeout, flat=flat)
+    if verilog_file:
+        report = synthesize(Path(verilog_file), timeout=timeout, flat=flat)
+    else:
+        net = _load(model)
+        options = _options(net, inputs, input_bits, input_scale, lut_style, pipeline)
+        report = synthesize_model(net, options, timeout=timeout, flat=flat)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=1))
     else:
@@ -163,10 +164,3 @@ def _load(model: str) -> Any:
     from core_difflut.api import build_model
 
     return build_model(model).eval()
-
-
-def _export_verilog(net: Any, directory: Path, options: Any) -> Path:
-    from core_difflut.export import export_model
-
-    export_model(net, directory, "verilog", verilog=options)
-    return directory / "difflut_net.v"

@@ -25,7 +25,7 @@ from typing import Any
 from core.errors import ConfigError
 from core_difflut.export.verilog import PARTS, TOP
 
-__all__ = ["SynthReport", "synthesize", "require_yosys", "format_report"]
+__all__ = ["SynthReport", "synthesize", "synthesize_model", "require_yosys", "format_report"]
 
 _LUT6_BLACKBOX = """(* blackbox *)
 module LUT6 #(parameter [63:0] INIT = 64'h0) (output O, input I0, I1, I2, I3, I4, I5);
@@ -145,6 +145,22 @@ def synthesize(source: Path, *, timeout: float = 600, flat: bool = False) -> Syn
             report.flat_luts = _luts(cells)
             report.flat_depth = _depths(work / "flat_depth.txt").get(TOP, 0)
     return report
+
+
+def synthesize_model(
+    model: Any, options: Any = None, *, timeout: float = 600, flat: bool = False
+) -> SynthReport:
+    """Export ``model``'s Verilog to a temporary directory and :func:`synthesize` it.
+
+    ``options``: ``VerilogOptions`` (default: the model's integer inputs, Xilinx LUT6 nodes).
+    """
+    from core_difflut.export import export_model, verilog_options
+
+    require_yosys()
+    options = options or verilog_options(model, lut_style="xilinx")
+    with tempfile.TemporaryDirectory(prefix="difflut-verilog-") as tmp:
+        export_model(model, tmp, "verilog", verilog=options)
+        return synthesize(Path(tmp) / "difflut_net.v", timeout=timeout, flat=flat)
 
 
 def _report(work: Path, seconds: float, script: str, version: str) -> SynthReport:
