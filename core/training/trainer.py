@@ -177,6 +177,8 @@ class Trainer:
         _seed_all(tc.seed + 1_000_003 * self.dist.rank)
 
         self.multi = hasattr(self.model, "training_step")
+        # optional: the model hears each step's progress (0-based step, total) before it runs
+        self.progress_hook = getattr(self.model, "on_train_progress", None)
         self.optimizers = self._make_optimizers()
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=tc.precision == "fp16")
         self.opt = Optimizers(
@@ -634,6 +636,8 @@ class Trainer:
                 self.opt.measure_grad_norm = (
                     upcoming % tc.log_every == 0 or upcoming == self.total_steps
                 )
+                if self.progress_hook is not None:
+                    self.progress_hook(self.step, self.total_steps)
                 values = self._train_step(batches)
                 window_steps += 1
                 bar.update(1)

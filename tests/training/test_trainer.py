@@ -224,3 +224,21 @@ def test_sample_options_reach_model(tiny, tmp_path):
 
     with Image.open(tmp_path / "r/samples.png") as image:
         assert min(image.size) >= 200  # small grids are scaled up
+
+
+def test_model_hears_training_progress_before_each_step(tiny, tmp_path):
+    class Listening(tiny.TinyRegressor):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.heard: list[tuple[int, int]] = []
+
+        def on_train_progress(self, step, total_steps):
+            self.heard.append((step, total_steps))
+
+    config = run_config("tiny-regressor", steps=5, grad_accumulation=2)
+    first = Listening()
+    Trainer(config, model=first, run_dir=tmp_path / "r", quiet=True).fit(stop_at=2)
+    assert first.heard == [(0, 5), (1, 5)]  # once per optimizer step, not per micro-batch
+    resumed = Listening()
+    Trainer(config, model=resumed, run_dir=tmp_path / "r", resume=True, quiet=True).fit()
+    assert resumed.heard == [(2, 5), (3, 5), (4, 5)]

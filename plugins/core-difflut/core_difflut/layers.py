@@ -71,6 +71,9 @@ class LUTLayer(BaseModel):
         """Inputs (F_in, B) -> node inputs (N, n, B)."""
         raise NotImplementedError
 
+    def on_train_progress(self, step: int, total_steps: int) -> None:
+        """Training progress from the training loop (0-based step of ``total_steps``)."""
+
     def connections(self) -> torch.Tensor:
         """(N, n) input index of every node input in evaluation mode."""
         raise NotImplementedError
@@ -120,9 +123,9 @@ class RandomLayer(LUTLayer):
 class LearnableLayer(LUTLayer):
     """Learnable connectivity: softmax over the inputs while training, argmax at evaluation.
 
-    Training selects each node input as ``softmax(W) @ x`` in the backward pass and as the
-    argmax input in the forward pass (straight-through), so training and evaluation see
-    the same bits.
+    Training selects each node input as ``softmax(W / T) @ x`` in the backward pass and as
+    the argmax input in the forward pass (straight-through), so training and evaluation see
+    the same bits. ``T`` follows ``mapping_temperature`` over training progress.
     """
 
     def __init__(self, config: Any = None, /, **overrides: Any) -> None:
@@ -141,6 +144,15 @@ class LearnableLayer(LUTLayer):
             small = torch.int16 if c.input_dim <= torch.iinfo(torch.int16).max else torch.int32
             self.register_buffer("pool", torch.cat([first, rest], 1).to(small))  # compact file
             self.mapping = nn.Parameter(torch.randn(slots, pool_size, generator=g))
+        self.wiring_temperature = c.mapping_temperature.start
+
+    def on_train_progress(self, step: int, total_steps: int) -> None:
+        """Set the wiring temperature for 0-based ``step`` of ``total_steps``."""
+        self.wiring_temperature = self.config.mapping_temperature.at(step, total_steps)
+
+    def on_runtime_change(self, changed: dict[str, Any]) -> None:
+        if "mapping_temperature" in changed:
+            self.wiring_temperature = self.config.mapping_temperature.start
 
     def connections(self) -> torch.Tensor:
         choice = self.mapping.detach().argmax(-1)
@@ -151,7 +163,8 @@ class LearnableLayer(LUTLayer):
     def gather(self, xt: torch.Tensor) -> torch.Tensor:
         hard = xt.index_select(0, self.connections().flatten())
         if self.training and xt.is_floating_point():
-            weights = torch.softmax(self.mapping, -1)
+            t = self.wiring_temperature
+            weights = torch.softmax(self.mapping if t == 1.0 else self.mapping / t, -1)
             if self.pool.numel():
                 soft = torch.einsum("sc,scb->sb", weights, xt[self.pool.long()])
             else:

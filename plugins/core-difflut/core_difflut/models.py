@@ -54,7 +54,14 @@ class SimpleFeedForward(BaseModel):
                     **c.node_params,
                     **node_runtime,
                 }
-                extra = {"candidates": c.mapping_candidates} if layer_type == "learnable" else {}
+                extra = (
+                    {
+                        "candidates": c.mapping_candidates,
+                        "mapping_temperature": rt.mapping_temperature.model_dump(),
+                    }
+                    if layer_type == "learnable"
+                    else {}
+                )
                 layers.append(
                     LAYER_CLASSES[layer_type](
                         input_dim=width, output_dim=nodes, node=node, seed=c.seed + i, **extra
@@ -183,7 +190,15 @@ class SimpleFeedForward(BaseModel):
                 }
             )
             layer.node.on_runtime_change({})
+            if hasattr(layer, "wiring_temperature"):  # learnable wiring
+                layer.apply_runtime_overrides(mapping_temperature=rt.mapping_temperature)
         self.group_sum.config = self.group_sum.config.model_copy(update={"tau": rt.tau})
+
+    def on_train_progress(self, step: int, total_steps: int) -> None:
+        """Training progress (0-based ``step`` of ``total_steps``), from either training loop:
+        moves the learnable layers' wiring temperature along its schedule."""
+        for layer in self.layers:
+            layer.on_train_progress(step, total_steps)
 
     # -- files --------------------------------------------------------------------------------
     def save_config(self, path: str | os.PathLike[str]) -> Path:

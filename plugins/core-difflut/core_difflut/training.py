@@ -142,10 +142,15 @@ def train_classifier(
     start = time.perf_counter()
     cpu_start = time.process_time()
     model.train()
+    progress = getattr(model, "on_train_progress", None)  # e.g. a wiring temperature schedule
+    total_steps, step = s.epochs * steps_per_epoch, 0
     for epoch in range(s.epochs):
         perm = torch.randperm(len(x_train), generator=gen)
         total, correct, count = 0.0, 0, 0
         for i in range(0, len(perm), s.batch_size):
+            if progress is not None:
+                progress(step, total_steps)
+            step += 1
             idx = perm[i : i + s.batch_size]
             xb, yb = x_train[idx], y_train[idx]
             if s.augment_shift and s.image_side:
