@@ -23,6 +23,7 @@ CASES = [
     ("difflogic", "sign-magnitude", 2, "random"),
     ("polylut", "onehot", 3, "random"),
     ("linear-lut", "distributive-thermometer", 1, "random"),
+    ("warp", "thermometer", 4, "random"),
 ]
 
 
@@ -168,7 +169,12 @@ def test_netlist_folds_constant_repeated_and_unused_inputs() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("node", "encoder", "n"),
-    [("dwn", "thermometer", 6), ("probabilistic", "gray", 4), ("difflogic", "sign-magnitude", 2)],
+    [
+        ("dwn", "thermometer", 6),
+        ("probabilistic", "gray", 4),
+        ("difflogic", "sign-magnitude", 2),
+        ("warp", "thermometer", 3),
+    ],
 )
 def test_verilog_integer_inputs_are_bit_exact(tmp_path, integer_model, node, encoder, n) -> None:
     _needs_iverilog()
