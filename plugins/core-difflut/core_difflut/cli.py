@@ -14,7 +14,8 @@ __all__ = ["difflut"]
 
 @click.group()
 def difflut() -> None:
-    """DiffLUT networks: export to Verilog, C and NumPy; synthesize the Verilog."""
+    """DiffLUT networks: export to Verilog, C and NumPy; synthesize the Verilog; convert
+    upstream DiffLUT checkpoints."""
 
 
 def _verilog_options(lut_style: str) -> Callable[..., Any]:
@@ -158,6 +159,53 @@ def synth_cmd(
         click.echo(json.dumps(report.to_dict(), indent=1))
     else:
         click.echo(format_report(report))
+
+
+@difflut.command("convert")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(), help="Output directory.")
+@click.option(
+    "--config",
+    "upstream_config",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Upstream's model YAML (node_type, num_classes, encoder_config, runtime.output_tau).",
+)
+@click.option("--num-classes", type=click.IntRange(1), default=None, help="GroupSum groups.")
+@click.option("--node-type", default=None, help="Expected node type (checked, e.g. dwn_stable).")
+@click.option("--encoder", default=None, help="Thermometer encoder name (default thermometer).")
+@click.option("--tau", type=float, default=None, help="GroupSum tau (default: checkpoint's).")
+@click.option("--dataset", default=None, help="Dataset name to record (digits, mnist-5k, ...).")
+@click.option("--overwrite", is_flag=True, help="Replace a non-empty output directory.")
+def convert_cmd(
+    checkpoint: str,
+    output: str,
+    upstream_config: str | None,
+    num_classes: int | None,
+    node_type: str | None,
+    encoder: str | None,
+    tau: float | None,
+    dataset: str | None,
+    overwrite: bool,
+) -> None:
+    """Convert an upstream DiffLUT (aplesner/difflut) feedforward CHECKPOINT into a model
+    directory (YAML + safetensors) that build_model and the exports load.
+
+    The checkpoint is read with torch.load(weights_only=True): no pickled code runs.
+    """
+    from core_difflut.convert import convert_checkpoint
+
+    path = convert_checkpoint(
+        checkpoint,
+        output,
+        config=upstream_config,
+        num_classes=num_classes,
+        node_type=node_type,
+        encoder=encoder,
+        tau=tau,
+        dataset=dataset,
+        overwrite=overwrite,
+    )
+    click.echo(str(path))
 
 
 def _load(model: str) -> Any:
