@@ -72,6 +72,23 @@ PRESETS: dict[str, dict[str, Any]] = {
             "image_side": 28,
         },
     },
+    # conv-feedforward on digits: 32 shared 3x3 LUT nodes over 4 thermometer bit channels
+    "digits-conv": {
+        "dataset": "digits",
+        "config": {
+            "model_type": "conv-feedforward",
+            "node_type": "dwn",
+            "image_shape": [1, 8, 8],
+            "encoder_config": {"name": "thermometer", "num_bits": 4},
+            "conv_layers": [{"out_channels": 32, "kernel_size": 3, "padding": 1}],
+            "layer_type": "learnable",
+            "mapping_candidates": 64,
+            "layer_widths": [2000],
+            "dataset": "digits",
+            "runtime": {"tau": 10.0},
+        },
+        "train": {"epochs": 8, "batch_size": 32, "lr": 0.01},
+    },
 }
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 from core_difflut.configs import ModelConfig
+from core_difflut.conv_configs import ConvModelConfig
 from core_difflut.data import load_dataset
 from core_difflut.training import PRESETS, TrainSettings, train_classifier
 
@@ -52,7 +53,8 @@ def main() -> None:
         train["epochs"] = args.epochs
     data = load_dataset(preset["dataset"], seed=0)
     settings = TrainSettings(**train, threads=args.threads, seed=args.seed)
-    model, stats = train_classifier(ModelConfig(**config), data, settings)
+    schema = ConvModelConfig if config.get("model_type") == "conv-feedforward" else ModelConfig
+    model, stats = train_classifier(schema(**config), data, settings)
     meta = {
         "dataset": preset["dataset"],
         "split": "stratified, seed 0: "

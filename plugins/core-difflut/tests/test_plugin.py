@@ -18,8 +18,8 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 def test_every_component_is_registered() -> None:
     assert set(ENCODER_NAMES) <= set(list_components("encoder"))
     assert set(NODE_NAMES) <= set(list_components("node"))
-    assert {"random", "learnable", "groupsum"} <= set(list_components("layer"))
-    assert "feedforward" in list_components("model")
+    assert {"random", "learnable", "convolutional", "groupsum"} <= set(list_components("layer"))
+    assert {"feedforward", "conv-feedforward"} <= set(list_components("model"))
 
 
 def test_registration_and_listing_do_not_import_torch() -> None:
