@@ -21,7 +21,7 @@ from core.errors import ConfigError
 from core_difflut import kernels
 from core_difflut.conv_configs import ConvLayerConfig, ConvModelConfig
 from core_difflut.encoders import ENCODER_CLASSES, Encoder
-from core_difflut.layers import LAYER_CLASSES, GroupSum, random_connections
+from core_difflut.layers import GroupSum, random_connections
 from core_difflut.models import SimpleFeedForward
 from core_difflut.nodes import LUTNode, node_class
 
@@ -155,15 +155,7 @@ class ConvFeedForward(SimpleFeedForward):
             num_features=c.input_size,
             feature_wise=enc.feature_wise,
         )
-        rt = c.runtime
-        node = {
-            "type": c.node_type,
-            "input_dim": c.node_input_dim,
-            **c.node_params,
-            "temperature": rt.temperature,
-            "eval_mode": rt.eval_mode,
-            "flip_probability": rt.flip_probability,
-        }
+        node = self._node_section()
         shapes = c.conv_shapes()
         convs, layers = [], []
         with torch.random.fork_rng(devices=[]):
@@ -181,23 +173,13 @@ class ConvFeedForward(SimpleFeedForward):
                     )
                 )
             o, h, w = shapes[-1]
-            width_in = o * h * w
-            offset = len(c.conv_layers)
+            width_in, offset = o * h * w, len(c.conv_layers)
             for i, (layer_type, nodes) in enumerate(zip(c.layer_types(), c.layer_widths)):
-                extra = {"candidates": c.mapping_candidates} if layer_type == "learnable" else {}
-                layers.append(
-                    LAYER_CLASSES[layer_type](
-                        input_dim=width_in,
-                        output_dim=nodes,
-                        node=node,
-                        seed=c.seed + offset + i,
-                        **extra,
-                    )
-                )
+                layers.append(self._lut_layer(layer_type, width_in, nodes, c.seed + offset + i))
                 width_in = nodes
         self.conv_layers = nn.ModuleList(convs)
         self.layers = nn.ModuleList(layers)
-        self.group_sum = GroupSum(num_classes=c.num_classes, tau=rt.tau)
+        self.group_sum = GroupSum(num_classes=c.num_classes, tau=c.runtime.tau)
 
     def features(self, bits: torch.Tensor) -> torch.Tensor:
         """Encoded bits (B, C*H*W*num_bits) -> last LUT layer outputs (B, layer_widths[-1])."""

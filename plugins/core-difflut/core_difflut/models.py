@@ -37,39 +37,42 @@ class SimpleFeedForward(BaseModel):
             num_features=c.input_size,
             feature_wise=enc.feature_wise,
         )
-        rt = c.runtime
-        node_runtime = {
-            "temperature": rt.temperature,
-            "eval_mode": rt.eval_mode,
-            "flip_probability": rt.flip_probability,
-        }
         width = self.encoder.output_dim
         layers = []
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(c.seed)
             for i, (layer_type, nodes) in enumerate(zip(c.layer_types(), c.layer_widths)):
-                node = {
-                    "type": c.node_type,
-                    "input_dim": c.node_input_dim,
-                    **c.node_params,
-                    **node_runtime,
-                }
-                extra = (
-                    {
-                        "candidates": c.mapping_candidates,
-                        "mapping_temperature": rt.mapping_temperature.model_dump(),
-                    }
-                    if layer_type == "learnable"
-                    else {}
-                )
-                layers.append(
-                    LAYER_CLASSES[layer_type](
-                        input_dim=width, output_dim=nodes, node=node, seed=c.seed + i, **extra
-                    )
-                )
+                layers.append(self._lut_layer(layer_type, width, nodes, c.seed + i))
                 width = nodes
         self.layers = nn.ModuleList(layers)
-        self.group_sum = GroupSum(num_classes=c.num_classes, tau=rt.tau)
+        self.group_sum = GroupSum(num_classes=c.num_classes, tau=c.runtime.tau)
+
+    def _node_section(self) -> dict[str, Any]:
+        """The node section of every layer: type, input_dim, node_params and the runtime."""
+        c, rt = self.config, self.config.runtime
+        return {
+            "type": c.node_type,
+            "input_dim": c.node_input_dim,
+            **c.node_params,
+            "temperature": rt.temperature,
+            "eval_mode": rt.eval_mode,
+            "flip_probability": rt.flip_probability,
+        }
+
+    def _lut_layer(self, layer_type: str, input_dim: int, nodes: int, seed: int) -> LUTLayer:
+        """One LUT layer of ``layer_type`` (learnable layers get the mapping options)."""
+        c = self.config
+        extra = (
+            {
+                "candidates": c.mapping_candidates,
+                "mapping_temperature": c.runtime.mapping_temperature.model_dump(),
+            }
+            if layer_type == "learnable"
+            else {}
+        )
+        return LAYER_CLASSES[layer_type](
+            input_dim=input_dim, output_dim=nodes, node=self._node_section(), seed=seed, **extra
+        )
 
     # -- data ---------------------------------------------------------------------------------
     def _flatten(self, x: torch.Tensor) -> torch.Tensor:
