@@ -6,7 +6,8 @@
 
 ``--install`` writes ``core_difflut/pretrained/<name>/<name>.{yaml,safetensors}`` (the
 directory the plugin registers through ``register_pretrained``) with the measured test
-accuracy, parameter count, training time and date in the YAML ``meta``. ``--save NAME``
+accuracy, parameter count, training time and date in the YAML ``meta``; ``--synth`` adds
+the LUT counts from yosys (``luts``: encoder, network, popcount, total). ``--save NAME``
 saves to the user's versioned store instead (v1, v2, ...). Uses its own loop
 (``core_difflut.training``), one torch thread by default.
 """
@@ -19,6 +20,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 from core_difflut.configs import ModelConfig
@@ -38,6 +40,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--install", action="store_true", help="ship into the plugin package")
     parser.add_argument("--save", default=None, help="save to the versioned store as NAME")
+    parser.add_argument(
+        "--synth", action="store_true", help="record LUTs from yosys (core difflut synth) in meta"
+    )
     args = parser.parse_args()
 
     preset = PRESETS[args.preset]
@@ -71,6 +76,8 @@ def main() -> None:
         + " ".join(shlex.quote(a) for a in sys.argv[1:]),
         "evaluation": "eval mode, deterministic truth tables (bit-exact with the exports)",
     }
+    if args.synth:
+        meta.update(synthesis_meta(model.eval(), name))
     print(json.dumps(meta, indent=2))
     model.config = model.config.model_copy(update={"pretrained": True, "pretrained_name": name})
     if args.install:
@@ -80,6 +87,23 @@ def main() -> None:
     if args.save:
         info = model.save_to_pretrained(args.save, meta=meta)
         print(f"saved {info.reference} at {info.path}")
+
+
+def synthesis_meta(model: Any, name: str) -> dict[str, Any]:
+    """``luts`` (encoder, network, popcount, total) and how they were counted."""
+    from core_difflut.export import verilog_options
+    from core_difflut.export.synth import synthesize_model
+
+    options = verilog_options(model, lut_style="xilinx")
+    report = synthesize_model(model, options)
+    integer = options.integer
+    version = report.yosys.split("(")[0].replace("Yosys", "yosys").strip()
+    return {
+        "luts": {part: report.luts[part] for part in ("encoder", "network", "popcount", "total")},
+        "synthesis": f"core difflut synth {name}: {version} synth -lut 6, integer inputs "
+        f"({integer.bits} bits, q / {integer.scale:g}), combinational; logic depth "
+        f"{report.depth['total']} LUTs",
+    }
 
 
 if __name__ == "__main__":
