@@ -146,9 +146,7 @@ def measure(candidate: dict[str, Any], seed: int) -> dict[str, Any]:
     torch.manual_seed(seed)
     data = load_dataset(candidate["dataset"], seed=0)
     settings = TrainSettings(**candidate["train"], threads=1, seed=seed, log=False)
-    config = ModelConfig(**candidate["config"])
-    config = config.model_copy(update={"seed": config.seed + seed})
-    model, stats = train_classifier(config, data, settings)
+    model, stats = train_classifier(ModelConfig(**candidate["config"]), data, settings)
     report = synthesize_model(model.eval())
     return {
         "test_accuracy": round(stats["test_accuracy"], 4),

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from core_difflut.api import build_model
+from core_difflut.configs import ModelConfig
 
 __all__ = ["PRESETS", "TrainSettings", "train_classifier", "evaluate", "shift_augment"]
 
@@ -137,16 +138,32 @@ def evaluate(model: Any, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Ten
     return float((pred == torch.as_tensor(y)).float().mean())
 
 
+def _offset_seed(config: Any, seed: int) -> Any:
+    """``config`` with ``seed`` added to its model seed (a config object or a dict)."""
+    if not seed:
+        return config
+    if isinstance(config, dict):
+        base = config.get("seed", ModelConfig.model_fields["seed"].default)
+        return {**config, "seed": base + seed}
+    if hasattr(config, "model_copy"):
+        return config.model_copy(update={"seed": config.seed + seed})
+    return config
+
+
 def train_classifier(
     config: Any, data: dict[str, np.ndarray], settings: TrainSettings | None = None
 ) -> tuple[Any, dict[str, Any]]:
-    """Build from ``config``, fit the encoder, train; returns (model, stats)."""
+    """Build from ``config``, fit the encoder, train; returns (model, stats).
+
+    ``settings.seed`` sets the batch order and is added to the config's ``seed`` (the
+    initialisation and wiring), so seed 0 builds exactly the configured model.
+    """
     s = settings or TrainSettings()
     if s.threads:
         torch.set_num_threads(s.threads)
     torch.manual_seed(s.seed)
     gen = torch.Generator().manual_seed(s.seed)
-    model = build_model(config)
+    model = build_model(_offset_seed(config, s.seed))
     x_train = torch.as_tensor(data["x_train"])
     y_train = torch.as_tensor(data["y_train"])
     model.fit_encoder(x_train)
