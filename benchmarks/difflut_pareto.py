@@ -1,7 +1,7 @@
 """Accuracy per LUT: DiffLUT classifiers trained, exported and synthesized, on digits and mnist-5k.
 
     python benchmarks/difflut_pareto.py                      # every candidate, seeds 0,1,2
-    python benchmarks/difflut_pareto.py --dataset digits --only digits-dwn-2k --seeds 0
+    python benchmarks/difflut_pareto.py --dataset digits --only digits-dwn-800 --seeds 0
 
 Each candidate (node type, layer widths, encoder bits) is trained on one torch thread from
 seeds 0, 1 and 2 (seed s: batch order s, model initialisation and wiring 42 + s, so seed 0 is
@@ -109,8 +109,11 @@ def candidates() -> list[dict[str, Any]]:
         if name in SHIPPED
     ]
     return shipped + [
+        # the digits-dwn preset before this benchmark (9,298 LUTs)
+        _digits(
+            "digits-dwn-4000-15-bits", "dwn", [4000], 15, 20.0, mapping_candidates=128
+        ),
         _digits("digits-dwn-800", "dwn", [800], 4, 5.0),
-        _digits("digits-dwn-1000", "dwn", [1000], 4, 5.0),
         _digits("digits-dwn-1000-tau8", "dwn", [1000], 4, 8.0),
         _digits("digits-dwn-1000-spectral", "dwn", [1000], 4, 5.0, {"spectral": 0.1}),
         _digits("digits-dwn-1000-40-epochs", "dwn", [1000], 4, 5.0, epochs=40),
@@ -130,8 +133,11 @@ SHIPPED = ("digits-dwn", "mnist5k-dwn")
 
 
 def fingerprint(candidate: dict[str, Any]) -> str:
-    """Short hash of what decides a result (config and training), to spot stale entries."""
-    text = json.dumps([candidate["config"], candidate["train"]], sort_keys=True)
+    """Short hash of what decides a result (the validated config and the training settings)."""
+    from core_difflut.configs import ModelConfig
+
+    config = ModelConfig(**candidate["config"]).model_dump(mode="json")
+    text = json.dumps([config, candidate["train"]], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
