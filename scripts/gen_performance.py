@@ -841,6 +841,138 @@ def samplers(s: Section, r: dict[str, Any]) -> None:
     )
 
 
+@renders("samplers_nfe")
+def samplers_nfe(s: Section, r: dict[str, Any]) -> None:
+    rows, seeds = r["rows"], r["seeds"]
+    floor, size = r.get("floor"), r.get("image_size") or r["data"]["image_size"]
+    s.add(
+        f"Model: the run `{r['run']}`, weights {r.get('weights', 'final/')}, "
+        f"{integer(r['parameters'])} parameters at {size}×{size} px, "
+        f"class-conditional (classes balanced, {integer(r['n_samples'] // 10)} per digit) at "
+        f"guidance scale {sig(r['guidance_scale'])}. Feature-FID against the {r['reference']}, "
+        f"{integer(r['n_samples'])} samples per seed, the mean over seeds {values(seeds)}"
+        + (
+            f"; the floor ({integer(r['n_samples'])} real training images against the test "
+            f"split, mean over the same seeds) is {sig(floor)}."
+            if floor
+            else "."
+        )
+        + f" NFE: {r['nfe_convention']}."
+    )
+    budgets = sorted({row["nfe_budget"] for row in rows})
+    by_sampler: dict[str, dict[int, dict[str, Any]]] = {}
+    for row in rows:
+        by_sampler.setdefault(row["sampler"], {})[row["nfe_budget"]] = row
+
+    def point(row: dict[str, Any] | None) -> str:
+        if row is None:
+            return DASH
+        text = f"{sig(row['feature_fid'])} ({sig(row['feature_fid_min'])}-"
+        text += f"{sig(row['feature_fid_max'])})"
+        if row["nfe"] != row["nfe_budget"]:
+            text += f" at {row['nfe']}"
+        if len(row["seeds"]) != len(seeds):
+            text += f", {len(row['seeds'])} seed{'s' if len(row['seeds']) != 1 else ''}"
+        return text
+
+    s.table(
+        [Col("sampler", "sampler", code)]
+        + [Col(f"{b} NFE", lambda row, b=b: point(row["points"].get(b)), str) for b in budgets],
+        [{"sampler": name, "points": points} for name, points in by_sampler.items()],
+        title="feature-FID, mean over seeds (lowest-highest seed); "
+        "'at k' where the sampler's NFE is k below the budget",
+    )
+    s.table(
+        [
+            Col("sampler", "sampler", code),
+            Col("steps", "steps", integer),
+            Col("NFE", "nfe", integer),
+            Col("seeds", lambda row: len(row["seeds"]), integer),
+            Col("feature-FID per seed", "feature_fid_per_seed", lambda v: ", ".join(map(sig, v))),
+            Col(f"time per seed, {integer(r['n_samples'])} samples (s)", "seconds", sig),
+        ],
+        rows,
+        title="every point",
+    )
+    found = []
+    if "best" in r:
+        best = r["best"]
+        found.append(
+            (
+                "best feature-FID at any NFE",
+                f"{sig(best['feature_fid'])} (`{best['sampler']}`, {best['nfe']} NFE)",
+            )
+        )
+    if "best_at_20" in r:
+        b20 = r["best_at_20"]
+        found += [
+            ("best at 20 NFE", f"{sig(b20['feature_fid'])} (`{b20['sampler']}`, {b20['nfe']} NFE)"),
+            ("best at 20 NFE / best at any NFE", sig(r["best_at_20_vs_best"])),
+            ("goal: best at 20 NFE within 10 % of the best", yes_no(r["goal_within_10pct"])),
+        ]
+    if floor:
+        found.append(("floor (real train vs test)", sig(floor)))
+    if r.get("sweep_seconds"):
+        found.append(("sweep wall time (s)", sig(r["sweep_seconds"])))
+    if found:
+        s.add(*pairs(found, ("comparison", "result")))
+
+    def draw(figure: Any) -> None:
+        ax = _axes(
+            figure,
+            "network evaluations (NFE, log scale)",
+            "feature-FID (lower is better)",
+            f"Samplers on {r['data']['type']}, {size} px, guidance {sig(r['guidance_scale'])}",
+        )
+        names = list(by_sampler)
+        for i, name in enumerate(names):
+            points = sorted(by_sampler[name].values(), key=lambda p: p["nfe"])
+            dodge = 1.03 ** (i - (len(names) - 1) / 2)  # so bars at the same NFE separate
+            ys = [p["feature_fid"] for p in points]
+            ax.errorbar(
+                [p["nfe"] * dodge for p in points],
+                ys,
+                yerr=[
+                    [y - p["feature_fid_min"] for y, p in zip(ys, points)],
+                    [p["feature_fid_max"] - y for y, p in zip(ys, points)],
+                ],
+                marker="o",
+                capsize=3,
+                label=name,
+            )
+        if "best" in r:
+            ax.axhline(
+                1.1 * r["best"]["feature_fid"],
+                color="black",
+                linestyle="--",
+                linewidth=1,
+                label="best FID + 10% (the goal)",
+            )
+        if floor:
+            ax.axhline(
+                floor, color="grey", linestyle=":", linewidth=1.5, label="real data (train vs test)"
+            )
+        ax.axvline(20, color="grey", linewidth=0.8, alpha=0.5)
+        ax.set_xscale("log")
+        ax.minorticks_off()
+        ax.set_xticks(budgets, [str(b) for b in budgets])
+        top = max((p["feature_fid_max"] for p in rows if p["nfe"] >= 10), default=None)
+        ax.set_ylim(0, 1.15 * top if top else None)
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+
+    s.plot(
+        s.name,
+        "feature-FID against network evaluations per sampler on the mnist-5k model",
+        draw,
+        (8.0, 4.2),
+    )
+    s.add(
+        "Points are the mean over seeds, the bars span the seeds' lowest and highest FID; samplers "
+        "are shifted a little sideways so that bars at the same NFE separate; the y axis is cut "
+        "above the 10-NFE points, so 5-NFE points may lie off the plot (the table has them)."
+    )
+
+
 @renders("trainer_overhead")
 def trainer_overhead(s: Section, r: dict[str, Any]) -> None:
     cases = r.get("cases")

@@ -160,6 +160,55 @@ def test_sampler_plot_is_fid_against_nfe_with_the_reference_lines(gen) -> None:
     assert horizontal["real data (train vs test)"] == pytest.approx(result["train_vs_test_fid"])
 
 
+def test_samplers_nfe_plot_and_table(gen) -> None:
+    def row(sampler, budget, nfe, fids):
+        return {
+            "sampler": sampler,
+            "nfe_budget": budget,
+            "steps": nfe,
+            "nfe": nfe,
+            "seeds": list(range(len(fids))),
+            "feature_fid_per_seed": fids,
+            "feature_fid": sum(fids) / len(fids),
+            "feature_fid_min": min(fids),
+            "feature_fid_max": max(fids),
+            "seconds": 1.0,
+        }
+
+    result = {
+        "run": "runs/x",
+        "parameters": 10,
+        "image_size": 32,
+        "data": {"type": "mnist-5k", "image_size": 32},
+        "guidance_scale": 2.0,
+        "reference": "test split",
+        "n_samples": 300,
+        "seeds": [0, 1],
+        "nfe_convention": "calls",
+        "floor": 3.0,
+        "rows": [
+            row("ddim", 10, 10, [8.0, 10.0]),
+            row("ddim", 20, 20, [6.0, 7.0]),
+            row("heun-karras", 10, 9, [5.0, 6.0]),
+            row("heun-karras", 20, 19, [4.0]),
+        ],
+        "best": {"sampler": "heun-karras", "steps": 10, "nfe": 19, "feature_fid": 4.0},
+    }
+    section, ax = _plot(gen, "samplers_nfe", result)
+    assert ax.get_xscale() == "log"
+    assert {"ddim", "heun-karras"} <= set(ax.get_legend_handles_labels()[1])
+    horizontal = {
+        line.get_label(): line.get_ydata()[0]
+        for line in ax.lines
+        if len(set(line.get_ydata())) == 1 and len(line.get_xdata()) == 2
+    }
+    assert horizontal["best FID + 10% (the goal)"] == pytest.approx(4.4)
+    assert horizontal["real data (train vs test)"] == pytest.approx(3.0)
+    text = "\n".join(section.lines)
+    assert "| `ddim` | 9 (8-10) | 6.5 (6-7) |" in text
+    assert "| `heun-karras` | 5.5 (5-6) at 9 | 4 (4-4) at 19, 1 seed |" in text
+
+
 def test_plots_are_deterministic_pngs(gen, tmp_path, monkeypatch) -> None:
     pytest.importorskip("matplotlib")
     _, plots = gen.render()
