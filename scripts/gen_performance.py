@@ -441,6 +441,84 @@ _EVALUATORS = {
 }
 
 
+def _percent_range(pair: list[float]) -> str:
+    return f"{100 * pair[0]:.1f}–{100 * pair[1]:.1f}"
+
+
+@renders("difflut_pareto")
+def difflut_pareto(s: Section, r: dict[str, Any]) -> None:
+    goals, front = r["goals"], r.get("pareto_front", {})
+    for dataset, rows in r["summary"].items():
+        goal = goals[dataset]
+        s.table(
+            [
+                Col("candidate", "name", code),
+                Col("node", "node_type"),
+                Col("layers", lambda row: " -> ".join(f"{w:,}" for w in row["layer_widths"])),
+                Col("encoder", "encoder"),
+                Col("seeds", "seeds", integer),
+                Col("test accuracy (%), mean", "test_accuracy_mean", percent),
+                Col("range (%)", "test_accuracy_range", _percent_range),
+                Col("LUTs: encoder", lambda row: row["luts"]["encoder"], integer),
+                Col("network", lambda row: row["luts"]["network"], integer),
+                Col("popcount/argmax", lambda row: row["luts"]["popcount"], integer),
+                Col("total", lambda row: row["luts"]["total"], integer),
+                Col("depth", "depth", integer),
+                Col("Pareto", "pareto", yes_no),
+                Col("goal", "meets_goal", yes_no),
+            ],
+            [
+                {"name": name, "pareto": name in front.get(dataset, []), **row}
+                for name, row in sorted(rows.items(), key=lambda i: i[1]["luts"]["total"])
+            ],
+            f"{dataset}: goal {goal['accuracy']:.0%} with at most {goal['luts']:,} LUTs",
+        )
+
+    shipped = set(r.get("shipped", []))
+
+    def draw(figure: Any) -> None:
+        from matplotlib import ticker
+
+        axes = figure.subplots(1, len(r["summary"]), squeeze=False)[0]
+        for ax, (dataset, rows) in zip(axes, r["summary"].items()):
+            goal = goals[dataset]
+            nodes = sorted({row["node_type"] for row in rows.values()})
+            for index, node in enumerate(nodes):
+                nudge = 1 + 0.008 * (index - (len(nodes) - 1) / 2)  # keep equal sizes apart
+                points = sorted(
+                    (row["luts"]["total"], name, row)
+                    for name, row in rows.items()
+                    if row["node_type"] == node
+                )
+                xs = [x * nudge for x, _, _ in points]
+                ys = [100 * row["test_accuracy_mean"] for _, _, row in points]
+                ranges = [row["test_accuracy_range"] for _, _, row in points]
+                low = [y - 100 * lo for y, (lo, _) in zip(ys, ranges)]
+                high = [100 * hi - y for y, (_, hi) in zip(ys, ranges)]
+                ax.errorbar(xs, ys, yerr=[low, high], fmt="o", capsize=3, label=node)
+                for x, y, (_, name, _) in zip(xs, ys, points):
+                    if name in shipped:
+                        ax.annotate(name, (x, y), textcoords="offset points", xytext=(6, 4))
+            ax.axhline(100 * goal["accuracy"], color="grey", linestyle="--", linewidth=1)
+            ax.axvline(goal["luts"], color="grey", linestyle="--", linewidth=1)
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+            ax.xaxis.set_minor_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+            ax.tick_params(axis="x", which="minor", labelsize="x-small")
+            ax.set_xlabel("LUTs in total (encoder + network + popcount/argmax), log scale")
+            ax.set_ylabel("test accuracy (%), mean and range over seeds")
+            ax.set_title(f"{dataset} (dashed: goal)")
+            ax.grid(True, which="major", alpha=0.3)
+            ax.legend(fontsize="small", loc="lower right")
+
+    s.plot(
+        "difflut_pareto",
+        "DiffLUT test accuracy against total LUTs",
+        draw,
+        (6.0 * len(r["summary"]), 4.4),
+    )
+
+
 @renders("difflut_export")
 def difflut_export(s: Section, r: dict[str, Any]) -> None:
     s.add(

@@ -55,16 +55,19 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
         "train": {"epochs": 12, "batch_size": 32, "lr": 0.01},
     },
+    # benchmarks/difflut_pareto.py: 95.4% on average over seeds 0-2 with 5,409 LUTs; one bit
+    # per pixel at half the range is the pixel's top bit, so the encoder costs no LUT
     "mnist5k-dwn": {
         "dataset": "mnist-5k",
         "config": {
             "node_type": "dwn",
+            "node_input_dim": 6,
             "layer_type": ["learnable", "random"],
             "mapping_candidates": 32,
-            "layer_widths": [2000, 1000],
+            "layer_widths": [3000, 1000],
             "input_size": 784,
             "dataset": "mnist-5k",
-            "encoder_config": {"name": "distributive-thermometer", "num_bits": 3},
+            "encoder_config": {"name": "thermometer", "num_bits": 1, "feature_wise": False},
             "runtime": {"tau": 5.0},
         },
         "train": {
