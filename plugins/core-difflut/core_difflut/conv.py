@@ -197,29 +197,6 @@ class ConvFeedForward(SimpleFeedForward):
             out = layer(out)
         return out
 
-    def get_regularization_loss(self) -> torch.Tensor:
-        """Sum over conv and LUT layers of weight * regulariser for each configured one."""
-        total = torch.zeros((), device=self.device)
-        for name, weight in self.config.runtime.regularizers.items():
-            if weight:
-                total = total + weight * sum(
-                    layer.node.regularization(name) for layer in self.node_layers
-                )
-        return total
-
-    def on_runtime_change(self, changed: dict[str, Any]) -> None:
-        super().on_runtime_change(changed)
-        rt = self.config.runtime
-        for conv in self.conv_layers:
-            conv.node.config = conv.node.config.model_copy(
-                update={
-                    "temperature": rt.temperature,
-                    "eval_mode": rt.eval_mode,
-                    "flip_probability": rt.flip_probability,
-                }
-            )
-            conv.node.on_runtime_change({})
-
     @property
     def node_layers(self) -> list[Any]:
         """Every layer holding nodes: the convolutions, then the LUT layers."""

@@ -150,12 +150,12 @@ class SimpleFeedForward(BaseModel):
         }
 
     def get_regularization_loss(self) -> torch.Tensor:
-        """Sum over layers of weight * regulariser for each configured regulariser."""
+        """Sum over node layers of weight * regulariser for each configured regulariser."""
         total = torch.zeros((), device=self.device)
         for name, weight in self.config.runtime.regularizers.items():
             if weight:
                 total = total + weight * sum(
-                    layer.node.regularization(name) for layer in self.layers
+                    layer.node.regularization(name) for layer in self.node_layers
                 )
         return total
 
@@ -184,7 +184,7 @@ class SimpleFeedForward(BaseModel):
 
     def on_runtime_change(self, changed: dict[str, Any]) -> None:
         rt = self.config.runtime
-        for layer in self.layers:
+        for layer in self.node_layers:
             layer.node.config = layer.node.config.model_copy(
                 update={
                     "temperature": rt.temperature,
@@ -236,4 +236,9 @@ class SimpleFeedForward(BaseModel):
 
     @property
     def lut_layers(self) -> list[LUTLayer]:
+        return list(self.layers)
+
+    @property
+    def node_layers(self) -> list[Any]:
+        """Every layer holding nodes (runtime changes and regularisers reach all of them)."""
         return list(self.layers)
