@@ -424,12 +424,13 @@ class ModelConfig(ComponentConfig):
         if isinstance(data.get("model"), dict):
             data, where = dict(data["model"]), "model"
         kind = data.pop("type", None)
-        if kind not in (None, "feedforward", "difflut:feedforward"):
+        name = cls.model_fields["model_type"].default
+        if kind not in (None, name, f"difflut:{name}"):
             from core.errors import ConfigError
 
-            raise ConfigError(f"{path}: model type {kind!r} is not a DiffLUT feedforward model")
+            raise ConfigError(f"{path}: model type {kind!r} is not a DiffLUT {name} model")
         return validate_section(  # type: ignore[return-value]
-            cls, data, component="model 'feedforward' (core-difflut)", where=where, source=str(path)
+            cls, data, component=f"model '{name}' (core-difflut)", where=where, source=str(path)
         )
 
     def to_dict(self) -> dict[str, Any]:

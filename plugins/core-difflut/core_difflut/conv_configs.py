@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -154,25 +153,3 @@ class ConvModelConfig(ModelConfig):
             w = conv_output_size(w, spec.kernel_size, spec.stride, spec.padding)
             shapes.append((spec.out_channels, h, w))
         return shapes
-
-    @classmethod
-    def from_yaml(cls, path: str | os.PathLike[str]) -> ConvModelConfig:
-        """Read a conv model config from YAML (a run config with a ``model`` section or flat)."""
-        from core.config import Config
-        from core.errors import ConfigError
-        from core.validation import validate_section
-
-        data = Config(path).to_dict()
-        where = ""
-        if isinstance(data.get("model"), dict):
-            data, where = dict(data["model"]), "model"
-        kind = data.pop("type", None)
-        if kind not in (None, "conv-feedforward", "difflut:conv-feedforward"):
-            raise ConfigError(f"{path}: model type {kind!r} is not a DiffLUT conv-feedforward")
-        return validate_section(  # type: ignore[return-value]
-            cls,
-            data,
-            component="model 'conv-feedforward' (core-difflut)",
-            where=where,
-            source=str(path),
-        )

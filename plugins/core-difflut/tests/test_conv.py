@@ -173,3 +173,25 @@ def test_verilog_export_is_bit_exact(tmp_path) -> None:
     x = torch.from_numpy(IntegerInputs(bits=5, scale=16.0).features(q))
     export_model(model, tmp_path, "verilog", verilog=verilog_options(model))
     assert np.array_equal(simulate_verilog(tmp_path, q), model.predict(x).numpy())
+
+
+def test_conv_config_reads_its_own_yaml_and_refuses_the_other_family(tmp_path):
+    from core_difflut.configs import ModelConfig
+    from core_difflut.conv_configs import ConvModelConfig
+
+    from core.errors import ConfigError
+
+    config = ConvModelConfig(
+        node_type="dwn",
+        image_shape=[1, 8, 8],
+        encoder_config={"name": "thermometer", "num_bits": 2},
+        conv_layers=[{"out_channels": 4, "kernel_size": 3, "padding": 1}],
+        layer_widths=[50],
+    )
+    path = config.to_yaml(tmp_path / "conv.yaml")
+    assert ConvModelConfig.from_yaml(path) == config
+    with pytest.raises(ConfigError, match="not a DiffLUT feedforward model"):
+        ModelConfig.from_yaml(path)
+    flat = ModelConfig(layer_widths=[10], input_size=4).to_yaml(tmp_path / "flat.yaml")
+    with pytest.raises(ConfigError, match="not a DiffLUT conv-feedforward model"):
+        ConvModelConfig.from_yaml(flat)
