@@ -20,7 +20,7 @@ from core import BaseModel
 from core.errors import ConfigError
 from core_difflut import kernels
 from core_difflut.conv_configs import ConvLayerConfig, ConvModelConfig
-from core_difflut.encoders import ENCODER_CLASSES, Encoder
+from core_difflut.encoders import Encoder
 from core_difflut.layers import GroupSum, random_connections
 from core_difflut.models import SimpleFeedForward
 from core_difflut.nodes import LUTNode, node_class
@@ -148,13 +148,7 @@ class ConvFeedForward(SimpleFeedForward):
     def __init__(self, config: Any = None, /, **overrides: Any) -> None:
         BaseModel.__init__(self, config, **overrides)
         c: ConvModelConfig = self.config
-        enc = c.encoder_config
-        self.encoder: Encoder = ENCODER_CLASSES[enc.name](
-            num_bits=enc.num_bits,
-            flatten=True,
-            num_features=c.input_size,
-            feature_wise=enc.feature_wise,
-        )
+        self.encoder: Encoder = self._build_encoder()
         node = self._node_section()
         shapes = c.conv_shapes()
         convs, layers = [], []

@@ -30,13 +30,7 @@ class SimpleFeedForward(BaseModel):
     def __init__(self, config: Any = None, /, **overrides: Any) -> None:
         super().__init__(config, **overrides)
         c: ModelConfig = self.config
-        enc = c.encoder_config
-        self.encoder: Encoder = ENCODER_CLASSES[enc.name](
-            num_bits=enc.num_bits,
-            flatten=True,
-            num_features=c.input_size,
-            feature_wise=enc.feature_wise,
-        )
+        self.encoder: Encoder = self._build_encoder()
         width = self.encoder.output_dim
         layers = []
         with torch.random.fork_rng(devices=[]):
@@ -72,6 +66,16 @@ class SimpleFeedForward(BaseModel):
         )
         return LAYER_CLASSES[layer_type](
             input_dim=input_dim, output_dim=nodes, node=self._node_section(), seed=seed, **extra
+        )
+
+    def _build_encoder(self) -> Encoder:
+        """The configured encoder over ``input_size`` features, unfitted."""
+        enc = self.config.encoder_config
+        return ENCODER_CLASSES[enc.name](
+            num_bits=enc.num_bits,
+            flatten=True,
+            num_features=self.config.input_size,
+            feature_wise=enc.feature_wise,
         )
 
     # -- data ---------------------------------------------------------------------------------

@@ -12,28 +12,26 @@ _C = "core_difflut.configs"
 _PRETRAINED = Path(__file__).resolve().parent / "pretrained"
 
 
-@hookimpl
-def register_encoders(register: Any) -> None:
-    for name, (cls, cfg, text) in ENCODERS.items():
+def _register_named(register: Any, kind: str, table: dict, module: str) -> None:
+    """Register every entry of a ``names`` table, with its upstream aliases."""
+    for name, (cls, cfg, text) in table.items():
         register(
             name,
-            f"core_difflut.encoders:{cls}",
+            f"core_difflut.{module}:{cls}",
             config=f"{_C}:{cfg}",
             description=text,
-            aliases=upstream_aliases("encoder", name),
+            aliases=upstream_aliases(kind, name),
         )
+
+
+@hookimpl
+def register_encoders(register: Any) -> None:
+    _register_named(register, "encoder", ENCODERS, "encoders")
 
 
 @hookimpl
 def register_nodes(register: Any) -> None:
-    for name, (cls, cfg, text) in NODES.items():
-        register(
-            name,
-            f"core_difflut.nodes:{cls}",
-            config=f"{_C}:{cfg}",
-            description=text,
-            aliases=upstream_aliases("node", name),
-        )
+    _register_named(register, "node", NODES, "nodes")
 
 
 @hookimpl
