@@ -26,6 +26,21 @@ __all__ = [
 ]
 
 
+def check_guidance_interval(value: Any) -> tuple[float, float] | None:
+    """``(low, high)`` noise levels with ``0 <= low < high``, or None; ValueError otherwise."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, (str, bytes)):
+            raise TypeError
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"needs two numbers [low, high], got {value!r}") from None
+    if not 0.0 <= low < high:
+        raise ValueError(f"needs 0 <= low < high, got [{low:g}, {high:g}]")
+    return low, high
+
+
 def check_sampler(name: str) -> str:
     """``name`` if a registered sampler (of any plugin) answers to it, else a ValueError."""
     from core.components import get_entry
@@ -325,6 +340,17 @@ class DDPMConfig(ComponentConfig):
         description="default classifier-free guidance scale of sample() (1 = none; needs "
         "label_dropout > 0 otherwise)",
     )
+    guidance_interval: tuple[float, float] | None = runtime(
+        None,
+        description="guide only at noise levels sigma = sqrt((1 - alpha_bar) / alpha_bar) in "
+        "(low, high], the conditional prediction alone elsewhere (Kynkaanniemi et al. 2024); "
+        "None guides every step",
+    )
+
+    @field_validator("guidance_interval")
+    @classmethod
+    def _interval(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        return check_guidance_interval(value)
 
     @model_validator(mode="before")
     @classmethod

@@ -12,7 +12,7 @@ from core import BaseModel
 from core.batches import unpack_batch
 from core.components import build, get_entry
 from core.errors import ConfigError, CoreError, DataError
-from core_diffusion.configs import DDPMConfig
+from core_diffusion.configs import DDPMConfig, check_guidance_interval
 
 __all__ = ["DDPM"]
 
@@ -212,6 +212,7 @@ class DDPM(BaseModel):
         *,
         batch_size: int | None = None,
         guidance_scale: float | None = None,
+        guidance_interval: tuple[float, float] | None = None,
         **kwargs: Any,
     ) -> torch.Tensor:
         """``n`` samples (or ``batch_size=``, the seed's name); images are clamped to [-1, 1].
@@ -223,6 +224,9 @@ class DDPM(BaseModel):
         (default: the model's ``guidance_scale``) applies classifier-free guidance with any
         sampler: ``eps = eps_uncond + s (eps_cond - eps_uncond)``, both from one batched call
         of the network; it needs a model trained with ``label_dropout > 0``.
+        ``guidance_interval`` ``(low, high)`` (default: the model's) guides only the steps whose
+        noise level ``sigma = sqrt((1 - alpha_bar) / alpha_bar)`` lies in ``(low, high]``; the
+        others take the conditional prediction alone, one network batch of ``n``.
         """
         n = self._sample_count(n, batch_size)
         steps = steps if steps is not None else self.config.sample_steps
@@ -237,7 +241,7 @@ class DDPM(BaseModel):
         if steps is not None:
             options["steps"] = steps
         conditioning = self._sample_conditioning(n, kwargs)
-        model_fn = self._guided(guidance_scale, conditioning)
+        model_fn = self._guided(guidance_scale, guidance_interval, conditioning)
         images = not self.config.data_dim
         clip = 1.0 if images and self.config.clip_denoised else None
         was_training = self.training
@@ -275,9 +279,14 @@ class DDPM(BaseModel):
             raise ConfigError(f"ddpm.sample: n must be a positive integer, got {n!r}")
         return n
 
-    def _guided(self, scale: float | None, conditioning: dict[str, Any]) -> Any:
+    def _guided(self, scale: float | None, interval: Any, conditioning: dict[str, Any]) -> Any:
         """The network, or a classifier-free-guided wrapper of it when ``scale`` != 1."""
         scale = self.config.guidance_scale if scale is None else scale
+        interval = self.config.guidance_interval if interval is None else interval
+        try:
+            interval = check_guidance_interval(interval)
+        except ValueError as exc:
+            raise ConfigError(f"ddpm.sample: guidance_interval {exc}") from None
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale < 0:
             raise ConfigError(f"ddpm.sample: guidance_scale must be a number >= 0, got {scale!r}")
         scale = float(scale)
@@ -298,14 +307,27 @@ class DDPM(BaseModel):
         if "y" not in conditioning:
             raise ConfigError("ddpm.sample: classifier-free guidance needs class labels y")
         network = self.network
+        alpha_bars = self.schedule.alpha_bars.double()
 
         def guided(x: torch.Tensor, t: torch.Tensor, y: torch.Tensor, **rest: Any) -> torch.Tensor:
+            if interval is not None:
+                a = alpha_bars.to(t.device)[t]
+                sigma = ((1 - a) / a).sqrt()
+                inside = (sigma > interval[0]) & (sigma <= interval[1])
+                if not inside.any():
+                    return network(x, t, y=y, **rest)
+                if not inside.all():  # one call may mix noise levels: guide only those inside
+                    weight = torch.where(inside, scale, 1.0).to(x.dtype)
+                    return _guide(x, t, y, rest, weight.view(-1, *([1] * (x.ndim - 1))))
+            return _guide(x, t, y, rest, scale)
+
+        def _guide(x, t, y, rest, weight):
             both = {k: torch.cat([v, v]) for k, v in rest.items() if torch.is_tensor(v)}
             labels = torch.cat([y, torch.full_like(y, null)])
             out = network(torch.cat([x, x]), torch.cat([t, t]), y=labels, **{**rest, **both})
             cond, uncond = out.chunk(2)
             # linear in the output, so the same for epsilon, v and x0 predictions
-            return uncond + scale * (cond - uncond)
+            return uncond + weight * (cond - uncond)
 
         return guided
 

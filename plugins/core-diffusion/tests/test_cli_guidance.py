@@ -48,6 +48,12 @@ def test_core_sample_with_class_and_guidance(guided_run, capsys):
     assert main(["sample", str(guided_run), "-n", "4", "--class", "7", "--guidance", "3"]) == 0
     assert "wrote 4 samples" in capsys.readouterr().out
     assert main(["sample", str(guided_run), "-n", "4", "--guidance", "-1"]) == 2
+    interval = ["--sampler-option", "guidance_interval=[0.3,5]"]
+    assert main(["sample", str(guided_run), "-n", "4", "--guidance", "3", *interval]) == 0
+    capsys.readouterr()
+    bad = ["--sampler-option", "guidance_interval=[5,0.3]"]
+    assert main(["sample", str(guided_run), "-n", "4", "--guidance", "3", *bad]) == 2
+    assert "guidance_interval needs 0 <= low < high" in capsys.readouterr().err
 
 
 def test_a_model_without_label_dropout_refuses_guidance(tmp_path, monkeypatch, capsys):

@@ -76,7 +76,7 @@ def test_guidance_is_one_batched_call_combining_the_two_predictions():
     )
     # the combination, from the same two predictions
     x, t, y = first["x"][:4], first["t"][:4], first["y"][:4]
-    guided = m._guided(3.0, {"y": y})
+    guided = m._guided(3.0, None, {"y": y})
     with torch.no_grad():
         cond, uncond = m.network(x, t, y=y), m.network(x, t, y=torch.full_like(y, 3))
         assert torch.allclose(guided(x, t, y=y), uncond + 3.0 * (cond - uncond), atol=1e-5)
@@ -106,6 +106,59 @@ def test_guidance_works_with_every_sampler(sampler):
     assert out.shape == (3, 1, 8, 8) and torch.isfinite(out).all()
     assert len(calls) == m.last_nfe and all(c["x"].shape[0] == 6 for c in calls)
     assert m.last_nfe == (7 if sampler == "heun-karras" else 4)
+
+
+def test_guidance_interval_guides_only_the_noise_levels_inside_it():
+    torch.manual_seed(0)
+    m = tiny(label_dropout=0.1)
+    with torch.no_grad():
+        m.network.label_emb.weight.normal_(0, 3)
+    ab = m.schedule.alpha_bars.double()
+    sigma = ((1 - ab) / ab).sqrt()
+    low, high = sigma[10].item(), sigma[30].item()  # guide t in 11..30
+    calls = spy_on(m)
+    y = torch.tensor([0, 1, 2, 0])
+    out = m.sample(
+        4, sampler="ddim", steps=50, y=y, guidance_scale=3.0, guidance_interval=(low, high)
+    )
+    assert torch.isfinite(out).all() and m.last_nfe == 50
+    guided_t = sorted(c["t"][0].item() for c in calls if c["x"].shape[0] == 8)
+    assert guided_t == list(range(11, 31))  # (low, high]: the others are one conditional batch
+    assert all(c["x"].shape[0] == 4 for c in calls if not 11 <= c["t"][0].item() <= 30)
+    # a call mixing noise levels guides each sample by its own level
+    guided = m._guided(3.0, (low, high), {"y": y})
+    x, t = torch.randn(4, 1, 8, 8), torch.tensor([5, 20, 40, 30])
+    with torch.no_grad():
+        cond, uncond = m.network(x, t, y=y), m.network(x, t, y=torch.full_like(y, 3))
+        want = torch.where(
+            ((t > 10) & (t <= 30)).view(-1, 1, 1, 1), uncond + 3.0 * (cond - uncond), cond
+        )
+        assert torch.allclose(guided(x, t, y=y), want, atol=1e-5)
+    # the model's default applies when none is given; one covering every level is plain guidance
+    m.apply_runtime_overrides(guidance_interval=(0.0, 1e9))
+    g, h = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    a = m.sample(4, sampler="ddim", steps=5, y=y, generator=g, guidance_scale=3.0)
+    m.apply_runtime_overrides(guidance_interval=None)
+    assert torch.equal(
+        a, m.sample(4, sampler="ddim", steps=5, y=y, generator=h, guidance_scale=3.0)
+    )
+
+
+@pytest.mark.parametrize(
+    ("interval", "message"),
+    [
+        ((2.0, 1.0), "0 <= low < high"),
+        ((-1.0, 1.0), "0 <= low < high"),
+        ("12", "two numbers"),
+        ([1.0], "two numbers"),
+    ],
+)
+def test_guidance_interval_refuses_bad_bounds(interval, message):
+    m = tiny(label_dropout=0.1)
+    with pytest.raises(core.ConfigError, match=f"guidance_interval.*{message}"):
+        m.sample(2, sampler="ddim", steps=2, y=0, guidance_scale=2.0, guidance_interval=interval)
+    with pytest.raises(core.ConfigError, match="guidance_interval"):
+        tiny(label_dropout=0.1, guidance_interval=interval)
 
 
 def test_v_prediction_guidance():
