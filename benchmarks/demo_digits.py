@@ -67,6 +67,11 @@ RECIPES: dict[str, tuple[str, list[str]]] = {
         ["model.loss_weighting=min-snr", "model.prediction=v"],
     ),
     "mnist5k": ("examples/mnist5k.yaml", []),
+    # examples/mnist5k.yaml before the guidance interval and the longer training
+    "mnist5k-previous": (
+        "examples/mnist5k.yaml",
+        ["train.steps=2000", "model.guidance_interval=null"],
+    ),
 }
 
 
@@ -80,6 +85,71 @@ def summarise(values: list[float]) -> dict[str, float]:
         "std": statistics.stdev(values) if len(values) > 1 else 0.0,
         "min": min(values),
         "max": max(values),
+    }
+
+
+_REFERENCES: dict[str, dict] = {}
+
+
+def reference_set(data: dict, n: int) -> dict:
+    """Test/train images of a data section, the scorers and the real-data bounds (cached)."""
+    import torch
+
+    import core
+    from core.metrics.evaluate import _stack, _to_symmetric, reference_data
+
+    key = json.dumps([data, n], sort_keys=True)
+    if key in _REFERENCES:
+        return _REFERENCES[key]
+    test, train_set = reference_data(data, "test"), reference_data(data, "train")
+    value_range = getattr(test, "value_range", None)
+    test_x, test_y = _stack(test)
+    train_x, _ = _stack(train_set)
+    test_x, train_x = _to_symmetric(test_x, value_range), _to_symmetric(train_x, value_range)
+    fid = core.build("metric", {"type": "feature-fid"})
+    accuracy = core.build("metric", {"type": "accuracy"})
+    pick = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(0))[:n]
+    flat_train = train_x.flatten(1)
+    test_nn = torch.cdist(test_x.flatten(1), flat_train).min(1).values
+    _REFERENCES[key] = {
+        "test": test_x,
+        "train": flat_train,
+        "fid": fid,
+        "accuracy": accuracy,
+        "n": n,
+        "fid_floor": fid(train_x[pick], test_x)["feature_fid"],
+        "accuracy_ceiling": accuracy(test_x, labels=test_y)["accuracy"],
+        "test_to_train_median": test_nn.median().item(),
+    }
+    return _REFERENCES[key]
+
+
+def score_samples(model, ref: dict, sampler: str, steps: int, guidance: float) -> dict:
+    """Draw ``ref["n"]`` samples (labels 0..9 in turn, seed 0) and score them three ways."""
+    import torch
+
+    from core.sampling import draw_samples
+
+    labels = torch.arange(ref["n"]) % model.num_classes
+    start = time.perf_counter()
+    samples = draw_samples(
+        model, ref["n"], sampler=sampler, steps=steps, seed=0, y=labels, guidance_scale=guidance
+    ).clamp(-1, 1)
+    sample_seconds = time.perf_counter() - start
+    nearest = torch.cdist(samples.flatten(1), ref["train"]).min(1).values
+    return {
+        "sampler": sampler,
+        "steps": steps,
+        "nfe": model.last_nfe,
+        "guidance": guidance,
+        "guidance_interval": getattr(model.config, "guidance_interval", None),
+        "feature_fid": ref["fid"](samples, ref["test"])["feature_fid"],
+        "fid_floor": ref["fid_floor"],
+        "accuracy": ref["accuracy"](samples, labels=labels)["accuracy"],
+        "accuracy_ceiling": ref["accuracy_ceiling"],
+        "sample_to_train_median": nearest.median().item(),
+        "test_to_train_median": ref["test_to_train_median"],
+        "sample_seconds": sample_seconds,
     }
 
 
@@ -155,8 +225,6 @@ def main() -> None:
     import torch
 
     import core
-    from core.metrics.evaluate import _stack, _to_symmetric, reference_data
-    from core.sampling import draw_samples
     from core.training import train
 
     out_path = Path(args.out)
@@ -172,36 +240,6 @@ def main() -> None:
             "command": " ".join(["python", "benchmarks/demo_digits.py", *sys.argv[1:]]),
         }
     )
-    references: dict[str, dict] = {}
-
-    def reference(config: dict) -> dict:
-        """Test/train images of the config's data, the scorers and the real-data bounds."""
-        data = config["data"]
-        key = json.dumps(data, sort_keys=True)
-        if key in references:
-            return references[key]
-        test, train_set = reference_data(data, "test"), reference_data(data, "train")
-        value_range = getattr(test, "value_range", None)
-        test_x, test_y = _stack(test)
-        train_x, _ = _stack(train_set)
-        test_x, train_x = _to_symmetric(test_x, value_range), _to_symmetric(train_x, value_range)
-        fid = core.build("metric", {"type": "feature-fid"})
-        accuracy = core.build("metric", {"type": "accuracy"})
-        n = args.n or int((config.get("evaluate") or {}).get("n", 1000))
-        pick = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(0))[:n]
-        flat_train = train_x.flatten(1)
-        test_nn = torch.cdist(test_x.flatten(1), flat_train).min(1).values
-        references[key] = {
-            "test": test_x,
-            "train": flat_train,
-            "fid": fid,
-            "accuracy": accuracy,
-            "n": n,
-            "fid_floor": fid(train_x[pick], test_x)["feature_fid"],
-            "accuracy_ceiling": accuracy(test_x, labels=test_y)["accuracy"],
-            "test_to_train_median": test_nn.median().item(),
-        }
-        return references[key]
 
     def write() -> None:
         summary: dict[str, dict] = {}
@@ -261,7 +299,8 @@ def main() -> None:
             seconds = time.perf_counter() - start
             cpu_seconds = time.process_time() - cpu_start
             load_after = os.getloadavg()
-            ref = reference(config)
+            n = args.n or int((config.get("evaluate") or {}).get("n", 1000))
+            ref = reference_set(config["data"], n)
             model = core.build_model(str(run_dir / "final")).eval()
             torch.set_num_threads(int(config["train"].get("threads") or 1))
             sample_cfg = config.get("sample") or {}
@@ -277,36 +316,10 @@ def main() -> None:
             )
             if getattr(model, "null_class", None) is None:  # trained without label dropout
                 guidances = [1.0]
-            n = ref["n"]
-            labels = torch.arange(n) % model.num_classes
             scores = []
             for sampler, steps in samplers:
                 for guidance in guidances:
-                    t0 = time.perf_counter()
-                    samples = draw_samples(
-                        model,
-                        n,
-                        sampler=sampler,
-                        steps=steps,
-                        seed=0,
-                        y=labels,
-                        guidance_scale=guidance,
-                    ).clamp(-1, 1)
-                    sample_seconds = time.perf_counter() - t0
-                    nearest = torch.cdist(samples.flatten(1), ref["train"]).min(1).values
-                    score = {
-                        "sampler": sampler,
-                        "steps": steps,
-                        "nfe": model.last_nfe,
-                        "guidance": guidance,
-                        "feature_fid": ref["fid"](samples, ref["test"])["feature_fid"],
-                        "fid_floor": ref["fid_floor"],
-                        "accuracy": ref["accuracy"](samples, labels=labels)["accuracy"],
-                        "accuracy_ceiling": ref["accuracy_ceiling"],
-                        "sample_to_train_median": nearest.median().item(),
-                        "test_to_train_median": ref["test_to_train_median"],
-                        "sample_seconds": sample_seconds,
-                    }
+                    score = score_samples(model, ref, sampler, steps, guidance)
                     scores.append(score)
                     print(
                         f"{recipe} seed {seed} {sampler}-{steps} g{guidance:g}: "

@@ -1,0 +1,167 @@
+"""Feature-FID against training seconds: every kept checkpoint of one or more runs, scored.
+
+For each ``--run LABEL=DIR`` (a run trained with ``train.keep_checkpoints`` high enough to keep
+every ``checkpoints/step_<N>``, e.g. by ``benchmarks/demo_digits.py --keep-runs --set
+train.keep_checkpoints=20``) it loads the EMA weights of each checkpoint, draws ``--n``
+class-conditional samples with the run's sampler and guidance (labels 0..9 in turn, sampling
+seed 0, as ``benchmarks/demo_digits.py`` draws them) and scores them the same three ways:
+feature-FID against the test split, class accuracy, and the median distance of a sample to its
+nearest training image. The training seconds of step N are the trainer's ``time`` field of
+step N in the run's ``metrics.jsonl``: wall seconds since training began, checkpoint writes
+included (checkpoint steps are multiples of ``log_every`` in core's configs; otherwise the
+last logged step before N is scaled to N).
+
+Writes the points to ``--out`` after each one (``--resume`` skips points already there) and,
+with ``--plot``, feature-FID and accuracy against training seconds, one line per run.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/fid_vs_time.py \\
+        --run "new recipe=runs/exp_m3k/mnist5k_seed0" \\
+        --run "previous recipe=runs/exp_m3k/mnist5k-previous_seed0" \\
+        --out benchmarks/results/mnist5k_fid_vs_time.json --plot docs/images/mnist5k_fid_vs_time.png
+    .venv/bin/python benchmarks/fid_vs_time.py --out benchmarks/results/mnist5k_fid_vs_time.json \\
+        --plot docs/images/mnist5k_fid_vs_time.png --plot-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def train_seconds(run_dir: Path) -> dict[int, float]:
+    """Wall seconds since training began at each logged step, from the run's ``metrics.jsonl``."""
+    at = {}
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        if "time" in record:
+            at[record["step"]] = record["time"]
+    return at
+
+
+def plot(record: dict, out: str) -> None:
+    """feature-FID and accuracy against training seconds, one line per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_fid, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    floor = ceiling = None
+    for label, points in record["runs"].items():
+        points = sorted(points, key=lambda p: p["train_seconds"])
+        seconds = [p["train_seconds"] for p in points]
+        ax_fid.plot(seconds, [p["feature_fid"] for p in points], "o-", label=label)
+        ax_acc.plot(seconds, [p["accuracy"] for p in points], "o-", label=label)
+        floor, ceiling = points[0]["fid_floor"], points[0]["accuracy_ceiling"]
+    ax_fid.axhline(floor, color="grey", ls="--", label=f"floor {floor:.2f}")
+    ax_fid.axhline(2 * floor, color="red", ls=":", label=f"goal: 2x floor ({2 * floor:.2f})")
+    ax_acc.axhline(ceiling, color="grey", ls="--", label=f"ceiling {ceiling:.3f}")
+    ax_acc.axhline(0.95, color="red", ls=":", label="goal 0.95")
+    ax_fid.set(
+        xlabel="training seconds (one CPU thread)",
+        ylabel="feature-FID",
+        yscale="log",
+        title="feature-FID (log scale)",
+    )
+    ax_acc.set(xlabel="training seconds (one CPU thread)", ylabel="class accuracy")
+    ax_acc.set_title("accuracy")
+    for ax in (ax_fid, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100, metadata={"Software": None})
+    print(f"wrote {out}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", action="append", default=[], help="LABEL=RUN_DIR, repeatable")
+    parser.add_argument("--n", type=int, default=None, help="samples (default: evaluate.n)")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks/results/fid_vs_time.json"))
+    parser.add_argument("--resume", action="store_true", help="skip points already in --out")
+    parser.add_argument("--plot", help="write the plot to this PNG")
+    parser.add_argument("--plot-only", action="store_true", help="only plot what --out holds")
+    args = parser.parse_args()
+    out_path = Path(args.out)
+    if args.plot_only:
+        plot(json.loads(out_path.read_text()), args.plot)
+        return
+
+    import torch
+    from demo_digits import reference_set, score_samples
+
+    import core
+    from core.training.checkpoint import checkpoint_step, list_checkpoints
+    from core.weights import load_weights
+
+    record: dict = {"runs": {}}
+    if args.resume and out_path.is_file():
+        record = json.loads(out_path.read_text())
+    record.update(
+        {
+            "benchmark": "fid_vs_time",
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
+            "command": " ".join(["python", "benchmarks/fid_vs_time.py", *sys.argv[1:]]),
+        }
+    )
+    torch.set_num_threads(1)
+    for spec in args.run:
+        label, sep, directory = spec.partition("=")
+        if not sep:
+            parser.error(f"--run needs LABEL=RUN_DIR, got {spec!r}")
+        run_dir = Path(directory)
+        checkpoints = list_checkpoints(run_dir)
+        if not checkpoints:
+            parser.error(f"{run_dir}: no checkpoints/step_<N> to score")
+        config = core.Config(run_dir / "config.yaml").to_dict()
+        sample = config.get("sample") or {}
+        ref = reference_set(config["data"], args.n or int(config["evaluate"]["n"]))
+        seconds = train_seconds(run_dir)
+        points = record["runs"].setdefault(label, [])
+        done = {p["step"] for p in points}
+        for checkpoint in checkpoints:
+            step = checkpoint_step(checkpoint)
+            if step in done:
+                continue
+            model = core.build("model", config["model"], where="model")
+            load_weights(model, checkpoint / "ema.safetensors")
+            model.eval()
+            score = score_samples(
+                model,
+                ref,
+                sample["sampler"],
+                sample["steps"],
+                float(sample.get("guidance_scale") or 1.0),
+            )
+            logged = max(s for s in seconds if s <= step)
+            points.append(
+                {
+                    "step": step,
+                    "train_seconds": seconds[logged] * step / logged,
+                    "run_dir": str(run_dir),
+                    **score,
+                }
+            )
+            print(
+                f"{label} step {step} ({points[-1]['train_seconds']:.0f} s): feature-FID "
+                f"{score['feature_fid']:.3f} (floor {score['fid_floor']:.3f}) accuracy "
+                f"{score['accuracy']:.4f} nearest-train median "
+                f"{score['sample_to_train_median']:.3f} (test {score['test_to_train_median']:.3f})",
+                flush=True,
+            )
+            record["date"] = time.strftime("%Y-%m-%d")
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            out_path.write_text(json.dumps(record, indent=2))
+    if args.plot:
+        plot(record, args.plot)
+
+
+if __name__ == "__main__":
+    main()
