@@ -29,7 +29,6 @@ import json
 import os
 import platform
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,7 +94,7 @@ def main() -> None:
         return
 
     import torch
-    from demo_digits import reference_set, score_samples
+    from demo_digits import reference_set, save_record, score_line, score_samples
 
     import core
     from core.training.checkpoint import checkpoint_step, list_checkpoints
@@ -149,16 +148,9 @@ def main() -> None:
                     **score,
                 }
             )
-            print(
-                f"{label} step {step} ({points[-1]['train_seconds']:.0f} s): feature-FID "
-                f"{score['feature_fid']:.3f} (floor {score['fid_floor']:.3f}) accuracy "
-                f"{score['accuracy']:.4f} nearest-train median "
-                f"{score['sample_to_train_median']:.3f} (test {score['test_to_train_median']:.3f})",
-                flush=True,
-            )
-            record["date"] = time.strftime("%Y-%m-%d")
-            out_path.parent.mkdir(parents=True, exist_ok=True)
-            out_path.write_text(json.dumps(record, indent=2))
+            seconds_now = points[-1]["train_seconds"]
+            print(f"{label} step {step} ({seconds_now:.0f} s): {score_line(score)}", flush=True)
+            save_record(out_path, record)
     if args.plot:
         plot(record, args.plot)
 

@@ -3,6 +3,8 @@ weighting and ``sample(batch_size=...)``."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -234,3 +236,17 @@ def test_min_snr_weighting():
     assert out["mse"].item() == pytest.approx(per.mean().item(), rel=1e-4)
     v = tiny(TINY_UNET, loss_weighting="min-snr", prediction="v")
     assert v.compute_loss(x)["loss"].item() > 0
+
+
+def test_an_unbounded_interval_overrides_the_models_for_one_call():
+    """``sample(guidance_interval=(0, inf))`` guides every step; a config must stay finite."""
+    m = tiny(label_dropout=0.1, guidance_interval=(0.5, 2.0))
+    y = torch.tensor([0, 1])
+    calls = spy_on(m)
+    m.sample(2, sampler="ddim", steps=5, y=y, guidance_scale=2.0, guidance_interval=(0, math.inf))
+    assert [c["x"].shape[0] for c in calls] == [4] * 5
+    calls.clear()
+    m.sample(2, sampler="ddim", steps=5, y=y, guidance_scale=2.0)  # the model's own again
+    assert any(c["x"].shape[0] == 2 for c in calls)
+    with pytest.raises(core.ConfigError, match="guidance_interval"):
+        tiny(label_dropout=0.1, guidance_interval=(0.0, math.inf))

@@ -1,0 +1,85 @@
+"""One trained run's final model scored over guidance scales and guidance intervals.
+
+Loads ``--run``'s ``final/`` (EMA) weights and, for every scale in ``--guidance`` and interval
+in ``--intervals``, draws ``--n`` samples with the run's sampler (labels 0..9 in turn, sampling
+seed 0) and scores them as ``benchmarks/demo_digits.py`` does: feature-FID against the test
+split with its floor, class accuracy with its ceiling, and the median distance of a sample to
+its nearest training image. An interval is ``LOW:HIGH`` (guide only at noise levels sigma in
+(LOW, HIGH]) or ``all`` (guide at every step). Writes ``--out`` after each point.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/guidance_grid.py \\
+        --run runs/exp_m3k/mnist5k_seed0 --guidance 1.75,2,2.5 --intervals all,0.3:5 \\
+        --out benchmarks/results/mnist5k_guidance.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def parse_interval(text: str) -> tuple[float, float]:
+    """``all`` -> every step (0, inf); ``LOW:HIGH`` -> (LOW, HIGH)."""
+    if text == "all":
+        return 0.0, math.inf
+    low, sep, high = text.partition(":")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"an interval is LOW:HIGH or all, got {text!r}")
+    return float(low), float(high)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", required=True, help="a run directory with final/ weights")
+    parser.add_argument("--guidance", default="2", help="comma-separated guidance scales")
+    parser.add_argument("--intervals", default="all", help="comma-separated, LOW:HIGH or all")
+    parser.add_argument("--n", type=int, default=None, help="samples (default: evaluate.n)")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks/results/guidance_grid.json"))
+    args = parser.parse_args()
+    try:
+        intervals = [parse_interval(part) for part in args.intervals.split(",")]
+    except (argparse.ArgumentTypeError, ValueError) as exc:
+        parser.error(str(exc))
+
+    import torch
+    from demo_digits import reference_set, save_record, score_line, score_samples
+
+    import core
+
+    torch.set_num_threads(1)
+    run_dir = Path(args.run)
+    config = core.Config(run_dir / "config.yaml").to_dict()
+    sample = config.get("sample") or {}
+    ref = reference_set(config["data"], args.n or int(config["evaluate"]["n"]))
+    model = core.build_model(str(run_dir / "final")).eval()
+    record = {
+        "benchmark": "guidance_grid",
+        "run": str(run_dir),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
+        "command": " ".join(["python", "benchmarks/guidance_grid.py", *sys.argv[1:]]),
+        "points": [],
+    }
+    out_path = Path(args.out)
+    for interval in intervals:
+        for guidance in (float(g) for g in args.guidance.split(",")):
+            score = score_samples(
+                model, ref, sample["sampler"], sample["steps"], guidance, interval
+            )
+            if math.isinf(interval[1]):
+                score["guidance_interval"] = "all"
+            record["points"].append(score)
+            interval_text = score["guidance_interval"]
+            print(
+                f"guidance {guidance:g} interval {interval_text}: {score_line(score)}", flush=True
+            )
+            save_record(out_path, record)
+
+
+if __name__ == "__main__":
+    main()
