@@ -17,8 +17,8 @@ with ``--plot``, feature-FID and accuracy against training seconds, one line per
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/fid_vs_time.py \\
         --run "new recipe=runs/exp_m3k/mnist5k_seed0" \\
         --run "previous recipe=runs/exp_m3k/mnist5k-previous_seed0" \\
-        --out benchmarks/results/mnist5k_fid_vs_time.json --plot docs/images/mnist5k_fid_vs_time.png
-    .venv/bin/python benchmarks/fid_vs_time.py --out benchmarks/results/mnist5k_fid_vs_time.json \\
+        --out benchmarks/results/fid_vs_time.json --plot docs/images/mnist5k_fid_vs_time.png
+    .venv/bin/python benchmarks/fid_vs_time.py --out benchmarks/results/fid_vs_time.json \\
         --plot docs/images/mnist5k_fid_vs_time.png --plot-only
 """
 
@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import sys
 from pathlib import Path
 
@@ -107,7 +108,7 @@ def main() -> None:
         {
             "benchmark": "fid_vs_time",
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
-            "command": " ".join(["python", "benchmarks/fid_vs_time.py", *sys.argv[1:]]),
+            "command": shlex.join(["python", "benchmarks/fid_vs_time.py", *sys.argv[1:]]),
         }
     )
     torch.set_num_threads(1)

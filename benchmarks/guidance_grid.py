@@ -9,7 +9,7 @@ its nearest training image. An interval is ``LOW:HIGH`` (guide only at noise lev
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/guidance_grid.py \\
         --run runs/exp_m3k/mnist5k_seed0 --guidance 1.75,2,2.5 --intervals all,0.3:5 \\
-        --out benchmarks/results/mnist5k_guidance.json
+        --out benchmarks/results/guidance_grid.json
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import argparse
 import math
 import os
 import platform
+import shlex
 import sys
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def main() -> None:
         "benchmark": "guidance_grid",
         "run": str(run_dir),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
-        "command": " ".join(["python", "benchmarks/guidance_grid.py", *sys.argv[1:]]),
+        "command": shlex.join(["python", "benchmarks/guidance_grid.py", *sys.argv[1:]]),
         "points": [],
     }
     out_path = Path(args.out)

@@ -1136,6 +1136,57 @@ def demo_digits(s: Section, r: dict[str, Any]) -> None:
     )
 
 
+def _scored(point: dict[str, Any]) -> dict[str, Any]:
+    """The three scores of one sample set (benchmarks/demo_digits.py's score_samples)."""
+    return {
+        "fid": point["feature_fid"],
+        "floor": point["fid_floor"],
+        "acc": point["accuracy"],
+        "memo": point["sample_to_train_median"],
+        "test_memo": point["test_to_train_median"],
+    }
+
+
+SCORE_COLUMNS = [
+    Col("feature-FID", "fid", sig),
+    Col("floor", "floor", sig),
+    Col("accuracy", "acc", lambda v: f"{v:.4f}"),
+    Col("nearest-train distance, median", "memo", sig),
+    Col("same for test images", "test_memo", sig),
+]
+
+
+@renders("fid_vs_time")
+def fid_vs_time(s: Section, r: dict[str, Any]) -> None:
+    rows = [
+        {"run": label, "step": p["step"], "seconds": p["train_seconds"], **_scored(p)}
+        for label, points in r["runs"].items()
+        for p in sorted(points, key=lambda p: p["step"])
+    ]
+    columns = [Col("run", "run"), Col("step", "step"), Col("training (s)", "seconds", sig)]
+    s.table(columns + SCORE_COLUMNS, rows)
+
+
+@renders("guidance_grid")
+def guidance_grid(s: Section, r: dict[str, Any]) -> None:
+    rows = [
+        {
+            "guidance": p["guidance"],
+            "interval": p["guidance_interval"],
+            "sampler": f"{p['sampler']}-{p['steps']}",
+            **_scored(p),
+        }
+        for p in r["points"]
+    ]
+    columns = [
+        Col("guidance", "guidance", sig),
+        Col("guided noise levels (sigma)", "interval", str),
+        Col("sampler", "sampler"),
+    ]
+    s.add(f"Run: `{r['run']}` (its final EMA weights).")
+    s.table(columns + SCORE_COLUMNS, rows)
+
+
 @renders("demo_time")
 def demo_time(s: Section, r: dict[str, Any]) -> None:
     rows = []
