@@ -167,7 +167,10 @@ def score_samples(
         "steps": steps,
         "nfe": model.last_nfe,
         "guidance": guidance,
-        "guidance_interval": list(interval or model.config.guidance_interval or ()) or None,
+        "guidance_interval": list(
+            interval or getattr(model.config, "guidance_interval", None) or ()
+        )
+        or None,
         "feature_fid": ref["fid"](samples, ref["test"])["feature_fid"],
         "fid_floor": ref["fid_floor"],
         "accuracy": ref["accuracy"](samples, labels=labels)["accuracy"],
