@@ -2,9 +2,10 @@
 
 For each ``--run LABEL=DIR`` (a run trained with ``train.keep_checkpoints`` high enough to keep
 every ``checkpoints/step_<N>``, e.g. by ``benchmarks/demo_digits.py --keep-runs --set
-train.keep_checkpoints=20``) it loads the EMA weights of each checkpoint, draws ``--n``
-class-conditional samples with the run's sampler and guidance (labels 0..9 in turn, sampling
-seed 0, as ``benchmarks/demo_digits.py`` draws them) and scores them the same three ways:
+train.keep_checkpoints=20``) it loads the EMA weights of each checkpoint (the raw ones when
+the run kept no EMA), draws ``--n`` class-conditional samples with the run's sampler and
+guidance (labels 0..9 in turn, sampling seed 0, as ``benchmarks/demo_digits.py`` draws them)
+and scores them the same three ways:
 feature-FID against the test split, class accuracy, and the median distance of a sample to its
 nearest training image. The training seconds of step N are the trainer's ``time`` field of
 step N in the run's ``metrics.jsonl``: wall seconds since training began, checkpoint writes
@@ -90,6 +91,8 @@ def main() -> None:
     parser.add_argument("--plot-only", action="store_true", help="only plot what --out holds")
     args = parser.parse_args()
     out_path = Path(args.out)
+    if args.plot_only and not args.plot:
+        parser.error("--plot-only needs --plot PNG")
     if args.plot_only:
         plot(json.loads(out_path.read_text()), args.plot)
         return
@@ -131,7 +134,8 @@ def main() -> None:
             if step in done:
                 continue
             model = core.build("model", config["model"], where="model")
-            load_weights(model, checkpoint / "ema.safetensors")
+            ema = checkpoint / "ema.safetensors"  # the raw weights when trained without EMA
+            load_weights(model, ema if ema.is_file() else checkpoint / "model.safetensors")
             model.eval()
             score = score_samples(
                 model,
