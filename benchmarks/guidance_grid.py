@@ -1,15 +1,19 @@
-"""One trained run's final model scored over guidance scales and guidance intervals.
+"""Trained runs' final models scored over guidance scales and guidance intervals.
 
-Loads ``--run``'s ``final/`` (EMA) weights and, for every scale in ``--guidance`` and interval
-in ``--intervals``, draws ``--n`` samples with the run's sampler (labels 0..9 in turn, sampling
-seed 0) and scores them as ``benchmarks/demo_digits.py`` does: feature-FID against the test
-split with its floor, class accuracy with its ceiling, and the median distance of a sample to
-its nearest training image. An interval is ``LOW:HIGH`` (guide only at noise levels sigma in
-(LOW, HIGH]) or ``all`` (guide at every step). Writes ``--out`` after each point.
+Loads the ``final/`` (EMA) weights of each ``--run`` (repeatable) and, for every scale in
+``--guidance`` and interval in ``--intervals``, draws ``--n`` samples with the run's sampler
+(labels 0..9 in turn, sampling seed 0) and scores them as ``benchmarks/demo_digits.py`` does:
+feature-FID against the test split with its floor, class accuracy with its ceiling, and the
+median distance of a sample to its nearest training image. An interval is ``LOW:HIGH`` (guide
+only at noise levels sigma in (LOW, HIGH]) or ``all`` (guide at every step). Writes ``--out``
+after each point.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/guidance_grid.py \\
-        --run runs/exp_m3k/mnist5k_seed0 --guidance 1.75,2,2.5 --intervals all,0.3:5 \\
+        --run runs/exp_m3k/mnist5k_seed0 --guidance 1.5,2,2.5 --intervals all,0.3:5 \\
         --out benchmarks/results/guidance_grid.json
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/guidance_grid.py \\
+        --run runs/exp_m3k/mnist5k_seed0 --run runs/exp_m3k/mnist5k_seed1 ... \\
+        --guidance 2.25,2.5 --intervals 0.3:5 --out /tmp/seeds.json
 """
 
 from __future__ import annotations
@@ -37,7 +41,9 @@ def parse_interval(text: str) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", required=True, help="a run directory with final/ weights")
+    parser.add_argument(
+        "--run", action="append", required=True, help="a run directory with final/, repeatable"
+    )
     parser.add_argument("--guidance", default="2", help="comma-separated guidance scales")
     parser.add_argument("--intervals", default="all", help="comma-separated, LOW:HIGH or all")
     parser.add_argument("--n", type=int, default=None, help="samples (default: evaluate.n)")
@@ -54,32 +60,35 @@ def main() -> None:
     import core
 
     torch.set_num_threads(1)
-    run_dir = Path(args.run)
-    config = core.Config(run_dir / "config.yaml").to_dict()
-    sample = config.get("sample") or {}
-    ref = reference_set(config["data"], args.n or int(config["evaluate"]["n"]))
-    model = core.build_model(str(run_dir / "final")).eval()
     record = {
         "benchmark": "guidance_grid",
-        "run": str(run_dir),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
         "command": shlex.join(["python", "benchmarks/guidance_grid.py", *sys.argv[1:]]),
         "points": [],
     }
     out_path = Path(args.out)
-    for interval in intervals:
-        for guidance in (float(g) for g in args.guidance.split(",")):
-            score = score_samples(
-                model, ref, sample["sampler"], sample["steps"], guidance, interval
-            )
-            if math.isinf(interval[1]):
-                score["guidance_interval"] = "all"
-            record["points"].append(score)
-            interval_text = score["guidance_interval"]
-            print(
-                f"guidance {guidance:g} interval {interval_text}: {score_line(score)}", flush=True
-            )
-            save_record(out_path, record)
+    for run in args.run:
+        run_dir = Path(run)
+        if not (run_dir / "final").is_dir():
+            parser.error(f"{run_dir}: no final/ weights (a finished run directory expected)")
+        config = core.Config(run_dir / "config.yaml").to_dict()
+        sample = config.get("sample") or {}
+        ref = reference_set(config["data"], args.n or int(config["evaluate"]["n"]))
+        model = core.build_model(str(run_dir / "final")).eval()
+        for interval in intervals:
+            for guidance in (float(g) for g in args.guidance.split(",")):
+                score = score_samples(
+                    model, ref, sample["sampler"], sample["steps"], guidance, interval
+                )
+                if math.isinf(interval[1]):
+                    score["guidance_interval"] = "all"
+                record["points"].append({"run": str(run_dir), **score})
+                print(
+                    f"{run_dir} guidance {guidance:g} interval {score['guidance_interval']}: "
+                    + score_line(score),
+                    flush=True,
+                )
+                save_record(out_path, record)
 
 
 if __name__ == "__main__":

@@ -1171,6 +1171,7 @@ def fid_vs_time(s: Section, r: dict[str, Any]) -> None:
 def guidance_grid(s: Section, r: dict[str, Any]) -> None:
     rows = [
         {
+            "run": p["run"],
             "guidance": p["guidance"],
             "interval": p["guidance_interval"],
             "sampler": f"{p['sampler']}-{p['steps']}",
@@ -1179,11 +1180,11 @@ def guidance_grid(s: Section, r: dict[str, Any]) -> None:
         for p in r["points"]
     ]
     columns = [
+        Col("run (its final EMA weights)", "run", str),
         Col("guidance", "guidance", sig),
         Col("guided noise levels (sigma)", "interval", str),
         Col("sampler", "sampler"),
     ]
-    s.add(f"Run: `{r['run']}` (its final EMA weights).")
     s.table(columns + SCORE_COLUMNS, rows)
 
 
