@@ -1,0 +1,82 @@
+"""benchmarks/fid_vs_time.py and guidance_grid.py: their parsing, clock and plot."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks"
+
+
+def load(name: str):
+    script = BENCHMARKS / f"{name}.py"
+    if not script.is_file():
+        pytest.skip("benchmarks/ is not beside this plugin (installed from an sdist)")
+    sys.path.insert(0, str(BENCHMARKS))  # the scripts import demo_digits as their neighbour
+    try:
+        spec = importlib.util.spec_from_file_location(name, script)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return module
+
+
+def test_intervals_parse_or_name_the_problem():
+    grid = load("guidance_grid")
+    assert grid.parse_interval("all") == (0.0, math.inf)
+    assert grid.parse_interval("0.3:5") == (0.3, 5.0)
+    with pytest.raises(Exception, match="LOW:HIGH or all"):
+        grid.parse_interval("0.3")
+
+
+def test_training_seconds_come_from_the_trainers_clock(tmp_path):
+    fid_vs_time = load("fid_vs_time")
+    records = [
+        {"step": 50, "loss": 0.3, "time": 9.5},
+        {"step": 100, "loss": 0.2, "time": 19.0},
+        {"step": 100, "eval": 1.0},  # a record without the clock is skipped
+    ]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert fid_vs_time.train_seconds(tmp_path) == {50: 9.5, 100: 19.0}
+
+
+def test_plot_draws_every_run(tmp_path):
+    pytest.importorskip("matplotlib")
+    fid_vs_time = load("fid_vs_time")
+    point = {"fid_floor": 1.5, "accuracy_ceiling": 0.98}
+    record = {
+        "runs": {
+            label: [
+                {**point, "train_seconds": 10.0 * k, "feature_fid": 9.0 / k, "accuracy": 0.3 * k}
+                for k in (1, 2, 3)
+            ]
+            for label in ("old", "new")
+        }
+    }
+    out = tmp_path / "plot.png"
+    fid_vs_time.plot(record, str(out))
+    assert out.read_bytes().startswith(b"\x89PNG")
+
+
+def test_score_line_names_floor_ceiling_and_memorisation():
+    demo = load("demo_digits")
+    line = demo.score_line(
+        {
+            "feature_fid": 2.5,
+            "fid_floor": 1.5,
+            "accuracy": 0.96,
+            "accuracy_ceiling": 0.977,
+            "sample_to_train_median": 11.0,
+            "test_to_train_median": 9.6,
+        }
+    )
+    assert line == (
+        "feature-FID 2.500 (floor 1.500) accuracy 0.9600 (ceiling 0.9770) nearest-train "
+        "median 11.000 (test 9.600)"
+    )
