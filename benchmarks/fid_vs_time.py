@@ -52,6 +52,7 @@ def plot(record: dict, out: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from demo_digits import save_figure
 
     fig, (ax_fid, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     floor = ceiling = None
@@ -73,12 +74,7 @@ def plot(record: dict, out: str) -> None:
     )
     ax_acc.set(xlabel="training seconds (one CPU thread)", ylabel="class accuracy")
     ax_acc.set_title("accuracy")
-    for ax in (ax_fid, ax_acc):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out, dpi=100, metadata={"Software": None})
-    print(f"wrote {out}")
+    save_figure(fig, (ax_fid, ax_acc), out)
 
 
 def main() -> None:

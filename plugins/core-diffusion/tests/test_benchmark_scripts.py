@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,21 +12,23 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks"
 
 
-def load(name: str):
-    script = BENCHMARKS / f"{name}.py"
-    if not script.is_file():
+@pytest.fixture
+def load(monkeypatch):
+    """Import a script of benchmarks/ by name, with benchmarks/ on the path as when run."""
+    if not BENCHMARKS.is_dir():
         pytest.skip("benchmarks/ is not beside this plugin (installed from an sdist)")
-    sys.path.insert(0, str(BENCHMARKS))  # the scripts import demo_digits as their neighbour
-    try:
-        spec = importlib.util.spec_from_file_location(name, script)
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the scripts import demo_digits
+
+    def _load(name: str):
+        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return module
+        return module
+
+    return _load
 
 
-def test_intervals_parse_or_name_the_problem():
+def test_intervals_parse_or_name_the_problem(load):
     grid = load("guidance_grid")
     assert grid.parse_interval("all") == (0.0, math.inf)
     assert grid.parse_interval("0.3:5") == (0.3, 5.0)
@@ -35,7 +36,7 @@ def test_intervals_parse_or_name_the_problem():
         grid.parse_interval("0.3")
 
 
-def test_training_seconds_come_from_the_trainers_clock(tmp_path):
+def test_training_seconds_come_from_the_trainers_clock(load, tmp_path):
     fid_vs_time = load("fid_vs_time")
     records = [
         {"step": 50, "loss": 0.3, "time": 9.5},
@@ -46,7 +47,7 @@ def test_training_seconds_come_from_the_trainers_clock(tmp_path):
     assert fid_vs_time.train_seconds(tmp_path) == {50: 9.5, 100: 19.0}
 
 
-def test_plot_draws_every_run(tmp_path):
+def test_plot_draws_every_run(load, tmp_path):
     pytest.importorskip("matplotlib")
     fid_vs_time = load("fid_vs_time")
     point = {"fid_floor": 1.5, "accuracy_ceiling": 0.98}
@@ -64,7 +65,7 @@ def test_plot_draws_every_run(tmp_path):
     assert out.read_bytes().startswith(b"\x89PNG")
 
 
-def test_score_line_names_floor_ceiling_and_memorisation():
+def test_score_line_names_floor_ceiling_and_memorisation(load):
     demo = load("demo_digits")
     line = demo.score_line(
         {
