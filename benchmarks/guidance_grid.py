@@ -53,6 +53,9 @@ def main() -> None:
         intervals = [parse_interval(part) for part in args.intervals.split(",")]
     except (argparse.ArgumentTypeError, ValueError) as exc:
         parser.error(str(exc))
+    for run in args.run:  # every run checked before the first is scored
+        if not (Path(run) / "final").is_dir():
+            parser.error(f"{run}: no final/ weights (a finished run directory expected)")
 
     import torch
     from demo_digits import reference_set, save_record, score_line, score_samples
@@ -69,8 +72,6 @@ def main() -> None:
     out_path = Path(args.out)
     for run in args.run:
         run_dir = Path(run)
-        if not (run_dir / "final").is_dir():
-            parser.error(f"{run_dir}: no final/ weights (a finished run directory expected)")
         config = core.Config(run_dir / "config.yaml").to_dict()
         sample = config.get("sample") or {}
         ref = reference_set(config["data"], args.n or int(config["evaluate"]["n"]))
