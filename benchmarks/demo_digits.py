@@ -191,10 +191,12 @@ def score_line(score: dict) -> str:
 
 
 def save_record(path: Path, record: dict) -> None:
-    """Write a benchmark record as JSON, dated today."""
+    """Write a benchmark record as JSON, dated today, atomically (a kill leaves the old file)."""
+    from core.atomic import atomic_write_text
+
     record["date"] = time.strftime("%Y-%m-%d")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2))
+    atomic_write_text(path, json.dumps(record, indent=2))
 
 
 def plot(sources: list[str], out: str) -> None:

@@ -110,15 +110,17 @@ def main() -> None:
             "command": shlex.join(["python", "benchmarks/fid_vs_time.py", *sys.argv[1:]]),
         }
     )
-    torch.set_num_threads(1)
+    runs = []  # every run checked before the first is scored
     for spec in args.run:
         label, sep, directory = spec.partition("=")
         if not sep:
             parser.error(f"--run needs LABEL=RUN_DIR, got {spec!r}")
-        run_dir = Path(directory)
-        checkpoints = list_checkpoints(run_dir)
+        checkpoints = list_checkpoints(Path(directory))
         if not checkpoints:
-            parser.error(f"{run_dir}: no checkpoints/step_<N> to score")
+            parser.error(f"{directory}: no checkpoints/step_<N> to score")
+        runs.append((label, Path(directory), checkpoints))
+    torch.set_num_threads(1)
+    for label, run_dir, checkpoints in runs:
         config = core.Config(run_dir / "config.yaml").to_dict()
         sample = config.get("sample") or {}
         ref = reference_set(config["data"], args.n or int(config["evaluate"]["n"]))
