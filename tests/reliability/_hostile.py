@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.testing.refusals import expect_cli_refused, expect_refused
+
 __all__ = [
     "png_claiming",
     "real_png",
@@ -135,32 +137,7 @@ class Case:
     given: str
     expected: str
     check: Callable[[Path], str]  # returns what happened; raises AssertionError if not expected
-
-
-def _refused(error: str, action: Callable[[], object]) -> str:
-    """Run ``action``; it must raise the core error named ``error`` with a one-line message."""
-    import core.errors
-
-    try:
-        action()
-    except getattr(core.errors, error) as exc:
-        message = str(exc)
-        assert message and "\n" not in message, f"not one line: {message!r}"
-        return f"{error}: {message}"
-    raise AssertionError("accepted")
-
-
-def _cli_refused(*args: str) -> str:
-    """``core ARGS`` in-process: exit code 2 and exactly one ``error:`` line on stderr."""
-    from core.cli import main
-
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        code = main(list(args))
-    lines = err.getvalue().strip().splitlines()
-    assert code == 2, f"exit {code}: {err.getvalue()[-300:]}"
-    assert len(lines) == 1 and lines[0].startswith("error: "), f"stderr: {lines[:3]}"
-    return f"exit 2: {lines[0]}"
+    round: int = 2
 
 
 def _mode_under_umask(work: Path) -> str:
@@ -196,7 +173,7 @@ def _full_write(save: str) -> Callable[[Path], str]:
             "store": lambda: save_to_pretrained(model, "tiny"),
         }[save]
         fail_temp_file_writes(setattr, errno.ENOSPC)
-        result = _refused("AtomicWriteError", action)
+        result = expect_refused("AtomicWriteError", action)
         if save == "store":
             versions = [i.version for i in list_pretrained() if i.source == "store"]
             assert versions == [1], versions
@@ -214,7 +191,7 @@ def _real_full_disk(work: Path) -> str:
         if isinstance(disk, str):
             return f"skipped: {disk}"
         save_weights({"w": torch.ones(100)}, disk / "m.safetensors")
-        result = _refused(
+        result = expect_refused(
             "AtomicWriteError",
             lambda: save_weights({"w": torch.zeros(50_000)}, disk / "m.safetensors"),
         )
@@ -227,7 +204,7 @@ def _image_folder_bomb(width: int, height: int) -> Callable[[Path], str]:
         import core
 
         (work / "bomb.png").write_bytes(png_claiming(width, height))
-        return _refused(
+        return expect_refused(
             "DataError", lambda: core.build("dataset", {"type": "image-folder", "root": str(work)})
         )
 
@@ -239,7 +216,7 @@ def _idx_overflow(work: Path) -> str:
 
     path = work / "train-images-idx3-ubyte"
     path.write_bytes(idx_bytes(0x08, (65536,) * 4, b""))
-    return _refused("DataError", lambda: read_idx(path))
+    return expect_refused("DataError", lambda: read_idx(path))
 
 
 def _manifest(cell: str, kind: str = "image") -> Callable[[Path], str]:
@@ -255,7 +232,7 @@ def _manifest(cell: str, kind: str = "image") -> Callable[[Path], str]:
         first = "a.png" if kind == "image" else "1"
         path = write_manifest(root, [{"x": first}, {"x": value}])
         spec = {"column": "x", "kind": kind}
-        return _refused(
+        return expect_refused(
             "DataError",
             lambda: core.build(
                 "dataset", {"type": "manifest", "path": str(path), "columns": {"x": spec}}
@@ -290,14 +267,14 @@ def _sample(*args: str) -> Callable[[Path], str]:
         run = trained_toy_run(work)
         os.chdir(work)
         start = time.perf_counter()
-        result = _cli_refused("sample", str(run), *args)
+        result = expect_cli_refused("sample", str(run), *args)
         return f"{result} ({time.perf_counter() - start:.2f} s)"
 
     return check
 
 
 def _new_plugin_newline(work: Path) -> str:
-    result = _cli_refused(
+    result = expect_cli_refused(
         "new-plugin", "demo", "--no-input", "-o", str(work), "--description", "a\nb"
     )
     assert list(work.iterdir()) == [], "something was written"
@@ -331,7 +308,7 @@ def _config(base: str | None = None, text: str = "", chain: int = 0) -> Callable
         start = {"fifo": "fifo.yaml", "big": "big.yaml", "chain": "c0.yaml"}.get(base or "", base)
         head = f"_base_: {start}\n" if start else ""
         (work / "run.yaml").write_text(head + text, encoding="utf-8")
-        return _refused("ConfigError", lambda: Config(work / "run.yaml").to_dict())
+        return expect_refused("ConfigError", lambda: Config(work / "run.yaml").to_dict())
 
     return check
 
@@ -352,7 +329,7 @@ def _train_override(override: str) -> Callable[[Path], str]:
             "train": {"steps": 2, "batch_size": 16},
         }
         (work / "run.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-        result = _cli_refused(
+        result = expect_cli_refused(
             "train", str(work / "run.yaml"), override, "--runs-dir", str(work / "runs"), "-q"
         )
         assert not (work / "runs").exists() or not any((work / "runs").rglob("*")), "wrote files"
@@ -480,6 +457,34 @@ CASES: dict[str, Case] = {
         _broken_store_entry,
     ),
 }
+
+
+#: the areas of round 3, one module each: ``tests/reliability/_round3_<area>.py`` with ``CASES``,
+#: a dict of name -> (group, given, expected, check). Each module sees this one as its global
+#: ``hostile`` (for ``trained_toy_run`` and the other builders).
+ROUND3_AREAS = ("files", "tools", "runs", "plugins", "inputs")
+
+
+def _round3_cases() -> dict[str, Case]:
+    import importlib.util
+
+    cases = {}
+    for area in ROUND3_AREAS:
+        path = Path(__file__).with_name(f"_round3_{area}.py")
+        if not path.exists():
+            continue
+        spec = importlib.util.spec_from_file_location(f"_core_round3_{area}", path)
+        module = importlib.util.module_from_spec(spec)
+        module.hostile = sys.modules[__name__]
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        for name, (group, given, expected, check) in module.CASES.items():
+            assert name not in CASES and name not in cases, f"case {name} given twice"
+            cases[name] = Case(group, given, expected, check, round=3)
+    return cases
+
+
+CASES.update(_round3_cases())
 
 
 def _child(check: Callable[[Path], str], work: Path, answer: Any) -> None:

@@ -28,7 +28,7 @@ def test_hostile_case_is_refused_as_promised(tmp_path, name):
 
 def test_a_case_that_is_accepted_is_reported_as_not_as_promised(tmp_path, monkeypatch):
     def accepts(work):
-        return hostile._refused("DataError", lambda: None)
+        return hostile.expect_refused("DataError", lambda: None)
 
     monkeypatch.setitem(hostile.CASES, "accepted", hostile.Case("t", "x", "DataError", accepts))
     outcome = hostile.run("accepted", tmp_path)
