@@ -462,7 +462,7 @@ CASES: dict[str, Case] = {
 #: the areas of round 3, one module each: ``tests/reliability/_round3_<area>.py`` with ``CASES``,
 #: a dict of name -> (group, given, expected, check). Each module sees this one as its global
 #: ``hostile`` (for ``trained_toy_run`` and the other builders).
-ROUND3_AREAS = ("files", "tools", "runs", "plugins", "inputs")
+ROUND3_AREAS = ("files", "tools", "loading", "runs", "plugins", "inputs")
 
 
 def _round3_cases() -> dict[str, Case]:
