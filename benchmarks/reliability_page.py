@@ -23,7 +23,7 @@ RESULTS = REPO / "benchmarks" / "results" / "reliability.json"
 PAGE = REPO / "docs" / "reliability.md"
 COMMAND = ".venv/bin/python benchmarks/reliability.py"
 _BLOCK = re.compile(
-    r"(<!-- figures:(?P<part>[a-z]+) -->\n)(?P<body>.*?)(<!-- /figures:(?P=part) -->)", re.S
+    r"(<!-- figures:(?P<part>[a-z0-9]+) -->\n)(?P<body>.*?)(<!-- /figures:(?P=part) -->)", re.S
 )
 
 
@@ -133,6 +133,7 @@ def _hostile(h: dict[str, Any]) -> list[str]:
 RENDERERS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "fuzz": _fuzz,
     "hostile": _hostile,
+    "round3": _hostile,
     "kills": _kills,
     "ddp": _ddp,
     "memory": _memory,
