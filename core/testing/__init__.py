@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
 
+from core.lazy import lazy_exports
 from core.plugins import PluginManager, set_manager
 
 __all__ = ["isolated_manager", "check_component", "ConformanceReport"]
@@ -28,9 +28,10 @@ def isolated_manager(
         set_manager(previous)
 
 
-def __getattr__(name: str) -> Any:
-    if name in {"check_component", "ConformanceReport"}:
-        from core.testing import conformance
-
-        return getattr(conformance, name)
-    raise AttributeError(f"module 'core.testing' has no attribute '{name}'")
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "check_component": "core.testing.conformance",
+        "ConformanceReport": "core.testing.conformance",
+    },
+)

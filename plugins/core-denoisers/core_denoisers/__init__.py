@@ -6,7 +6,7 @@ Importing the package is torch-free; the networks live in ``core_denoisers.mlp``
 
 from __future__ import annotations
 
-from typing import Any
+from core.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -32,11 +32,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'core_denoisers' has no attribute '{name}'")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from core.lazy import lazy_exports
 
 __all__ = [
     "DDPM",
@@ -46,9 +45,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'core_diffusion' has no attribute '{name}'")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
