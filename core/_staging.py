@@ -1,12 +1,16 @@
-"""Staging directories of pretrained saves, and removing those that killed saves left behind.
+"""Staging names owned by a host and a process, and removing those their owners left behind.
 
-A save writes into ``<name dir>/.staging-<host>-<pid>-<hex>/`` and renames it to ``v<N>``.
-A staging directory is stale when its process (on this host) is gone, or when it is older
-than STALE_STAGING_SECONDS whoever made it.
+A staging entry is named ``<prefix><host>-<pid>-<hex>`` (``staging_name(prefix)``): a folder
+being written beside its target (``core.atomic``), a pretrained save (``.staging-`` in the
+store's name directories), a tool's temporary work folder. An entry is stale when its process
+(on this host) is gone, or when it is older than STALE_STAGING_SECONDS whoever made it.
+``remove_stale(directory, prefix)`` deletes the stale entries of one folder; links are never
+followed nor removed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -16,21 +20,30 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["STALE_STAGING_SECONDS", "staging_name", "remove_stale_staging"]
+__all__ = [
+    "STALE_STAGING_SECONDS",
+    "STORE_PREFIX",
+    "staging_name",
+    "find_stale",
+    "remove_stale",
+    "remove_stale_staging",
+]
 
-#: a staging directory untouched this long (one hour) is stale, whatever its process.
+#: a staging entry untouched this long (one hour) is stale, whatever its process.
 STALE_STAGING_SECONDS = 3600.0
-_PREFIX = ".staging-"
-_OWNED = re.compile(r"^\.staging-(?P<host>[A-Za-z0-9.]*)-(?P<pid>[0-9]{1,10})-[0-9a-f]{32}$")
+#: the prefix of pretrained saves in the store's ``<type>/<name>/`` directories.
+STORE_PREFIX = ".staging-"
+_OWNER = r"(?P<host>[A-Za-z0-9.]*)-(?P<pid>[0-9]{1,10})-[0-9a-f]{32}"
+_UNOWNED = r"[0-9a-f]{32}"  # written by an older core: stale by age only
 
 
 def _host() -> str:
     return re.sub(r"[^A-Za-z0-9.]", "", socket.gethostname())[:64]
 
 
-def staging_name() -> str:
-    """A fresh staging directory name naming this host and process."""
-    return f"{_PREFIX}{_host()}-{os.getpid()}-{uuid.uuid4().hex}"
+def staging_name(prefix: str = STORE_PREFIX) -> str:
+    """A fresh name ``<prefix><host>-<pid>-<hex>`` naming this host and process."""
+    return f"{prefix}{_host()}-{os.getpid()}-{uuid.uuid4().hex}"
 
 
 def _process_exists(pid: int) -> bool:
@@ -43,14 +56,50 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
-def _is_stale(path: Path, now: float) -> bool:
-    owner = _OWNED.match(path.name)
+def _is_stale(path: Path, prefix: str, now: float) -> bool:
+    rest = path.name[len(prefix) :]
+    owner = re.fullmatch(_OWNER, rest)
+    if owner is None and re.fullmatch(_UNOWNED, rest) is None:
+        return False  # not a staging name: someone else's entry
     if owner and owner["host"] == _host() and not _process_exists(int(owner["pid"])):
         return True
     try:
         return now - path.lstat().st_mtime > STALE_STAGING_SECONDS
     except OSError:
         return False
+
+
+def _entries(directory: Path, prefix: str) -> list[Path]:
+    """Entries of ``directory`` named ``prefix...`` that are not links."""
+    try:
+        with os.scandir(directory) as entries:
+            return [
+                Path(e.path) for e in entries if e.name.startswith(prefix) and not e.is_symlink()
+            ]
+    except OSError:
+        return []
+
+
+def find_stale(directory: str | os.PathLike[str], prefix: str) -> list[Path]:
+    """The stale entries of ``directory`` named ``<prefix><host>-<pid>-<hex>``, sorted."""
+    now = time.time()
+    return sorted(p for p in _entries(Path(directory), prefix) if _is_stale(p, prefix, now))
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def remove_stale(directory: str | os.PathLike[str], prefix: str) -> list[Path]:
+    """Delete the stale entries of ``directory`` named with ``prefix``; returns them."""
+    removed = find_stale(directory, prefix)
+    for path in removed:
+        _remove(path)
+    return removed
 
 
 def _real_dirs(directory: Path) -> Iterator[Path]:
@@ -65,12 +114,8 @@ def _real_dirs(directory: Path) -> Iterator[Path]:
 
 def remove_stale_staging(root: Path) -> list[Path]:
     """Delete the stale staging directories under ``root/<type>/<name>/``; returns them."""
-    now = time.time()
     removed = []
     for type_dir in _real_dirs(root):
         for name_dir in _real_dirs(type_dir):
-            for child in _real_dirs(name_dir):
-                if child.name.startswith(_PREFIX) and _is_stale(child, now):
-                    shutil.rmtree(child, ignore_errors=True)
-                    removed.append(child)
+            removed.extend(remove_stale(name_dir, STORE_PREFIX))
     return removed
