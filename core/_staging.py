@@ -26,6 +26,7 @@ __all__ = [
     "staging_name",
     "find_stale",
     "remove_stale",
+    "remove_entry",
     "remove_stale_staging",
 ]
 
@@ -86,7 +87,9 @@ def find_stale(directory: str | os.PathLike[str], prefix: str) -> list[Path]:
     return sorted(p for p in _entries(Path(directory), prefix) if _is_stale(p, prefix, now))
 
 
-def _remove(path: Path) -> None:
+def remove_entry(path: str | os.PathLike[str]) -> None:
+    """Delete a folder tree, a file or a link (never what a link leads to); errors ignored."""
+    path = Path(path)
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     else:
@@ -98,7 +101,7 @@ def remove_stale(directory: str | os.PathLike[str], prefix: str) -> list[Path]:
     """Delete the stale entries of ``directory`` named with ``prefix``; returns them."""
     removed = find_stale(directory, prefix)
     for path in removed:
-        _remove(path)
+        remove_entry(path)
     return removed
 
 

@@ -1,31 +1,61 @@
-"""Atomic file writes: a temporary file in the same directory, fsync, then rename.
+"""The one way to write a file or a folder: staged beside the target, then renamed into place.
 
-The file gets the mode a plain ``open`` would give it (``0o666`` less the process umask), not
-``mkstemp``'s private ``0o600``. Any ``OSError`` on the way (disk full, no permission) is an
-``AtomicWriteError`` naming the file, and the previous file is left as it was.
+Files (``atomic_path``, ``atomic_write_bytes``, ``atomic_write_text``): a temporary file in the
+same directory, fsync, then rename. The file gets the mode a plain ``open`` would give it
+(``0o666`` less the process umask), not ``mkstemp``'s private ``0o600``.
+
+Folders (``atomic_directory``): a staging folder beside the target, named
+``.<name>.staging-<host>-<pid>-<hex>`` and made with the umask's mode, is fsynced and renamed
+into place. With ``overwrite`` the old folder is renamed aside first and deleted only once the
+new one is in place; without it an existing target is refused. What a killed writer left beside
+the same target is cleaned on the next write (an old folder renamed aside whose target is
+missing is put back). ``stage_directory`` and ``swap_directory`` are the two halves, for a
+writer whose target is chosen late (the pretrained store claims the next free version).
+
+A target that exists and is not a regular file (a folder, for ``atomic_directory``) -- a
+device, a FIFO, a socket -- is refused before anything is written, and so is a symbolic link
+leading out of the folder being written into. Every refusal and every ``OSError`` on the way
+(disk full, no permission) is a one-line ``AtomicWriteError`` naming the target, and the
+previous file or folder is left as it was.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import os
+import stat
 import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from core._staging import find_stale, remove_entry, remove_stale, staging_name
 from core.errors import AtomicWriteError, CoreError
 
 __all__ = [
     "AtomicWriteError",
+    "atomic_directory",
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_text",
+    "check_target",
     "current_umask",
+    "stage_directory",
+    "swap_directory",
     "write_error",
 ]
 
 _UMASK_LOCK = threading.Lock()
+_KINDS = (
+    (stat.S_ISREG, "a regular file"),
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def current_umask() -> int:
@@ -40,13 +70,52 @@ def current_umask() -> int:
     return old
 
 
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def check_target(path: str | os.PathLike[str], *, directory: bool = False) -> Path:
+    """Refuse a ``path`` to write that exists as anything but a regular file (a folder when
+    ``directory``), or that is a symbolic link leading out of the folder it sits in.
+
+    A link that stays inside its folder is allowed: the rename replaces the link itself.
+    """
+    target = Path(path)
+    try:
+        info = os.lstat(target)
+    except (FileNotFoundError, NotADirectoryError):
+        return target
+    except OSError as exc:
+        raise write_error(target, exc) from exc
+    if stat.S_ISLNK(info.st_mode):
+        folder = Path(os.path.realpath(target.parent))
+        resolved = Path(os.path.realpath(target))
+        if not resolved.is_relative_to(folder):
+            raise AtomicWriteError(
+                f"refusing to write {target}: it is a symbolic link leading out of {folder} "
+                f"(to {resolved}); nothing was written"
+            )
+        try:
+            info = os.stat(target)
+        except OSError:  # a dangling link inside the folder
+            return target
+    wanted = stat.S_ISDIR if directory else stat.S_ISREG
+    if not wanted(info.st_mode):
+        expected = "a directory" if directory else "a regular file"
+        raise AtomicWriteError(
+            f"refusing to write {target}: it is {_kind(info.st_mode)}, not {expected}; "
+            "nothing was written"
+        )
+    return target
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds.
 
-    Missing parent directories are created.
+    Missing parent directories are created; ``path`` is checked by ``check_target`` first.
     """
-    target = Path(path)
+    target = check_target(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -59,6 +128,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        check_target(target)  # again: something put there meanwhile is refused too
         os.replace(tmp, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -72,7 +142,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 def write_error(target: Path, exc: OSError) -> AtomicWriteError:
     """The one-line error for a failed write of ``target``, saying what is left of it."""
     reason = exc.strerror or str(exc) or type(exc).__name__
-    state = "is unchanged" if target.exists() else "was not created"
+    state = "is unchanged" if os.path.lexists(target) else "was not created"
     error = AtomicWriteError(f"cannot write {target}: {reason}; {target.name} {state}")
     error.errno = exc.errno
     return error
@@ -85,6 +155,24 @@ def _fsync_dir(directory: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    """fsync every file under ``root``, then every folder, deepest first (links not followed)."""
+    folders = []
+    for folder, _, files in os.walk(root):
+        folders.append(folder)
+        for name in files:
+            path = os.path.join(folder, name)
+            if os.path.islink(path) or not os.path.isfile(path):
+                continue
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    for folder in reversed(folders):
+        _fsync_dir(Path(folder))
 
 
 def _write_all(path: Path, data: bytes | bytearray | memoryview) -> None:
@@ -107,3 +195,118 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes | bytearray | m
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write UTF-8 text to ``path`` atomically."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+# -- folders ---------------------------------------------------------------------------------
+
+
+def _prefix(target: Path, role: str) -> str:
+    """``.<name>.<role>-``: the names of ``target``'s staging and set-aside folders."""
+    name = target.name
+    if len(name) > 80:  # stay under NAME_MAX with the host, pid and hex added
+        name = name[:60] + hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return f".{name}.{role}-"
+
+
+def _exists_error(target: Path) -> AtomicWriteError:
+    error = AtomicWriteError(f"cannot write {target}: it already exists; nothing was written")
+    error.errno = errno.EEXIST
+    return error
+
+
+def stage_directory(parent: str | os.PathLike[str], prefix: str) -> Path:
+    """A fresh, empty folder ``parent/<prefix><host>-<pid>-<hex>`` with the umask's mode.
+
+    ``parent`` is created if missing; stale folders with the same prefix are removed first.
+    """
+    parent = Path(parent)
+    staging = parent / staging_name(prefix)
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        remove_stale(parent, prefix)
+        os.mkdir(staging, 0o777)  # less the umask, as a plain mkdir
+    except OSError as exc:
+        raise write_error(parent / prefix.rstrip("-"), exc) from exc
+    return staging
+
+
+def swap_directory(
+    staging: str | os.PathLike[str], target: str | os.PathLike[str], *, overwrite: bool = False
+) -> None:
+    """Put the written folder ``staging`` in place of ``target``: fsynced, then renamed.
+
+    Without ``overwrite`` an existing ``target`` is refused (``errno`` EEXIST); with it the old
+    folder is renamed aside first and deleted only once the new one is in place.
+    """
+    staging, target = Path(staging), check_target(target, directory=True)
+    try:
+        _fsync_tree(staging)
+    except OSError as exc:
+        raise write_error(target, exc) from exc
+    if not overwrite:
+        if os.path.lexists(target):
+            raise _exists_error(target)
+        try:
+            os.rename(staging, target)
+        except OSError as exc:
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):  # claimed by someone else first
+                raise _exists_error(target) from None
+            raise write_error(target, exc) from exc
+        _fsync_dir(target.parent)
+        return
+    aside = target.parent / staging_name(_prefix(target, "old"))
+    try:
+        had_old = os.path.lexists(target)
+        if had_old:
+            os.rename(target, aside)
+            os.utime(aside, follow_symlinks=False)  # fresh: not taken for a stale one meanwhile
+        try:
+            os.rename(staging, target)
+        except OSError:
+            if had_old:
+                os.rename(aside, target)  # the old folder goes back
+            raise
+    except OSError as exc:
+        raise write_error(target, exc) from exc
+    _fsync_dir(target.parent)
+    if had_old:
+        remove_entry(aside)
+
+
+def _recover(target: Path) -> None:
+    """Clean what killed writers left beside ``target``: stale staging folders are removed, an
+    old folder renamed aside goes back where the target is missing, else it is deleted."""
+    remove_stale(target.parent, _prefix(target, "staging"))
+    asides = find_stale(target.parent, _prefix(target, "old"))
+    if asides and not os.path.lexists(target):
+        newest = max(asides, key=lambda p: p.lstat().st_mtime)
+        with contextlib.suppress(OSError):
+            os.rename(newest, target)
+            asides.remove(newest)
+    for aside in asides:
+        remove_entry(aside)
+
+
+@contextlib.contextmanager
+def atomic_directory(target: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a staging folder beside ``target``; it becomes ``target`` only if the block succeeds.
+
+    Without ``overwrite`` an existing ``target`` is refused before anything is written; with it
+    the old folder stays in place until the new one is complete. On any exception the staging
+    folder is removed and ``target`` is left as it was.
+    """
+    target = check_target(target, directory=True)
+    _recover(target)
+    if not overwrite and os.path.lexists(target):
+        raise _exists_error(target)
+    staging = stage_directory(target.parent, _prefix(target, "staging"))
+    try:
+        yield staging
+        swap_directory(staging, target, overwrite=overwrite)
+    except OSError as exc:
+        if isinstance(exc, CoreError):
+            raise
+        raise write_error(target, exc) from exc
+    finally:
+        if os.path.lexists(staging):
+            remove_entry(staging)
