@@ -243,16 +243,15 @@ class ControlNetDiffusion(BaseModel):
         model's prediction.
         """
         from core_diffusion import UNetFeatures
-        from core_diffusion.layers import check_conditioning, check_image_input, check_timesteps
+        from core_diffusion.inputs import check_network_inputs
 
         unet = self.unet
         if control is None and vector is None:
             kwargs = {k: v for k, v in (("y", y), ("cond", cond)) if v is not None}
             return unet(x, t, **kwargs)
-        uc = unet.config
-        check_image_input("controlnet", x, uc.in_channels, unet.downsample_factor)
-        t = check_timesteps("controlnet", x, t)
-        check_conditioning("controlnet", y, cond, uc.num_classes, uc.cond_channels, x.shape[0])
+        t, y, cond = check_network_inputs(
+            "controlnet", unet.config, unet.downsample_factor, x, t, y, cond
+        )
         self._check_control(x, control, vector)
         c = self.config
         # control branch (the trainable copy), its signals added to its input and embedding

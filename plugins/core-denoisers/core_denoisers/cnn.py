@@ -6,11 +6,10 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
+from core_diffusion.inputs import check_network_inputs
 from torch import nn
 
 from core import BaseModel
-from core.errors import ConfigError
-from core_denoisers._inputs import check_conditioning, check_labels, check_timesteps
 from core_denoisers.configs import CNNDenoiserConfig, CNNDenoiserLargeConfig
 from core_denoisers.embedding import sinusoidal_embedding
 
@@ -68,30 +67,11 @@ class CNNDenoiser(BaseModel):
         """Image sides must be divisible by this (2 ** levels)."""
         return 2**self.levels
 
-    def _check_x(self, x: Any) -> None:
-        name, c = self.model_type, self.config
-        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != c.in_channels:
-            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ConfigError(
-                f"{name}: x must have shape (batch, {c.in_channels}, height, width), got {shape}"
-            )
-        h, w = x.shape[-2:]
-        m = self.multiple
-        if h % m or w % m:
-            raise ConfigError(
-                f"{name}: image sides must be divisible by {m} ({self.levels} max-pool "
-                f"levels), got {h}x{w}; resize or pad the images (e.g. to "
-                f"{-(-h // m) * m}x{-(-w // m) * m})"
-            )
-
     def forward(self, x: torch.Tensor, t: Any, y: Any = None, **conditioning: Any) -> torch.Tensor:
         """Predicted noise, same shape as ``x`` (B, C, H, W); ``t`` (B,) 0-based timesteps."""
-        name = self.model_type
-        check_conditioning(name, conditioning)
-        self._check_x(x)
-        batch = x.shape[0]
-        t = check_timesteps(name, t, batch, x.device)
-        y = check_labels(name, y, self.config.num_classes, batch, x.device)
+        t, y, _ = check_network_inputs(
+            self.model_type, self.config, self.multiple, x, t, y, extra=conditioning
+        )
         t_emb = sinusoidal_embedding(t, self.config.time_dim)
         if self.label_embedding is not None and y is not None:
             t_emb = t_emb + self.label_embedding(y)

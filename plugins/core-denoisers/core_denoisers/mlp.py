@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from core_diffusion.inputs import check_conditioning, check_labels, check_timesteps
 from torch import nn
 
 from core import BaseModel
 from core.errors import ConfigError
-from core_denoisers._inputs import check_conditioning, check_labels, check_timesteps
 from core_denoisers.configs import MLPDenoiserConfig
 
 __all__ = ["MLPDenoiser"]
@@ -37,14 +37,13 @@ class MLPDenoiser(BaseModel):
     def forward(self, x: torch.Tensor, t: Any, y: Any = None, **conditioning: Any) -> torch.Tensor:
         """Predicted noise, same shape as ``x`` (B, data_dim); ``t`` (B,) 0-based timesteps."""
         name = "mlp-denoiser"
-        check_conditioning(name, conditioning)
+        check_conditioning(name, x, extra=conditioning)
         d = self.config.data_dim
         if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[1] != d:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ConfigError(f"{name}: x must have shape (batch, {d}), got {shape}")
-        batch = x.shape[0]
-        t = check_timesteps(name, t, batch, x.device)
-        y = check_labels(name, y, self.config.num_classes, batch, x.device)
+        t = check_timesteps(name, t, x)
+        y = check_labels(name, y, self.config.num_classes, x)
         tt = (t.to(x.dtype) / self.config.num_timesteps)[:, None]
         h = self.fc1(torch.cat([x, tt], dim=1))
         if self.label_embedding is not None and y is not None:

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core import BaseModel
-from core.errors import ConfigError
 from core_diffusion.configs import UNetConfig
-from core_diffusion.layers import (
-    check_conditioning,
-    check_image_input,
-    check_timesteps,
-    sinusoidal_embedding,
-)
+from core_diffusion.inputs import check_network_inputs
+from core_diffusion.unet_base import UNetBase, time_embedding
 from core_diffusion.unet_features import UNetFeatures
 
 __all__ = ["UNet", "UNetEncoder", "ResBlock", "SelfAttention"]
@@ -72,14 +65,12 @@ class SelfAttention(nn.Module):
         return x + self.proj(out.transpose(-1, -2).reshape(b, c, h, w))
 
 
-class UNet(BaseModel):
-    """Denoising network ``forward(x, t, y=None, cond=None) -> prediction`` (x's shape).
-
-    ``encode`` / ``decode`` run the encoder and decoder paths apart (``forward`` is
-    ``decode(encode(...))``); ``skip_channels`` and ``middle_channels`` give their channels.
-    """
+class UNet(UNetBase):
+    """Denoising network ``forward(x, t, y=None, cond=None) -> prediction`` (x's shape); see
+    ``UNetBase``."""
 
     config_class = UNetConfig
+    network_name = "unet"
 
     def __init__(self, config: Any = None, /, **overrides: Any) -> None:
         super().__init__(config, **overrides)
@@ -119,9 +110,7 @@ class UNet(BaseModel):
                 skips.append(ch)
                 size //= 2
             self.down.append(stage)
-        #: channels of each skip feature, in encoder order.
-        self.skip_channels: tuple[int, ...] = tuple(skips)
-        #: channels of the middle block's output.
+        self.skip_channels = tuple(skips)
         self.middle_channels = ch
         self.mid1 = block(ch, ch)
         self.mid_attn = (
@@ -167,9 +156,7 @@ class UNet(BaseModel):
         """
         return _encode(self, "unet", x, t, y, cond, input_residual, embedding_residual)
 
-    def decode(self, features: UNetFeatures) -> torch.Tensor:
-        """The decoder path: the prediction from (possibly modified) encoder features."""
-        features.check_channels("unet", self.skip_channels, self.middle_channels)
+    def _decode(self, features: UNetFeatures) -> torch.Tensor:
         h, emb, skips = features.middle, features.embedding, list(features.skips)
         for stage in self.up:
             for blk, attn in zip(stage["blocks"], stage["attn"]):
@@ -177,35 +164,6 @@ class UNet(BaseModel):
             if "upsample" in stage:
                 h = stage["upsample"](F.interpolate(h, scale_factor=2.0, mode="nearest"))
         return self.conv_out(F.silu(self.norm_out(h)))
-
-    def forward(
-        self,
-        x: torch.Tensor,
-        t: torch.Tensor,
-        y: torch.Tensor | None = None,
-        cond: torch.Tensor | None = None,
-        *,
-        down_residuals: Sequence[torch.Tensor] | None = None,
-        mid_residual: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """The prediction; ``down_residuals`` / ``mid_residual`` are added to the skip
-        features / the middle block's output first (shapes as in ``encode``'s result)."""
-        features = self.encode(x, t, y, cond)
-        if down_residuals is not None or mid_residual is not None:
-            features = features.with_residuals(down_residuals, mid_residual, name="unet")
-        return self.decode(features)
-
-    def example_inputs(self, batch_size: int = 2) -> tuple[torch.Tensor, ...]:
-        g = torch.Generator().manual_seed(0)
-        c = self.config
-        size = self.downsample_factor * 2
-        x = torch.randn(batch_size, c.in_channels, size, size, generator=g)
-        t = torch.randint(0, 1000, (batch_size,), generator=g)
-        if not (c.num_classes or c.cond_channels):
-            return x, t
-        y = torch.randint(0, c.num_classes, (batch_size,), generator=g) if c.num_classes else None
-        cond = torch.randn(batch_size, c.cond_channels, size, size, generator=g)
-        return x, t, y, cond if c.cond_channels else None
 
 
 class UNetEncoder(nn.Module):
@@ -247,20 +205,10 @@ def _encode(
     input_residual: torch.Tensor | None,
     embedding_residual: torch.Tensor | None,
 ) -> UNetFeatures:
-    c = path.config
-    check_image_input(name, x, c.in_channels, path.downsample_factor)
-    t = check_timesteps(name, x, t)
-    check_conditioning(name, y, cond, c.num_classes, c.cond_channels, x.shape[0])
+    t, y, cond = check_network_inputs(name, path.config, path.downsample_factor, x, t, y, cond)
     if cond is not None:
-        if cond.shape != (x.shape[0], c.cond_channels, *x.shape[-2:]):
-            raise ConfigError(
-                f"{name}: cond must have shape {(x.shape[0], c.cond_channels, *x.shape[-2:])}, "
-                f"got {tuple(cond.shape)}"
-            )
-        x = torch.cat([x, cond.to(x.dtype)], 1)
-    emb = path.time_mlp(sinusoidal_embedding(t, c.base_channels).to(x.dtype))
-    if path.label_emb is not None and y is not None:
-        emb = emb + path.label_emb(y)
+        x = torch.cat([x, cond], 1)
+    emb = time_embedding(path, t, y, path.config.base_channels, x.dtype)
     if embedding_residual is not None:
         emb = emb + embedding_residual
     h = path.conv_in(x)

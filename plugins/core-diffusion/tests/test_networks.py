@@ -66,7 +66,7 @@ def test_unet_uses_the_conditioning_image():
     assert not torch.allclose(a, b)
     with pytest.raises(core.ConfigError, match="cond_channels=2"):
         m(x, t)
-    with pytest.raises(ValueError, match="cond must have shape"):
+    with pytest.raises(core.ConfigError, match="cond must have shape"):
         m(x, t, cond=torch.zeros(2, 1, 8, 8))
 
 
@@ -86,12 +86,41 @@ def test_class_conditioning(name):
 @pytest.mark.parametrize("name", ["unet", "ddpm-unet"])
 def test_bad_inputs_are_clear(name):
     m = net(name, in_channels=3, base_channels=8)
-    with pytest.raises(core.ConfigError, match=r"expected input of shape \(B, 3, H, W\)"):
+    with pytest.raises(core.ConfigError, match=r"x must have shape \(batch, 3, height, width\)"):
         m(torch.randn(2, 1, 16, 16), torch.tensor([1, 2]))
-    with pytest.raises(core.ConfigError, match="not divisible by 8"):
+    with pytest.raises(core.ConfigError, match=r"divisible by 8 .*12x12; .*16x16"):
         m(torch.randn(2, 3, 12, 12), torch.tensor([1, 2]))
     with pytest.raises(core.ConfigError, match="t must have shape"):
         m(torch.randn(2, 3, 16, 16), torch.tensor([1, 2, 3]))
+
+
+@pytest.mark.parametrize("name", ["unet", "ddpm-unet"])
+@pytest.mark.parametrize(
+    ("t", "y", "match"),
+    [
+        (torch.tensor([True, False]), None, "integer .*timesteps"),
+        ("5", None, "t must be a tensor"),
+        (5, torch.tensor([0, 3]), r"labels must be in \[0, 2\], got values in \[0, 3\]"),
+        (5, torch.tensor([-1, 0]), r"labels must be in \[0, 2\]"),
+        (5, torch.tensor([0.0, 1.0]), "integer class labels"),
+    ],
+)
+def test_one_strictness_for_timesteps_and_labels(name, t, y, match):
+    """core_diffusion.inputs: out-of-range labels are a ConfigError, not an IndexError."""
+    m = net(name, in_channels=1, base_channels=8, num_classes=3)
+    with pytest.raises(core.ConfigError, match=match):
+        m(torch.randn(2, 1, 16, 16), t, y)
+
+
+@pytest.mark.parametrize("name", ["unet", "ddpm-unet"])
+def test_scalar_and_single_timesteps_and_labels_broadcast(name):
+    m = net(name, in_channels=1, base_channels=8, num_classes=3, null_class=True).eval()
+    x = torch.randn(2, 1, 16, 16)
+    with torch.no_grad():
+        full = m(x, torch.tensor([7, 7]), torch.tensor([1, 1]))
+        assert torch.equal(m(x, 7, 1), full)
+        assert torch.equal(m(x, torch.tensor([7]), torch.tensor(1)), full)
+        m(x, 7, torch.tensor([3, 3]))  # the null class (index num_classes) is a label
 
 
 def test_bad_unet_configs():
@@ -134,3 +163,50 @@ def test_conformance_unet():
 
 def test_conformance_ddpm_unet():
     check_component("model", "ddpm-unet", {"in_channels": 1, "base_channels": 4, "time_dim": 8})
+
+
+_UNET_SMALL = {
+    "in_channels": 1,
+    "base_channels": 8,
+    "channel_mults": [1, 2],
+    "num_res_blocks": 1,
+    "attention_resolutions": [4],
+    "image_size": 8,
+    "num_classes": 3,
+    "null_class": True,
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "params", "keys", "output"),
+    [
+        ("unet", _UNET_SMALL, 45_097, "c452a7705705e189", -5.042721),
+        ("unet", {}, 8_554_243, "2d967e40d4e0f7bf", None),
+        (
+            "ddpm-unet",
+            {
+                "in_channels": 1,
+                "base_channels": 4,
+                "time_dim": 8,
+                "num_classes": 3,
+                "null_class": 1,
+            },
+            14_949,
+            "d456114dfa253fbf",
+            -33.01214,
+        ),
+        ("ddpm-unet", {}, 14_331_651, "84ee11b4c188d282", None),
+    ],
+)
+def test_unet_base_keeps_weights_and_outputs(name, options, params, keys, output):
+    """UNetBase adds no parameter: state-dict keys, shapes, counts and outputs as before it."""
+    import hashlib
+
+    torch.manual_seed(0)
+    m = net(name, **options).eval()
+    listing = "\n".join(f"{k}:{tuple(v.shape)}" for k, v in m.state_dict().items())
+    assert hashlib.sha256(listing.encode()).hexdigest()[:16] == keys
+    assert m.count_parameters() == params
+    if output is not None:
+        with torch.no_grad():
+            assert float(m(*m.example_inputs()).double().sum()) == pytest.approx(output, rel=1e-4)
