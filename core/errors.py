@@ -13,6 +13,7 @@ its message on one line and exits with code 2.
     ├── PretrainedError          a pretrained name or version that cannot be resolved
     ├── DataError                a dataset path, file or format is wrong
     ├── AtomicWriteError         a file could not be written; the previous one is intact (also OSError)
+    ├── ToolError                an external program (yosys, a C compiler) is missing, fails or times out
     └── TrainingError            a run cannot start or continue (model lacks the protocol, bad resume)
 """
 
@@ -29,6 +30,7 @@ __all__ = [
     "PretrainedError",
     "DataError",
     "AtomicWriteError",
+    "ToolError",
     "TrainingError",
 ]
 
@@ -74,6 +76,10 @@ class DataError(CoreError):
 
 class AtomicWriteError(CoreError, OSError):
     """A file could not be written (disk full, no permission); the previous file is intact."""
+
+
+class ToolError(CoreError):
+    """An external program is missing, fails or times out (named, with its last stderr lines)."""
 
 
 class TrainingError(CoreError):
