@@ -1,7 +1,9 @@
 """Checkpoints: ``checkpoints/step_<N>/`` directories, each complete or absent.
 
-A checkpoint is written into a hidden staging directory and renamed into place (the rename
-is the commit); ``checkpoints/latest`` names the newest one. Files:
+A checkpoint is written into a hidden staging folder beside it and swapped into place by
+``core.atomic.atomic_directory`` (the rename is the commit); ``checkpoints/latest`` names the
+newest one. Every rank writes its random state into the same folder; rank 0 writes the rest.
+Files:
 
 - ``model.safetensors`` and ``ema.safetensors``: weights
 - ``optimizer.pt``: optimizer states (tensors and numbers only; read with ``weights_only=True``)
@@ -11,19 +13,21 @@ is the commit); ``checkpoints/latest`` names the newest one. Files:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
-import os
 import random
-import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from core.atomic import atomic_write_bytes, atomic_write_text, write_error
+from core._staging import remove_entry
+from core.atomic import atomic_directory, atomic_write_bytes, atomic_write_text
 from core.errors import TrainingError
+from core.training.distributed import DistInfo, share_from_main
 
 __all__ = [
     "rng_state",
@@ -31,8 +35,7 @@ __all__ = [
     "latest_checkpoint",
     "list_checkpoints",
     "checkpoint_step",
-    "staging_dir",
-    "commit_checkpoint",
+    "checkpoint_directory",
     "write_json",
     "read_json",
     "save_torch",
@@ -100,37 +103,23 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def staging_dir(run_dir: Path, step: int) -> Path:
-    """A fresh hidden directory to write checkpoint ``step`` into.
-
-    Staging directories left by earlier failed or killed saves are removed first.
-    """
-    root = Path(run_dir) / "checkpoints"
-    path = root / f".staging-{_PREFIX}{step}"
-    if root.is_dir():
-        for stale in root.glob(f".staging-{_PREFIX}*"):
-            shutil.rmtree(stale, ignore_errors=True)
-    try:
-        path.mkdir(parents=True)
-    except OSError as exc:
-        raise write_error(path, exc) from exc
-    return path
-
-
-def commit_checkpoint(staging: Path, step: int, keep: int) -> Path:
-    """Rename a written staging directory into ``step_<N>``; keep the newest ``keep``."""
-    root = staging.parent
-    final = root / f"{_PREFIX}{step}"
-    try:
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(staging, final)
-    except OSError as exc:
-        raise write_error(final, exc) from exc
-    atomic_write_text(root / "latest", final.name + "\n")
-    for old in list_checkpoints(root.parent)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
-    return final
+@contextlib.contextmanager
+def checkpoint_directory(
+    run_dir: Path, step: int, keep: int, dist: DistInfo | None = None
+) -> Iterator[Path]:
+    """Yield the folder every rank writes checkpoint ``step`` into; made by rank 0 beside
+    ``checkpoints/step_<N>``, which it becomes when the block ends there. Then ``latest``
+    names it and only the newest ``keep`` checkpoints stay."""
+    dist = dist or DistInfo()
+    final = Path(run_dir) / "checkpoints" / f"{_PREFIX}{step}"
+    if not dist.is_main:
+        yield share_from_main(None, dist)
+        return
+    with atomic_directory(final, overwrite=True) as staging:
+        yield share_from_main(staging, dist)
+    atomic_write_text(final.parent / "latest", final.name + "\n")
+    for old in list_checkpoints(Path(run_dir))[:-keep]:
+        remove_entry(old)
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "setup_distributed", "all_reduce_grads", "barrier", "mean_across"]
+__all__ = [
+    "DistInfo",
+    "setup_distributed",
+    "all_reduce_grads",
+    "barrier",
+    "mean_across",
+    "share_from_main",
+]
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,15 @@ def setup_distributed(device_type: str) -> DistInfo:
 def barrier(info: DistInfo) -> None:
     if info.enabled:
         dist.barrier()
+
+
+def share_from_main(value: Any, info: DistInfo) -> Any:
+    """``value`` as rank 0 has it, on every rank (a small picklable object, broadcast)."""
+    if not info.enabled:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def all_reduce_grads(params: list[torch.nn.Parameter], info: DistInfo) -> None:

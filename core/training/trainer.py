@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from core.atomic import atomic_directory
 from core.config import Config
 from core.devices import resolve_device
 from core.errors import ConfigError, TrainingError
@@ -24,14 +25,13 @@ from core.loggers import RunLoggers, build_loggers
 from core.model_card import run_evaluations
 from core.sampling import draw_samples
 from core.training.checkpoint import (
-    commit_checkpoint,
+    checkpoint_directory,
     latest_checkpoint,
     load_torch,
     read_json,
     rng_state,
     save_torch,
     set_rng_state,
-    staging_dir,
     write_json,
 )
 from core.training.configs import EMAConfig, SampleConfig, TrainConfig
@@ -357,40 +357,37 @@ class Trainer:
                     self.history.append(record)
 
     def save_checkpoint(self) -> Path | None:
-        """Write ``checkpoints/step_<N>/`` (atomically committed) and return it on rank 0."""
+        """Write ``checkpoints/step_<N>/`` (staged, then swapped in) and return it on rank 0."""
         from core.weights import save_weights
 
-        staging = staging_dir(self.run_dir, self.step) if self.dist.is_main else None
-        barrier(self.dist)
-        if staging is None:
-            staging = self.run_dir / "checkpoints" / f".staging-step_{self.step}"
-        write_json(staging / f"rng_rank{self.dist.rank}.json", rng_state())
-        barrier(self.dist)
-        if not self.dist.is_main:
-            return None
-        save_weights(self.model, staging / "model.safetensors")
-        if self.ema is not None:
-            save_weights(self.ema.state_dict(), staging / "ema.safetensors")
-        save_torch(
-            staging / "optimizer.pt", {k: o.state_dict() for k, o in self.optimizers.items()}
-        )
-        write_json(
-            staging / "state.json",
-            {
-                "step": self.step,
-                "epoch": self.epoch,
-                "offset": self.offset,
-                "world_size": self.dist.world_size,
-                "batch_size": self.train_config.batch_size,
-                "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
-                "time": time.time(),
-            },
-        )
-        committed = commit_checkpoint(staging, self.step, self.train_config.keep_checkpoints)
+        keep = self.train_config.keep_checkpoints
+        with checkpoint_directory(self.run_dir, self.step, keep, self.dist) as staging:
+            write_json(staging / f"rng_rank{self.dist.rank}.json", rng_state())
+            barrier(self.dist)
+            if not self.dist.is_main:
+                return None
+            save_weights(self.model, staging / "model.safetensors")
+            if self.ema is not None:
+                save_weights(self.ema.state_dict(), staging / "ema.safetensors")
+            save_torch(
+                staging / "optimizer.pt", {k: o.state_dict() for k, o in self.optimizers.items()}
+            )
+            write_json(
+                staging / "state.json",
+                {
+                    "step": self.step,
+                    "epoch": self.epoch,
+                    "offset": self.offset,
+                    "world_size": self.dist.world_size,
+                    "batch_size": self.train_config.batch_size,
+                    "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+                    "time": time.time(),
+                },
+            )
         if self._previous_run is not None:
             self._previous_run.discard()
             self._previous_run = None
-        return committed
+        return self.run_dir / "checkpoints" / f"step_{self.step}"
 
     # -- data ----------------------------------------------------------------------------------
     def _micro_batches(self) -> Iterator[Any]:
@@ -566,14 +563,8 @@ class Trainer:
         evaluations = run_evaluations(self.run_dir)
         if evaluations:
             meta["evaluations"] = evaluations
-        final = self.run_dir / "final"
-        staging = self.run_dir / ".final.staging"
-        if staging.exists():
-            shutil.rmtree(staging)
-        model.save_pretrained(staging, meta=meta)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(staging, final)
+        with atomic_directory(self.run_dir / "final", overwrite=True) as staging:
+            model.save_pretrained(staging, meta=meta)
 
     def fit(self, stop_at: int | None = None) -> dict[str, Any]:
         """Train to ``total_steps``; returns a summary (run dir, steps, last logged values).

@@ -107,7 +107,8 @@ def test_checkpoint_write_failure_keeps_the_previous_checkpoint(tmp_path, monkey
     real_write = os.write
 
     def write(fd, data):  # the second checkpoint's `file` hits a full disk mid-write
-        if f"/.staging-step_4/.{file}." in os.readlink(f"/proc/self/fd/{fd}"):
+        link = os.readlink(f"/proc/self/fd/{fd}")
+        if "/.step_4.staging-" in link and f"/.{file}." in link:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_write(fd, data)
 
