@@ -84,16 +84,26 @@ def _as_section(config: Any) -> tuple[dict[str, Any], str | None]:
 
 
 def build(
-    kind: str, config: Any = None, /, *, where: str = "", source: str | None = None, **values: Any
+    kind: str,
+    config: Any = None,
+    /,
+    *,
+    where: str = "",
+    source: str | None = None,
+    origins: Mapping[str, str] | None = None,
+    **values: Any,
 ) -> Any:
     """Build a component from a section holding ``type`` (``build("model", {"type": "dcgan"})``).
 
-    ``where`` (the section's dotted path) and ``source`` (its file) go into error messages.
+    ``where`` (the section's dotted path) and ``source`` (its file) go into error messages;
+    ``origins`` (as ``Config.origins``; a Config section brings its own) names the keys
+    set on the command line.
     """
     kind = _registry().normalize_kind(kind, pretrained=False)
     section, found_source = _as_section(config)
     source = source or found_source
-    origins = config.origins if isinstance(config, Config) else {}  # overrides: <command line>
+    if origins is None:  # overrides: <command line>
+        origins = config.origins if isinstance(config, Config) else {}
     section.update(values)
     name = section.pop("type", None)
     if not name:

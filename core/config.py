@@ -24,6 +24,7 @@ __all__ = [
     "apply_overrides",
     "deep_merge",
     "origin_of",
+    "COMMAND_LINE",
     "MAX_CONFIG_BYTES",
     "MAX_BASE_DEPTH",
 ]
@@ -31,11 +32,47 @@ __all__ = [
 _BASE_KEY = "_base_"
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _OVERRIDE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-]+)*$")
+_INDEX = re.compile(r"\[(\d+)\]")
 COMMAND_LINE = "<command line>"
 
 
+class _DuplicateKey(yaml.YAMLError):
+    """A key given twice in one mapping (PyYAML would keep the last silently)."""
+
+    def __init__(self, what: str, path: str, first: yaml.Mark, second: yaml.Mark) -> None:
+        super().__init__(path)
+        self.what, self.path, self.first, self.second = what, path, first, second
+
+
 class _Loader(yaml.SafeLoader):
-    """The safe loader, reading ``1e-3`` as a float (YAML 1.2) instead of a string."""
+    """The safe loader, reading ``1e-3`` as a float (YAML 1.2) instead of a string, and
+    refusing a key given twice in one mapping (a ``<<`` merge may still be overridden)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._path: list[str] = []  # the keys (and list indexes) down to the node composed
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        if index is None:  # the document or a key
+            return super().compose_node(parent, index)
+        self._path.append(index.value if isinstance(index, yaml.ScalarNode) else str(index))
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._path.pop()
+
+    def compose_mapping_node(self, anchor: str | None) -> yaml.MappingNode:
+        node = super().compose_mapping_node(anchor)
+        seen: dict[tuple[str, str], yaml.Mark] = {}
+        for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                continue
+            first = seen.setdefault((key.tag, key.value), key.start_mark)
+            if first is not key.start_mark:
+                what = "section" if isinstance(value, yaml.MappingNode) else "key"
+                path = ".".join([*self._path, key.value])
+                raise _DuplicateKey(what, path, first, key.start_mark)
+        return node
 
 
 _Loader.add_implicit_resolver(
@@ -175,6 +212,17 @@ def parse_yaml(text: str, source: str) -> Any:
         )
     try:
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as exc:
+        first, second = exc.first, exc.second
+        places = (
+            f"line {first.line + 1}, columns {first.column + 1} and {second.column + 1}"
+            if first.line == second.line
+            else f"lines {first.line + 1} and {second.line + 1}"
+        )
+        raise ConfigError(
+            f"{source}:{second.line + 1}:{second.column + 1}: {exc.what} '{clip(exc.path)}' "
+            f"given twice ({places}); give it once"
+        ) from None
     except RecursionError:
         raise ConfigError(
             f"{source}: the YAML nests too deeply to read (more than {MAX_YAML_DEPTH} levels)"
@@ -276,8 +324,11 @@ def _load(path: Path, chain: tuple[Path, ...], loaded: dict[Path, _Loaded]) -> _
 
 
 def origin_of(origins: Mapping[str, str], dotted: str, default: str | None = None) -> str | None:
-    """The file (or ``<command line>``) that set ``dotted`` or the nearest section above it."""
-    parts = dotted.split(".")
+    """The file (or ``<command line>``) that set ``dotted`` or the nearest section above it.
+
+    ``train.loggers[0].x`` and ``train.loggers.0.x`` name the same key.
+    """
+    parts = _INDEX.sub(r".\1", dotted).split(".")
     for end in range(len(parts), 0, -1):
         found = origins.get(".".join(parts[:end]))
         if found is not None:

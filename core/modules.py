@@ -13,6 +13,7 @@ from core._store_files import pretrained_files, read_pretrained_yaml
 from core._version import __version__
 from core.atomic import atomic_write_text
 from core.component import Component
+from core.config import parse_yaml
 from core.errors import PretrainedError
 from core.model_card import model_provider, render_model_card, write_model_card
 from core.weights import check_state_dict, read_weights, save_weights
@@ -69,7 +70,7 @@ class BaseModel(Component, torch.nn.Module):
         }
         text = yaml.safe_dump({"model": self.get_config(), "meta": info}, sort_keys=False)
         save_weights(self, directory / f"{name}.safetensors", {"model_type": str(self.model_type)})
-        write_model_card(directory, render_model_card(yaml.safe_load(text), name))
+        write_model_card(directory, render_model_card(parse_yaml(text, name), name))
         atomic_write_text(directory / f"{name}.yaml", text)
         return directory
 

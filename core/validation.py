@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,7 +11,7 @@ from pydantic import BaseModel as PydanticModel
 from pydantic import ValidationError
 
 from core._messages import clip, key_text, short_repr
-from core.config import origin_of
+from core.config import COMMAND_LINE, origin_of
 from core.errors import ConfigError
 
 __all__ = ["validate_section", "describe_component", "MAX_PROBLEMS"]
@@ -69,12 +70,26 @@ def _locate(
     for problem, err in zip(problems, errors, strict=True):
         path = ".".join(str(p) for p in (where, *err["loc"]) if p != "")
         origin = origin_of(origins, path, source) if path else source
+        if _names_an_override(problem, path, origins):
+            origin = COMMAND_LINE
         located.append((origin, f"{path}: {problem}" if path else problem))
     if len({origin for origin, _ in located}) == 1:
         origin = located[0][0]
         lines = [line for _, line in located]
         return [f"{origin}: {lines[0]}", *lines[1:]] if origin else lines
     return [f"{origin}: {line}" if origin else line for origin, line in located]
+
+
+def _names_an_override(problem: str, path: str, origins: Mapping[str, str]) -> bool:
+    """Whether a check of the section at ``path`` names a key under it set on the command line
+    (``image_size 3 is not divisible by 8``: the override is to blame, not the file)."""
+    prefix = f"{path}." if path else ""
+    for dotted, origin in origins.items():
+        if origin == COMMAND_LINE and dotted.startswith(prefix):
+            key = dotted.rsplit(".", 1)[-1]
+            if re.search(rf"(?<![\w.-]){re.escape(key)}(?![\w-])", problem):
+                return True
+    return False
 
 
 def _describe(config_class: type[PydanticModel], err: Mapping[str, Any], data: Any) -> str:

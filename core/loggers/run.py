@@ -7,34 +7,43 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from core.config import origin_of
 from core.errors import ConfigError, TrainingError
 
 __all__ = ["RunLoggers", "build_loggers", "log_to_run"]
 
 
 def build_loggers(
-    sections: Sequence[str | Mapping[str, Any]], source: str | None = None
+    sections: Sequence[str | Mapping[str, Any]],
+    source: str | None = None,
+    origins: Mapping[str, str] | None = None,
 ) -> list[tuple[str, Any]]:
-    """``(label, logger)`` for each entry of ``train.loggers`` (a name or a section)."""
+    """``(label, logger)`` for each entry of ``train.loggers`` (a name or a section).
+
+    ``origins`` (as ``Config.origins``) names the file or ``<command line>`` in errors.
+    """
     from core.components import build
 
+    origins = origins or {}
     built = []
     for index, section in enumerate(sections):
         where = f"train.loggers[{index}]"
         if isinstance(section, str):
             section = {"type": section}
         if not isinstance(section, Mapping):
-            prefix = f"{source}: " if source else ""
+            origin = origin_of(origins, where, source)
+            prefix = f"{origin}: " if origin else ""
             raise ConfigError(
                 f"{prefix}{where}: a logger is a name or a mapping with 'type', "
                 f"got {type(section).__name__}"
             )
-        logger = build("logger", dict(section), where=where, source=source)
+        logger = build("logger", dict(section), where=where, source=source, origins=origins)
         built.append((str(section.get("type")), logger))
     labels = [label for label, _ in built]
     duplicates = sorted({label for label in labels if labels.count(label) > 1})
     if duplicates:
-        prefix = f"{source}: " if source else ""
+        origin = origin_of(origins, "train.loggers", source)
+        prefix = f"{origin}: " if origin else ""
         raise ConfigError(f"{prefix}train.loggers: {', '.join(duplicates)} given more than once")
     return built
 

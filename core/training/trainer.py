@@ -70,7 +70,7 @@ def validate_run_config(config: Config) -> tuple[TrainConfig, SampleConfig]:
     )
     validate_evaluate_section(sections.get("evaluate") or {}, source=source, origins=origins)
     build_lr_schedule(train, source)  # type: ignore[arg-type]
-    build_loggers(train.loggers, source)  # type: ignore[attr-defined]
+    build_loggers(train.loggers, source, origins)  # type: ignore[attr-defined]
     return train, sample  # type: ignore[return-value]
 
 

@@ -32,9 +32,8 @@ def denoisers() -> None:
 @click.option("--by-module", is_flag=True, help="Also list the count of each top-level module.")
 def params(name: str | None, values: tuple[str, ...], by_module: bool) -> None:
     """Print parameter counts: of NAME with --set values, or of the reference configs."""
-    import yaml
-
     from core import build
+    from core.config import parse_yaml
     from core.errors import ConfigError
 
     if name is None:
@@ -47,7 +46,7 @@ def params(name: str | None, values: tuple[str, ...], by_module: bool) -> None:
             if "=" not in item:
                 raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
             key, value = item.split("=", 1)
-            config[key.strip()] = yaml.safe_load(value)
+            config[key.strip()] = parse_yaml(value, f"--set {key.strip()}")
         rows = [(name, config)]
     for model_name, config in rows:
         model = build("model", {"type": model_name, **config})
