@@ -10,17 +10,18 @@ broken and never stops the others from being listed or resolved.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core._messages import clip
-from core._staging import remove_stale_staging, staging_name
+from core._staging import STORE_PREFIX, remove_entry, remove_stale_staging
 from core._store_files import pretrained_files, read_pretrained_yaml
-from core.errors import CoreError, PretrainedError
+from core.atomic import stage_directory, swap_directory
+from core.errors import AtomicWriteError, CoreError, PretrainedError
 
 __all__ = [
     "PretrainedInfo",
@@ -141,35 +142,37 @@ def save_to_pretrained(
     _check_name(name, "name")
     model_type = _check_name(str(model.model_type), "model type")
     root_dir = store_root(root)
+    if version is not None and (not isinstance(version, int) or version < 1):
+        raise PretrainedError(f"version must be a positive integer, got {version!r}")
     base = _inside_dir(root_dir, model_type, name)
     remove_stale_staging(root_dir)
-    staging = base / staging_name()
+    staging = stage_directory(base, STORE_PREFIX)
     try:
         model.save_pretrained(staging, name=name, meta=meta)
         claimed = _claim(base, staging, version)
     finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+        remove_entry(staging)  # gone once claimed; what a failed save left otherwise
     return _read(PretrainedInfo(model_type, name, claimed, base / f"v{claimed}", "store"))
 
 
 def _claim(base: Path, staging: Path, version: int | None) -> int:
-    """Rename the staging directory to the next free ``v<N>``; the rename is the claim."""
+    """Swap the staging folder in as the next free ``v<N>``; the rename is the claim."""
     if version is not None:
-        if not isinstance(version, int) or version < 1:
-            raise PretrainedError(f"version must be a positive integer, got {version!r}")
         try:
-            os.rename(staging, base / f"v{version}")
-        except OSError:
+            swap_directory(staging, base / f"v{version}")
+        except AtomicWriteError as exc:
+            if exc.errno != errno.EEXIST:
+                raise
             raise PretrainedError(f"{base.name} v{version} already exists in {base}") from None
         return version
     for _ in range(1000):
         candidate = (max(_versions(base), default=0)) + 1
         try:
-            os.rename(staging, base / f"v{candidate}")
+            swap_directory(staging, base / f"v{candidate}")
             return candidate
-        except OSError:  # another process claimed it first (ENOTEMPTY / EEXIST)
-            continue
+        except AtomicWriteError as exc:  # another process claimed it first
+            if exc.errno != errno.EEXIST:
+                raise
     raise PretrainedError(f"could not claim a version in {base}")
 
 

@@ -56,7 +56,7 @@ def _killed_save(home: str) -> None:
     model = _tiny()
 
     def die(directory, **kwargs):
-        Path(directory).mkdir(parents=True)
+        Path(directory).mkdir(parents=True, exist_ok=True)
         (Path(directory) / "partial.safetensors").write_bytes(b"\0" * 64)
         os.kill(os.getpid(), signal.SIGKILL)
 
