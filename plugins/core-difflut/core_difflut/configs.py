@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from core.schema import ComponentConfig
+from core.schema import ComponentConfig, runtime_fields
 from core.schema import runtime as runtime_field
 from core_difflut.names import ENCODERS, NODES, canonical
 
@@ -307,16 +307,20 @@ class GroupSumConfig(ComponentConfig):
 class RuntimeConfig(ComponentConfig):
     """Parameters safe to change on a trained model."""
 
-    temperature: float = Field(1.0, gt=0, description="Temperature of the node relaxations.")
-    eval_mode: EvalMode = Field("deterministic", description="How nodes evaluate in eval mode.")
-    flip_probability: float = Field(
+    temperature: float = runtime_field(
+        1.0, gt=0, description="Temperature of the node relaxations."
+    )
+    eval_mode: EvalMode = runtime_field(
+        "deterministic", description="How nodes evaluate in eval mode."
+    )
+    flip_probability: float = runtime_field(
         0.0, ge=0.0, lt=0.5, description="Input bit-flip probability while training."
     )
-    tau: float = Field(1.0, gt=0, description="GroupSum divisor (output temperature).")
-    regularizers: dict[str, float] = Field(
+    tau: float = runtime_field(1.0, gt=0, description="GroupSum divisor (output temperature).")
+    regularizers: dict[str, float] = runtime_field(
         default_factory=dict, description="Regulariser name -> weight (l1, l2, spectral, ...)."
     )
-    mapping_temperature: WiringTemperature = Field(
+    mapping_temperature: WiringTemperature = runtime_field(
         default_factory=WiringTemperature,
         description="Learnable layers: wiring softmax temperature {start, end, schedule}.",
     )
@@ -334,7 +338,8 @@ class RuntimeConfig(ComponentConfig):
         return value
 
 
-RUNTIME_KEYS = tuple(RuntimeConfig.model_fields)
+#: the model's runtime keys (``temperature`` stands for ``runtime.temperature``), from the schema
+RUNTIME_KEYS = tuple(k for k in RuntimeConfig.model_fields if k in runtime_fields(RuntimeConfig))
 
 
 class ModelConfig(ComponentConfig):

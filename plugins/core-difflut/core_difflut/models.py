@@ -14,7 +14,8 @@ from torch import nn
 from core import BaseModel
 from core.batches import unpack_batch
 from core.errors import ConfigError, DataError
-from core_difflut.configs import RUNTIME_KEYS, ModelConfig
+from core.schema import runtime_fields
+from core_difflut.configs import RUNTIME_KEYS, ModelConfig, NodeConfig
 from core_difflut.encoders import ENCODER_CLASSES, Encoder
 from core_difflut.layers import LAYER_CLASSES, GroupSum, LUTLayer
 
@@ -188,13 +189,11 @@ class SimpleFeedForward(BaseModel):
 
     def on_runtime_change(self, changed: dict[str, Any]) -> None:
         rt = self.config.runtime
+        # the runtime keys every node's schema shares with the model's (temperature, ...)
+        node_keys = set(RUNTIME_KEYS) & runtime_fields(NodeConfig)
         for layer in self.node_layers:
             layer.node.config = layer.node.config.model_copy(
-                update={
-                    "temperature": rt.temperature,
-                    "eval_mode": rt.eval_mode,
-                    "flip_probability": rt.flip_probability,
-                }
+                update={k: getattr(rt, k) for k in node_keys}
             )
             layer.node.on_runtime_change({})
             if hasattr(layer, "wiring_temperature"):  # learnable wiring

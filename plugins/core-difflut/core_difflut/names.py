@@ -1,12 +1,13 @@
 """The one declaration of core-difflut's node and encoder names (and their upstream aliases).
 
-Imports nothing: ``plugin.py`` (registration), ``configs.py`` (validation), ``nodes.py`` and
-``encoders.py`` (classes) all read these tables. Each entry is
+Imports nothing at load: ``plugin.py`` (registration), ``configs.py`` (validation),
+``nodes.py`` and ``encoders.py`` (classes) all read these tables. Each entry is
 ``name: (class name, config class name, one-line description)``.
 
 Upstream DiffLUT (aplesner/difflut) spells names with underscores (``dwn_stable``); every
-upstream spelling that differs from ours is an alias: the rule is "hyphens become
-underscores", and :data:`UPSTREAM_EXCEPTIONS` lists the names the rule does not cover.
+upstream spelling that differs from ours is registered as an alias in core's registry: the
+rule is "hyphens become underscores", and :data:`UPSTREAM_EXCEPTIONS` lists the names the
+rule does not cover. :func:`canonical` asks core's registry, so there is no second alias table.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ __all__ = [
     "ENCODERS",
     "UPSTREAM_EXCEPTIONS",
     "upstream_aliases",
-    "ALIASES",
     "canonical",
 ]
 
@@ -55,8 +55,6 @@ ENCODERS: dict[str, tuple[str, str, str]] = {
 #: upstream spellings the underscore rule does not produce: (kind, upstream name) -> ours
 UPSTREAM_EXCEPTIONS: dict[tuple[str, str], str] = {}
 
-_TABLES = {"node": NODES, "encoder": ENCODERS}
-
 
 def upstream_aliases(kind: str, name: str) -> tuple[str, ...]:
     """Upstream spellings of our ``kind`` component ``name`` that differ from it."""
@@ -69,13 +67,13 @@ def upstream_aliases(kind: str, name: str) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-#: kind -> {alias: canonical name}
-ALIASES: dict[str, dict[str, str]] = {
-    kind: {alias: name for name in table for alias in upstream_aliases(kind, name)}
-    for kind, table in _TABLES.items()
-}
-
-
 def canonical(kind: str, name: str) -> str:
-    """Our name for ``name`` (an alias becomes the canonical name; anything else is kept)."""
-    return ALIASES.get(kind, {}).get(name, name)
+    """Our name for ``name``: the registered component it answers to in core's registry (an
+    upstream alias becomes the canonical name); a name the registry does not know is kept."""
+    from core.components import get_entry  # torch-free; the registry holds every alias
+    from core.errors import CoreError
+
+    try:
+        return get_entry(kind, name).name
+    except CoreError:
+        return name

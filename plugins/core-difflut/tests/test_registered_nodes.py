@@ -31,7 +31,13 @@ class NotANodeConfig(ComponentConfig):
 class Plugin:
     @hookimpl
     def register_nodes(self, register):
-        register("sharp", SharpNode, config=SharpConfig, description="sharper table")
+        register(
+            "sharp",
+            SharpNode,
+            config=SharpConfig,
+            description="sharper table",
+            aliases=["sharp_v1"],
+        )
         register("odd", SharpNode, config=NotANodeConfig, description="wrong config")
 
 
@@ -80,3 +86,12 @@ def test_unknown_and_unfit_node_types_are_config_errors(manager):
         core.build("model", {**base, "node_type": "odd"})
     with pytest.raises(core.ConfigError, match="sharpness"):
         core.build("model", {**base, "node_type": "sharp", "node_params": {"sharpness": -1}})
+
+
+def test_names_resolve_through_cores_registry(manager):
+    """One alias table: core's registry; a registered alias is saved as its canonical name."""
+    from core_difflut.configs import LayerConfig, ModelConfig
+
+    assert LayerConfig(node={"type": "sharp_v1", "input_dim": 2}).node["type"] == "sharp"
+    config = ModelConfig(node_type="sharp-plugin:sharp", node_input_dim=2, input_size=2)
+    assert config.node_type == "sharp"
