@@ -94,6 +94,9 @@ class ImageFolderConfig(ImageDataConfig):
         [".png", ".jpg", ".jpeg", ".bmp", ".webp"], description="file suffixes read"
     )
     max_pixels: int = max_pixels_field()
+    allow_paths_outside_root: bool = Field(
+        False, description="also follow links (class folders, files) that lead outside root"
+    )
 
 
 class TensorsConfig(ComponentConfig):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
+import stat
 import struct
 import zlib
 from pathlib import Path
@@ -109,33 +111,35 @@ class Mnist(ImageTensorDataset):
 
 
 class ImageFolder(ImageTensorDataset):
-    """Images under ``root`` read with Pillow; class sub-folders give labels when present."""
+    """Images under ``root`` read with Pillow; class sub-folders give labels when present.
+
+    Links are followed while they stay inside ``root`` (each folder is read once, so a link
+    back up ends no walk in a loop); one that leads outside is refused, unless
+    ``allow_paths_outside_root``.
+    """
 
     config_class = ImageFolderConfig
 
     def __init__(self, config: Any = None, /, **overrides: Any) -> None:
         self.config = self.resolve_config(config, **overrides)
-        root = Path(self.config.root).expanduser()
-        if not root.is_dir():
-            raise DataError(f"dataset 'image-folder': root {root} is not a directory")
+        given = Path(self.config.root).expanduser()
+        if not given.is_dir():
+            raise DataError(f"dataset 'image-folder': root {given} is not a directory")
+        root = given.resolve()
         suffixes = {s.lower() for s in self.config.extensions}
+        top = _FolderWalk(root, suffixes, self.config.allow_paths_outside_root)
+        entries = top.entries(root)
         classes = sorted(
-            p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
+            p.name for p, info in entries if stat.S_ISDIR(info.st_mode) and p.name[0] != "."
         )
         files: list[tuple[Path, int]] = []
-        if classes:
-            for label, name in enumerate(classes):
-                files += [
-                    (p, label)
-                    for p in sorted((root / name).rglob("*"))
-                    if p.suffix.lower() in suffixes
-                ]
-        files += [
-            (p, 0) for p in sorted(root.glob("*")) if p.is_file() and p.suffix.lower() in suffixes
-        ]
+        for label, name in enumerate(classes):
+            walk = _FolderWalk(root, suffixes, self.config.allow_paths_outside_root)
+            files += [(p, label) for p in walk.images(root / name)]
+        files += [(p, 0) for p, info in entries if top.is_image(p, info)]
         if not files:
             raise DataError(
-                f"dataset 'image-folder': no images ({', '.join(sorted(suffixes))}) under {root}"
+                f"dataset 'image-folder': no images ({', '.join(sorted(suffixes))}) under {given}"
             )
         self.classes = classes
         if self.config.split != "all":
@@ -161,6 +165,68 @@ class ImageFolder(ImageTensorDataset):
             raise DataError(f"dataset 'image-folder': cannot read image {path}: {exc}") from None
         array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
         return torch.from_numpy(np.ascontiguousarray(array))
+
+
+class _FolderWalk:
+    """Image files below a folder of ``root``, links followed only inside ``root``."""
+
+    def __init__(self, root: Path, suffixes: set[str], outside: bool) -> None:
+        self.root, self.suffixes, self.outside = root, suffixes, outside
+        info = root.stat()
+        self.seen = {(info.st_dev, info.st_ino)}  # the folders read: a link back is no loop
+
+    def entries(self, folder: Path) -> list[tuple[Path, os.stat_result]]:
+        """The sorted entries of ``folder`` with what they lead to (links checked)."""
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError as exc:
+            raise DataError(
+                f"dataset 'image-folder': cannot list {folder}: {exc.strerror}"
+            ) from None
+        found = []
+        for name in names:
+            path = folder / name
+            if path.is_symlink() and not self.outside:
+                try:
+                    target = path.resolve()
+                except (OSError, RuntimeError):  # a loop of links: nothing to read
+                    continue
+                if not target.is_relative_to(self.root):
+                    raise DataError(
+                        f"dataset 'image-folder': {path} is a link to {target}, outside root "
+                        f"{self.root}; refused (set allow_paths_outside_root: true to read it)"
+                    )
+            try:
+                found.append((path, path.stat()))
+            except OSError:  # a dangling link: nothing to read
+                continue
+        return found
+
+    def is_image(self, path: Path, info: os.stat_result) -> bool:
+        """A file with an image suffix; one that is not a regular file is refused."""
+        if stat.S_ISDIR(info.st_mode) or path.suffix.lower() not in self.suffixes:
+            return False
+        if not stat.S_ISREG(info.st_mode):
+            raise DataError(
+                f"dataset 'image-folder': {path} is not a regular file (a device, pipe or "
+                "socket); refused"
+            )
+        return True
+
+    def images(self, folder: Path) -> list[Path]:
+        """Every image below ``folder``, sorted; each folder is read once."""
+        info = folder.stat()
+        self.seen.add((info.st_dev, info.st_ino))
+        found, pending = [], [folder]
+        while pending:
+            for path, info in self.entries(pending.pop()):
+                if stat.S_ISDIR(info.st_mode):
+                    if (info.st_dev, info.st_ino) not in self.seen:
+                        self.seen.add((info.st_dev, info.st_ino))
+                        pending.append(path)
+                elif self.is_image(path, info):
+                    found.append(path)
+        return sorted(found)
 
 
 class Tensors(Component, torch.utils.data.Dataset):
