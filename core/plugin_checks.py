@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import ToolError
 from core.registry import Entry, Registry
+from core.tools import run_tool
 
 __all__ = ["registry_problems", "config_mismatch", "ImportCost", "measure_import"]
 
@@ -92,14 +93,9 @@ print(json.dumps({"seconds": time.perf_counter() - start,
 def measure_import(module: str, timeout: float = 120.0) -> ImportCost:
     """Import ``module`` alone in a subprocess: its time and whether it pulled in torch."""
     try:
-        done = subprocess.run(
-            [sys.executable, "-c", _PROBE, module.partition(":")[0]],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        probe = [sys.executable, "-c", _PROBE, module.partition(":")[0]]
+        done = run_tool(probe, timeout=timeout, check=False, name="python")
         data = json.loads(done.stdout.strip().splitlines()[-1])
-    except (subprocess.TimeoutExpired, ValueError, IndexError, OSError) as exc:
+    except (ToolError, ValueError, IndexError) as exc:
         return ImportCost(module, float("nan"), False, f"{type(exc).__name__}: {exc}")
     return ImportCost(module, float(data["seconds"]), bool(data["torch"]), data["error"])

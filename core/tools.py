@@ -54,38 +54,8 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 _TAIL_LINES = 5
 _KEEPALIVE_SECONDS = 60.0
 
-# Runs as ``python -I -S -c _SUPERVISOR PARENT_PID PROGRAM ARGV0 ARGS...``, the leader of a
-# fresh process group. The kernel sends it SIGTERM when the thread that started it dies
-# (PR_SET_PDEATHSIG); it then kills its whole group, the tool and the tool's children with it.
-_SUPERVISOR = r"""
-import os, signal, sys
-def kill_group(*_):
-    os.killpg(0, signal.SIGKILL)
-signal.signal(signal.SIGTERM, kill_group)
-try:
-    import ctypes
-    ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
-except (ImportError, OSError, AttributeError):
-    pass
-if os.getppid() != int(sys.argv[1]):
-    kill_group()  # the parent died before prctl took effect
-pid = os.fork()
-if pid == 0:
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    try:
-        os.execv(sys.argv[2], sys.argv[3:])
-    except OSError as exc:
-        os.write(2, f"cannot start {sys.argv[2]}: {exc.strerror}\n".encode(errors="replace"))
-    os._exit(127)
-status = os.waitpid(pid, 0)[1]
-if os.WIFSIGNALED(status):
-    import resource
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    sig = os.WTERMSIG(status)
-    signal.signal(sig, signal.SIG_DFL)
-    os.kill(os.getpid(), sig)
-os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
-"""
+#: run as ``python -I -S _supervisor.py PARENT_PID PROGRAM ARGV...`` (see that file).
+_SUPERVISOR = str(Path(__file__).with_name("_supervisor.py"))
 
 
 @dataclass(frozen=True)
@@ -211,7 +181,7 @@ def run_tool(
         raise ToolError("no program to run: the argument list is empty")
     label = name or os.path.basename(argv[0])
     program = find_tool(argv[0], env=env)
-    supervisor = [sys.executable, "-I", "-S", "-c", _SUPERVISOR, str(os.getpid()), program]
+    supervisor = [sys.executable, "-I", "-S", _SUPERVISOR, str(os.getpid()), program]
     start = time.monotonic()
     try:
         proc = subprocess.Popen(

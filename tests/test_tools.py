@@ -174,3 +174,13 @@ def test_stage_input_copies_under_a_fixed_name_and_refuses_odd_files(tmp_path):
         stage_input(odd / "x.v", work, "../x.v")
     with pytest.raises(ToolError, match="cannot read"):
         stage_input(tmp_path / "missing.v", work, "m.v")
+
+
+def test_the_supervisor_whose_parent_is_already_gone_runs_nothing(tmp_path):
+    # the race prctl cannot close: the parent died between fork and PR_SET_PDEATHSIG
+    marker = tmp_path / "ran"
+    done = subprocess.run(
+        [PY, "-I", "-S", tools._SUPERVISOR, "1", PY, PY, "-c", f"open({str(marker)!r}, 'w')"],
+        timeout=30,
+    )
+    assert done.returncode == -signal.SIGKILL and not marker.exists()

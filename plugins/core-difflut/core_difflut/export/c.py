@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shlex
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from core.atomic import atomic_path, current_umask
 from core.errors import ConfigError
+from core.tools import find_tool, run_tool, stage_input, tool_workdir
 
 __all__ = ["write_c", "build_c", "CNetwork", "leaf_codes"]
 
@@ -245,16 +247,35 @@ def write_c(spec: dict[str, Any], directory: str | os.PathLike[str]) -> list[Pat
     return [source, build]
 
 
+def _compiler() -> list[str]:
+    """``$CC $CFLAGS`` as ``build.sh`` reads them (default ``gcc -O3 -march=native``)."""
+    try:
+        cc = shlex.split(os.environ.get("CC") or "gcc")
+        flags = shlex.split(os.environ.get("CFLAGS") or "-O3 -march=native")
+    except ValueError as exc:
+        raise ConfigError(f"C export: cannot read $CC or $CFLAGS: {exc}") from None
+    if not cc:
+        raise ConfigError("C export: $CC names no compiler")
+    return [find_tool(cc[0], "install gcc or set CC"), *cc[1:], *flags]
+
+
 def build_c(directory: str | os.PathLike[str], timeout: float = 600) -> Path:
-    """Run ``build.sh`` (gcc -O3 -march=native); returns the shared library path."""
+    """Compile as ``build.sh`` does (core.tools, no shell); returns the shared library path.
+
+    The compiler works on a copy in its own work folder; the library and the executable are
+    then put into ``directory`` atomically.
+    """
     directory = Path(directory)
-    if shutil.which(os.environ.get("CC", "gcc")) is None:
-        raise ConfigError("C export: no C compiler found (install gcc or set CC)")
-    result = subprocess.run(
-        ["sh", str(directory / "build.sh")], capture_output=True, text=True, timeout=timeout
-    )
-    if result.returncode != 0:
-        raise ConfigError(f"C export: build failed:\n{result.stderr[-2000:]}")
+    compiler = _compiler()
+    with tool_workdir() as work:
+        source = stage_input(directory / SOURCE_NAME, work, SOURCE_NAME)
+        for extra, output in ((["-shared", "-fPIC"], LIB_NAME), (["-DDIFFLUT_MAIN"], EXE_NAME)):
+            cmd = [*compiler, *extra, "-o", output, source]
+            run_tool(cmd, cwd=work, timeout=timeout)
+        for output in (LIB_NAME, EXE_NAME):
+            with atomic_path(directory / output) as tmp:
+                shutil.copyfile(work / output, tmp)
+                os.chmod(tmp, 0o777 & ~current_umask())
     return directory / LIB_NAME
 
 

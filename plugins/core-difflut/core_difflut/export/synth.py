@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from core.atomic import atomic_write_text
 from core.errors import ConfigError
+from core.tools import find_tool, run_tool, stage_input, tool_workdir
 from core_difflut.export.verilog import PARTS, TOP
 
 __all__ = ["SynthReport", "synthesize", "synthesize_model", "require_yosys", "format_report"]
@@ -39,6 +38,8 @@ module _difflut_lut6_to_lut (O, I0, I1, I2, I3, I4, I5);
     \\$lut #(.WIDTH(6), .LUT(INIT)) _TECHMAP_REPLACE_ (.A({I5, I4, I3, I2, I1, I0}), .Y(O));
 endmodule
 """
+#: the name of the design in yosys' work folder: scripts name this, never the user's path.
+_INPUT = "input.v"
 _DEPTH = re.compile(r"Longest topological path in \\?(\S+) \(length=(\d+)\)")
 
 
@@ -61,23 +62,20 @@ class SynthReport:
 
 
 def require_yosys() -> str:
-    """Path of yosys, or a one-line error."""
-    path = shutil.which("yosys")
-    if path is None:
-        raise ConfigError("yosys was not found on PATH: apt-get install yosys")
-    return path
+    """Path of yosys, or a one-line ``ToolError``."""
+    return find_tool("yosys", "apt-get install yosys")
 
 
 def _run_yosys(script: str, workdir: Path, timeout: float) -> None:
-    (workdir / "run.ys").write_text(script)
-    cmd = [require_yosys(), "-q", "-l", str(workdir / "yosys.log"), "-s", str(workdir / "run.ys")]
-    try:
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=workdir)
-    except subprocess.TimeoutExpired:
-        raise ConfigError(f"yosys did not finish within {timeout:g} s (raise --timeout)") from None
-    if result.returncode != 0:
-        tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
-        raise ConfigError("yosys failed: " + " | ".join(tail))
+    """Run ``script`` in ``workdir`` (core.tools: no shell, killed with core or on timeout)."""
+    atomic_write_text(workdir / "run.ys", script)
+    run_tool(
+        [require_yosys(), "-q", "-l", "yosys.log", "-s", "run.ys"],
+        cwd=workdir,
+        timeout=timeout,
+        name="yosys",
+        timeout_hint="raise --timeout",
+    )
 
 
 def _luts(cells: dict[str, int]) -> int:
@@ -97,28 +95,30 @@ def _defines(text: str, module: str) -> bool:
     return re.search(rf"^\s*module\s+{module}\b", text, re.MULTILINE) is not None
 
 
-def _read_design(source: Path) -> str:
-    """yosys commands that read the design, with LUT6 as a black box."""
-    if _defines(source.read_text(), "LUT6"):
+def _read_design(source: Path, text: str) -> str:
+    """yosys commands that read the design (staged as ``input.v``), LUT6 a black box."""
+    if _defines(text, "LUT6"):
         raise ConfigError(
             f"{source} defines module LUT6 (a simulation model): synthesize the design alone"
         )
-    return f"read_verilog -lib lut6_blackbox.v\nread_verilog {source.resolve()}\n"
+    return f"read_verilog -lib lut6_blackbox.v\nread_verilog {_INPUT}\n"
 
 
 def synthesize(source: Path, *, timeout: float = 600, flat: bool = False) -> SynthReport:
-    """Synthesize ``difflut_net.v`` with yosys and count LUTs per part (see module doc)."""
-    version = subprocess.run(
-        [require_yosys(), "-V"], capture_output=True, text=True, timeout=60
-    ).stdout.strip()
-    with tempfile.TemporaryDirectory(prefix="difflut-synth-") as tmp:
-        work = Path(tmp)
-        (work / "lut6_blackbox.v").write_text(_LUT6_BLACKBOX)
-        (work / "lut6_to_lut.v").write_text(_LUT6_TO_LUT)
-        text = source.read_text()
+    """Synthesize ``difflut_net.v`` with yosys and count LUTs per part (see module doc).
+
+    yosys reads a copy of ``source`` in its work folder, so no character of its path reaches
+    the yosys script.
+    """
+    version = run_tool([require_yosys(), "-V"], timeout=60, name="yosys").stdout.strip()
+    with tool_workdir() as work:
+        stage_input(source, work, _INPUT)
+        atomic_write_text(work / "lut6_blackbox.v", _LUT6_BLACKBOX)
+        atomic_write_text(work / "lut6_to_lut.v", _LUT6_TO_LUT)
+        text = (work / _INPUT).read_text(errors="replace")
         parts = [module for module, _ in PARTS if _defines(text, module)]
         script = (
-            _read_design(source)
+            _read_design(source, text)
             + f"hierarchy -check -top {TOP}\n"
             + f"synth -top {TOP} -lut 6\n"
             + "tee -q -o parts.json stat -json\n"
@@ -133,7 +133,7 @@ def synthesize(source: Path, *, timeout: float = 600, flat: bool = False) -> Syn
         report = _report(work, seconds, script, version)
         if flat:
             flat_script = (
-                _read_design(source)
+                _read_design(source, text)
                 + f"hierarchy -check -top {TOP}\ntechmap -map lut6_to_lut.v\n"
                 + f"synth -flatten -top {TOP} -lut 6\n"
                 + "tee -q -o flat.json stat -json\ntee -q -o flat_depth.txt ltp -noff\n"
@@ -158,9 +158,9 @@ def synthesize_model(
 
     require_yosys()
     options = options or verilog_options(model, lut_style="xilinx")
-    with tempfile.TemporaryDirectory(prefix="difflut-verilog-") as tmp:
-        export_model(model, tmp, "verilog", verilog=options)
-        return synthesize(Path(tmp) / "difflut_net.v", timeout=timeout, flat=flat)
+    with tool_workdir() as tmp:
+        export_model(model, tmp / "export", "verilog", verilog=options)
+        return synthesize(tmp / "export" / "difflut_net.v", timeout=timeout, flat=flat)
 
 
 def _report(work: Path, seconds: float, script: str, version: str) -> SynthReport:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from core.errors import ConfigError
+from core.tools import find_tool, run_tool, stage_input, tool_workdir
 from core_difflut.export.verilog import MANIFEST, TOP
 
 __all__ = ["write_testbench", "write_inputs_hex", "simulate_verilog", "read_manifest"]
@@ -85,16 +84,21 @@ def write_inputs_hex(values: np.ndarray, field_bits: int, path: str | os.PathLik
     Path(path).write_text("\n".join(lines) + "\n")
 
 
+def _is_file_name(name: Any) -> bool:
+    return isinstance(name, str) and name not in ("", ".", "..") and Path(name).name == name
+
+
 def simulate_verilog(
     directory: str | os.PathLike[str], values: np.ndarray, timeout: float = 600
 ) -> np.ndarray:
     """Compile with iverilog and run with vvp; returns the predicted classes.
 
     ``values``: integer features (B, F) for integer inputs, encoded bits (B, F*bits) for
-    ``--inputs bits``.
+    ``--inputs bits``. Both run in a work folder of their own (core.tools) on copies of the
+    sources; nothing is written into ``directory``.
     """
-    if shutil.which("iverilog") is None or shutil.which("vvp") is None:
-        raise ConfigError("Verilog simulation needs Icarus Verilog (apt-get install iverilog)")
+    hint = "Verilog simulation needs Icarus Verilog (apt-get install iverilog)"
+    iverilog, vvp = find_tool("iverilog", hint), find_tool("vvp", hint)
     directory = Path(directory)
     manifest = read_manifest(directory)
     values = np.asarray(values).reshape(len(values), -1)
@@ -105,17 +109,16 @@ def simulate_verilog(
     top = 1 << manifest["input_bits"]
     if values.size and (values.min() < 0 or values.max() >= top):
         raise ConfigError(f"input values must lie in 0..{top - 1}")
-    write_inputs_hex(values, manifest["input_bits"], directory / "inputs.hex")
-    compiled = directory / "difflut_sim.vvp"
-    sources = [str(directory / name) for name in [*manifest["sources"], TESTBENCH]]
-    cmd = ["iverilog", "-g2005", f"-Pdifflut_tb.SAMPLES={len(values)}", "-o", str(compiled)]
-    result = subprocess.run(cmd + sources, capture_output=True, text=True, timeout=timeout)
-    if result.returncode != 0:
-        raise ConfigError(f"iverilog failed:\n{result.stderr[-2000:]}")
-    result = subprocess.run(
-        ["vvp", "-n", str(compiled)], capture_output=True, text=True, timeout=timeout, cwd=directory
-    )
-    if result.returncode != 0:
-        raise ConfigError(f"vvp failed:\n{result.stderr[-2000:]}")
-    text = (directory / "predictions.txt").read_text().split()
+    names = manifest.get("sources")
+    if not isinstance(names, list) or not all(map(_is_file_name, names)):
+        raise ConfigError(f"{directory / MANIFEST}: 'sources' must list file names beside it")
+    names = [*names, TESTBENCH]
+    with tool_workdir() as work:
+        sources = [stage_input(directory / name, work, name) for name in names]
+        write_inputs_hex(values, manifest["input_bits"], work / "inputs.hex")
+        define = f"-Pdifflut_tb.SAMPLES={len(values)}"
+        compile_cmd = [iverilog, "-g2005", define, "-o", "difflut_sim.vvp", *sources]
+        run_tool(compile_cmd, cwd=work, timeout=timeout, name="iverilog")
+        run_tool([vvp, "-n", "difflut_sim.vvp"], cwd=work, timeout=timeout, name="vvp")
+        text = (work / "predictions.txt").read_text().split()
     return np.array([int(v) for v in text], dtype=np.int64)
