@@ -9,7 +9,6 @@ one. Prints a table and writes benchmarks/results/config_store_bounds.json.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -18,12 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+from _common import save_record, start_record
+from _common.markdown import Section
 
-from core.config import Config  # noqa: E402
-from core.errors import ConfigError  # noqa: E402
+from core.config import Config
+from core.errors import ConfigError
 
-RESULTS = Path(__file__).resolve().parent / "results" / "config_store_bounds.json"
 MODEL = "model: {type: mlp-denoiser, hidden_dim: 8}\n"
 
 
@@ -107,15 +106,22 @@ def _store(folder: Path) -> list[dict[str, Any]]:
 
 
 def main() -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # before the store part imports torch
+    record = start_record("config_store_bounds")
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "configs").mkdir()
         rows = _configs(Path(tmp) / "configs") + _store(Path(tmp) / "store")
     print(f"{'case':<45} {'seconds':>9}  outcome")
     for row in rows:
         print(f"{row['case']:<45} {row['seconds']:>9.4f}  {row['outcome']}")
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(rows, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    print(f"wrote {save_record('config_store_bounds', record | {'rows': rows})}")
+
+
+def render(record: dict[str, Any], name: str = "config_store_bounds") -> Section:
+    """Seconds and outcome per hostile case."""
+    s = Section.of(record, name, __doc__)
+    s.generic(record)
+    return s
 
 
 if __name__ == "__main__":

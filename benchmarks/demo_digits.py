@@ -1,8 +1,8 @@
 """The main job's recipe, measured: train a config over several seeds, score each run.
 
 For every recipe (the config plus overrides) and training seed it trains with the core
-Trainer, times the training (wall seconds, with the load average of the machine before and
-after), then draws ``--n`` class-conditional samples (labels ``0..9`` in turn, sampling seed 0,
+Trainer, times the training on the Trainer's own clock (``fit()``'s summary seconds) and in
+CPU seconds, with the load average before and after, then draws ``--n`` class-conditional samples (labels ``0..9`` in turn, sampling seed 0,
 as ``core evaluate`` draws them) for each guidance scale and sampler asked for, and scores
 that one set three ways:
 
@@ -33,13 +33,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import statistics
-import sys
 import time
 from pathlib import Path
+from typing import Any
+
+from _common import save_record, start_record, train
+from _common.digits import reference_set, save_figure, score_line, score_samples, summarise
+from _common.markdown import Col, Section, sig
 
 ROOT = Path(__file__).resolve().parents[1]
+CLOCK = "the Trainer's clock (fit()'s summary seconds)"
+#: how records written before the one clock timed the training
+OLD_CLOCK = "wall time around core.training.train(), model and data building included"
 
 #: recipe name -> (config, overrides). Equal training steps mean equal wall time for recipes
 #: with the same network and threads (label dropout, min-SNR and v cost nothing per step).
@@ -91,114 +96,6 @@ def parse_list(text: str, kind=float) -> list:
     return [kind(part) for part in text.split(",") if part.strip()]
 
 
-def summarise(values: list[float]) -> dict[str, float]:
-    return {
-        "mean": statistics.fmean(values),
-        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-        "min": min(values),
-        "max": max(values),
-    }
-
-
-_REFERENCES: dict[str, dict] = {}
-
-
-def reference_set(data: dict, n: int) -> dict:
-    """Test/train images of a data section, the scorers and the real-data bounds (cached)."""
-    import torch
-
-    import core
-    from core.metrics.evaluate import _stack, _to_symmetric, reference_data
-
-    key = json.dumps([data, n], sort_keys=True)
-    if key in _REFERENCES:
-        return _REFERENCES[key]
-    test, train_set = reference_data(data, "test"), reference_data(data, "train")
-    value_range = getattr(test, "value_range", None)
-    test_x, test_y = _stack(test)
-    train_x, _ = _stack(train_set)
-    test_x, train_x = _to_symmetric(test_x, value_range), _to_symmetric(train_x, value_range)
-    fid = core.build("metric", {"type": "feature-fid"})
-    accuracy = core.build("metric", {"type": "accuracy"})
-    pick = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(0))[:n]
-    flat_train = train_x.flatten(1)
-    test_nn = torch.cdist(test_x.flatten(1), flat_train).min(1).values
-    _REFERENCES[key] = {
-        "test": test_x,
-        "train": flat_train,
-        "fid": fid,
-        "accuracy": accuracy,
-        "n": n,
-        "fid_floor": fid(train_x[pick], test_x)["feature_fid"],
-        "accuracy_ceiling": accuracy(test_x, labels=test_y)["accuracy"],
-        "test_to_train_median": test_nn.median().item(),
-    }
-    return _REFERENCES[key]
-
-
-def score_samples(
-    model, ref: dict, sampler: str, steps: int, guidance: float, interval=None
-) -> dict:
-    """Draw ``ref["n"]`` samples (labels 0..9 in turn, seed 0) and score them three ways.
-
-    ``interval`` (low, high) overrides the model's guidance interval; None keeps it.
-    """
-    import torch
-
-    from core.sampling import draw_samples
-
-    labels = torch.arange(ref["n"]) % model.num_classes
-    extra = {} if interval is None else {"guidance_interval": interval}
-    start = time.perf_counter()
-    samples = draw_samples(
-        model,
-        ref["n"],
-        sampler=sampler,
-        steps=steps,
-        seed=0,
-        y=labels,
-        guidance_scale=guidance,
-        **extra,
-    ).clamp(-1, 1)
-    sample_seconds = time.perf_counter() - start
-    nearest = torch.cdist(samples.flatten(1), ref["train"]).min(1).values
-    return {
-        "sampler": sampler,
-        "steps": steps,
-        "nfe": model.last_nfe,
-        "guidance": guidance,
-        "guidance_interval": list(
-            interval or getattr(model.config, "guidance_interval", None) or ()
-        )
-        or None,
-        "feature_fid": ref["fid"](samples, ref["test"])["feature_fid"],
-        "fid_floor": ref["fid_floor"],
-        "accuracy": ref["accuracy"](samples, labels=labels)["accuracy"],
-        "accuracy_ceiling": ref["accuracy_ceiling"],
-        "sample_to_train_median": nearest.median().item(),
-        "test_to_train_median": ref["test_to_train_median"],
-        "sample_seconds": sample_seconds,
-    }
-
-
-def score_line(score: dict) -> str:
-    """One scored set as a line: FID with its floor, accuracy with its ceiling, memorisation."""
-    return (
-        f"feature-FID {score['feature_fid']:.3f} (floor {score['fid_floor']:.3f}) accuracy "
-        f"{score['accuracy']:.4f} (ceiling {score['accuracy_ceiling']:.4f}) nearest-train "
-        f"median {score['sample_to_train_median']:.3f} (test {score['test_to_train_median']:.3f})"
-    )
-
-
-def save_record(path: Path, record: dict) -> None:
-    """Write a benchmark record as JSON, dated today, atomically (a kill leaves the old file)."""
-    from core.atomic import atomic_write_text
-
-    record["date"] = time.strftime("%Y-%m-%d")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(record, indent=2))
-
-
 def plot(sources: list[str], out: str) -> None:
     """feature-FID and accuracy against the guidance scale, one line per recipe and file."""
     import matplotlib
@@ -235,16 +132,6 @@ def plot(sources: list[str], out: str) -> None:
     save_figure(fig, (ax_fid, ax_acc), out)
 
 
-def save_figure(fig, axes, out: str) -> None:
-    """Grid and legend on each axis, then a PNG without a software tag (same data, same bytes)."""
-    for ax in axes:
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out, dpi=100, metadata={"Software": None})
-    print(f"wrote {out}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipes", default="demo", help=f"comma-separated, of {list(RECIPES)}")
@@ -275,21 +162,13 @@ def main() -> None:
     import torch
 
     import core
-    from core.training import train
 
     out_path = Path(args.out)
-    record: dict = {"runs": []}
+    record = start_record("demo_digits", training_clock=CLOCK)
     if args.resume and out_path.is_file():
-        record = json.loads(out_path.read_text())
+        record = {**json.loads(out_path.read_text()), **record}
+    record.setdefault("runs", [])
     done = {(r["recipe"], r["seed"]) for r in record["runs"]}
-    record.update(
-        {
-            "benchmark": "demo_digits",
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
-            "python": platform.python_version(),
-            "command": " ".join(["python", "benchmarks/demo_digits.py", *sys.argv[1:]]),
-        }
-    )
 
     def write() -> None:
         summary: dict[str, dict] = {}
@@ -325,7 +204,7 @@ def main() -> None:
             }
             for setting, entry in summary.items()
         }
-        save_record(out_path, record)
+        save_record("demo_digits", record, out_path)
 
     for recipe in parse_list(args.recipes, str):
         config_file, overrides = RECIPES[recipe]
@@ -336,15 +215,14 @@ def main() -> None:
             all_overrides = [*overrides, *args.set, f"train.seed={seed}"]
             config = core.Config(str(ROOT / config_file), overrides=all_overrides).to_dict()
             load_before = os.getloadavg()
-            start, cpu_start = time.perf_counter(), time.process_time()
-            train(
+            cpu_start = time.process_time()
+            seconds = train(
                 str(ROOT / config_file),
                 overrides=all_overrides,
                 run_dir=run_dir,
                 overwrite=True,
                 quiet=True,
-            )
-            seconds = time.perf_counter() - start
+            ).seconds
             cpu_seconds = time.process_time() - cpu_start
             load_after = os.getloadavg()
             n = args.n or int((config.get("evaluate") or {}).get("n", 1000))
@@ -387,15 +265,15 @@ def main() -> None:
                     # CPU time of this process: close to the wall time on an idle machine for
                     # one thread, whatever the load (more than the wall time with threads > 1)
                     "train_cpu_seconds": cpu_seconds,
-                    "loadavg_before": load_before,
-                    "loadavg_after": load_after,
+                    "load_average_before": load_before,
+                    "load_average_after": load_after,
                     "date": time.strftime("%Y-%m-%d %H:%M"),
                     "scores": scores,
                 }
             )
             print(
                 f"{recipe} seed {seed}: trained {config['train']['steps']} steps in "
-                f"{seconds:.1f} s wall, {cpu_seconds:.1f} s CPU (load {load_before[0]:.2f} -> "
+                f"{seconds:.1f} s, {cpu_seconds:.1f} s CPU (load {load_before[0]:.2f} -> "
                 f"{load_after[0]:.2f})",
                 flush=True,
             )
@@ -414,9 +292,55 @@ def main() -> None:
             f"accuracy {acc['mean']:.4f} +- {acc['std']:.4f} (ceiling "
             f"{entry['accuracy_ceiling']:.4f}); nearest-train median {memo['mean']:.3f} "
             f"(test {entry['test_to_train_median']:.3f}); train "
-            f"{entry['train_seconds']['mean']:.1f} s wall, "
+            f"{entry['train_seconds']['mean']:.1f} s, "
             f"{entry['train_cpu_seconds']['mean']:.1f} s CPU"
         )
+
+
+def render(record: dict[str, Any], name: str = "demo_digits") -> Section:
+    """Every recipe and setting: scores (mean and seeds' range) and training seconds."""
+    s = Section.of(record, name, __doc__)
+    rows = []
+    for setting, e in record["summary"].items():
+        recipe, sampler, guidance = setting.split(" | ")
+        fid, acc = e["feature_fid"], e["accuracy"]
+        rows.append(
+            {
+                "recipe": recipe,
+                "sampler": sampler,
+                "guidance": float(guidance.lstrip("g")),
+                "seeds": len(e["seeds"]),
+                "fid": fid["mean"],
+                "fid_range": f"{sig(fid['min'])}-{sig(fid['max'])}",
+                "floor": e["fid_floor"],
+                "acc": acc["mean"],
+                "acc_range": f"{acc['min']:.3f}-{acc['max']:.3f}",
+                "ceiling": e["accuracy_ceiling"],
+                "memo": e["sample_to_train_median"]["mean"],
+                "test_memo": e["test_to_train_median"],
+                "train_s": e["train_seconds"]["mean"],
+            }
+        )
+    s.table(
+        [
+            Col("recipe", "recipe"),
+            Col("sampler", "sampler"),
+            Col("guidance", "guidance", sig),
+            Col("training seeds", "seeds"),
+            Col("feature-FID (mean)", "fid", sig),
+            Col("feature-FID (seeds' range)", "fid_range", str),
+            Col("floor", "floor", sig),
+            Col("accuracy (mean)", "acc", lambda v: f"{v:.4f}"),
+            Col("accuracy (seeds' range)", "acc_range", str),
+            Col("ceiling", "ceiling", lambda v: f"{v:.4f}"),
+            Col("nearest-train distance, median", "memo", sig),
+            Col("same for test images", "test_memo", sig),
+            Col("training (s)", "train_s", sig),
+        ],
+        rows,
+    )
+    s.add(f"Training seconds: {record.get('training_clock', OLD_CLOCK)}.")
+    return s
 
 
 if __name__ == "__main__":

@@ -12,22 +12,22 @@ tensor of the same images. Same process, same threads, same sizes.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-import torch
-import torch.nn.functional as F
+from _common import save_record, start_record, train
+from _common.markdown import Col, Section, integer, sig
 
 RESULTS = Path(__file__).parent / "results" / "denoisers.json"
 
 
-def digits_32(n: int) -> torch.Tensor:
+def digits_32(n: int) -> Any:
     """``n`` sklearn digits resized to 32x32, scaled to [-1, 1], shape (n, 1, 32, 32)."""
+    import torch
+    import torch.nn.functional as F
     from sklearn.datasets import load_digits
 
     images = torch.tensor(load_digits().images[:n], dtype=torch.float32)[:, None] / 16.0
@@ -35,14 +35,19 @@ def digits_32(n: int) -> torch.Tensor:
     return images.clamp(0, 1) * 2 - 1
 
 
-def linear_schedule(timesteps: int) -> torch.Tensor:
+def linear_schedule(timesteps: int) -> Any:
     """alpha_bar of the linear beta schedule 1e-4 .. 0.02."""
+    import torch
+
     betas = torch.linspace(1e-4, 0.02, timesteps, dtype=torch.float64)
     return torch.cumprod(1 - betas, 0).float()
 
 
 def bare_train(network, data, steps, batch_size, timesteps, warmup):
     """Plain loop; returns images/s over ``steps`` timed steps after ``warmup`` untimed ones."""
+    import torch
+    import torch.nn.functional as F
+
     abar = linear_schedule(timesteps)
     opt = torch.optim.AdamW(network.parameters(), lr=2e-4)
     network.train()
@@ -64,28 +69,28 @@ def bare_train(network, data, steps, batch_size, timesteps, warmup):
     return steps * batch_size / (time.perf_counter() - start)
 
 
-@torch.no_grad()
 def bare_sample(network, n, steps, timesteps, side=32):
     """Deterministic DDIM with ``steps`` evaluations; returns (images/s, samples)."""
+    import torch
+
     abar = linear_schedule(timesteps)
     network.eval()
     start = time.perf_counter()
     x = torch.randn(n, 1, side, side, generator=torch.Generator().manual_seed(0))
     ts = torch.linspace(timesteps - 1, 0, steps).round().long().tolist()
-    for i, t in enumerate(ts):
-        a = abar[t]
-        a_prev = abar[ts[i + 1]] if i + 1 < len(ts) else torch.tensor(1.0)
-        eps = network(x, torch.full((n,), t, dtype=torch.long))
-        x0 = ((x - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-1, 1)
-        eps = (x - a.sqrt() * x0) / (1 - a).sqrt()
-        x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+    with torch.no_grad():
+        for i, t in enumerate(ts):
+            a = abar[t]
+            a_prev = abar[ts[i + 1]] if i + 1 < len(ts) else torch.tensor(1.0)
+            eps = network(x, torch.full((n,), t, dtype=torch.long))
+            x0 = ((x - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-1, 1)
+            eps = (x - a.sqrt() * x0) / (1 - a).sqrt()
+            x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
     return n / (time.perf_counter() - start), x
 
 
 def framework_train(network_cfg, steps, batch_size, timesteps, warmup, run_dir):
     """core's Trainer on the ddpm model; images/s between the warm-up log and the last one."""
-    from core.training.trainer import Trainer
-
     config = {
         "model": {
             "type": "ddpm",
@@ -105,12 +110,11 @@ def framework_train(network_cfg, steps, batch_size, timesteps, warmup, run_dir):
         },
         "sample": {"n": 4, "sampler": "ddim", "steps": 2},
     }
-    trainer = Trainer(config, run_dir=run_dir, overwrite=True, quiet=True)
-    trainer.fit()
-    times = {r["step"]: r["time"] for r in trainer.history}
+    trained = train(config, run_dir=run_dir, overwrite=True, quiet=True)
+    times = trained.marks  # the Trainer's clock at each logged step
     last = max(times)
     rate = (last - warmup) * batch_size / (times[last] - times[warmup])
-    return rate, trainer.model
+    return rate, trained.model
 
 
 def main() -> None:
@@ -130,8 +134,10 @@ def main() -> None:
         args.steps, args.warmup, args.batch_size, args.rounds = 4, 2, 8, 1
         args.sample_n, args.sample_steps = 4, 2
 
+    import torch
     from core_denoisers.cnn import CNNDenoiser
 
+    record = start_record("denoisers")
     torch.manual_seed(0)
     network_cfg = {"type": "cnn-denoiser", "in_channels": 1, "base_channels": args.base_channels}
     data = digits_32(1437)
@@ -171,8 +177,7 @@ def main() -> None:
     print(f"{'':<28} {'core':>10} {'bare':>10} {'core/bare':>10}")
     for name, fw, bare_rate in table:
         print(f"{name:<28} {fw:>10.1f} {bare_rate:>10.1f} {fw / bare_rate:>10.2f}")
-    result = {
-        "benchmark": "denoisers",
+    record |= {
         "network": network_cfg,
         "parameters": params,
         "image_size": 32,
@@ -185,7 +190,6 @@ def main() -> None:
         "train_images_per_s": {"core": best["fw_train"], "bare": best["bare_train"]},
         "sample_images_per_s": {"core": best["fw_s"], "bare": best["bare_s"]},
         "all_rounds": rows,
-        "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "rows": [
             {
@@ -196,16 +200,56 @@ def main() -> None:
             }
             for name, fw, b in table
         ],
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads",
-        "date": time.strftime("%Y-%m-%d"),
         "quick": args.quick,
-        "command": " ".join(["python", *sys.argv]),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    print(f"wrote {save_record('denoisers', record, args.out)}")
+
+
+def render(record: dict[str, Any], name: str = "denoisers") -> Section:
+    """Training and sampling images/s through core and through the bare network, every round."""
+    s = Section.of(record, name, __doc__)
+    r, net = record, record.get("network", {})
+    s.add(
+        f"Setup: `{net.get('type')}` ({net.get('base_channels')} base channels, "
+        f"{integer(r['parameters'])} parameters) at {r['image_size']}×{r['image_size']} px, "
+        f"batch {r['batch_size']}; {r['train_steps_timed']} timed training steps after "
+        f"{r['warmup_steps']} warm-up steps; {r['sample_n']} samples with {r['sample_steps']} "
+        f"DDIM steps; best of {r['rounds']} alternating rounds"
+        + (" (a `--quick` smoke run)." if r.get("quick") else ".")
+    )
+    train_rate, sample_rate = r["train_images_per_s"], r["sample_images_per_s"]
+    s.table(
+        [
+            Col("phase", "phase"),
+            Col("core (images/s)", "core", sig),
+            Col("bare network (images/s)", "bare", sig),
+            Col("core / bare", lambda row: row["core"] / row["bare"], sig),
+        ],
+        [
+            {"phase": "training", **train_rate},
+            {"phase": f"sampling (DDIM, {r['sample_steps']} steps)", **sample_rate},
+        ],
+    )
+    rounds = r.get("all_rounds")
+    if rounds:
+        keys = ("fw_train", "bare_train", "fw_s", "bare_s")
+        rows = [
+            {"round": i + 1, **{k: rounds[k][i] for k in keys}}
+            for i in range(len(rounds["fw_train"]))
+        ]
+        s.table(
+            [
+                Col("round", "round"),
+                Col("core training (images/s)", "fw_train", sig),
+                Col("bare training (images/s)", "bare_train", sig),
+                Col("core sampling (images/s)", "fw_s", sig),
+                Col("bare sampling (images/s)", "bare_s", sig),
+            ],
+            rows,
+            "Every round",
+        )
+    return s
 
 
 if __name__ == "__main__":

@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
+import re
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-import torch
-from core_difflut.configs import NODE_NAMES, ModelConfig
-from core_difflut.layers import RandomLayer
-from core_difflut.training import PRESETS
+from _common import load_record, save_record, start_record
+from _common.markdown import Col, Section, doc_commands, integer, percent, sig
+from _common.markdown import axes as plot_axes
 
 RESULTS = Path(__file__).resolve().parent / "results" / "difflut.json"
 DATASET_PRESET = {"digits": "digits-compare", "mnist-5k": "mnist5k-dwn"}
@@ -41,6 +39,9 @@ def _time(fn, seconds: float, min_reps: int = 3) -> list[float]:
 
 
 def layer_speed(node: str, threads: int, seconds: float, batch: int = 128) -> dict:
+    import torch
+    from core_difflut.layers import RandomLayer
+
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     n = 2 if node == "difflogic" else 6
@@ -76,6 +77,8 @@ def run_speed(node_types: list[str], seconds: float) -> dict:
 
 
 def mlp_baseline(data: dict, epochs: int = 60) -> float:
+    import torch
+
     torch.manual_seed(0)
     x, y = torch.as_tensor(data["x_train"]), torch.as_tensor(data["y_train"])
     net = torch.nn.Sequential(
@@ -103,8 +106,9 @@ def svm_baseline(data: dict) -> float:
 
 
 def run_accuracy(node_types: list[str], datasets: list[str], threads: int) -> dict:
+    from core_difflut.configs import ModelConfig
     from core_difflut.data import load_dataset
-    from core_difflut.training import TrainSettings, train_classifier
+    from core_difflut.training import PRESETS, TrainSettings, train_classifier
 
     out: dict = {}
     for name in datasets:
@@ -138,6 +142,8 @@ def run_accuracy(node_types: list[str], datasets: list[str], threads: int) -> di
 
 
 def main() -> None:
+    from core_difflut.configs import NODE_NAMES
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--speed", action="store_true")
     parser.add_argument("--accuracy", action="store_true")
@@ -149,26 +155,109 @@ def main() -> None:
     if not (args.speed or args.accuracy):
         args.speed = True
     nodes = [n for n in args.node_types.split(",") if n]
-    previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    result = dict(previous)
-    result["machine"] = {
-        "cpu_count": os.cpu_count(),
-        "processor": platform.processor() or platform.machine(),
-        "torch": torch.__version__,
-        "load_average_at_start": os.getloadavg(),
-        "date": time.strftime("%Y-%m-%d %H:%M"),
-    }
+    previous = load_record(RESULTS) if RESULTS.is_file() else {}
+    result = {**previous, **start_record("difflut")}
     if args.speed:
         result["speed"] = run_speed(nodes, args.seconds)
     if args.accuracy:
         acc = run_accuracy(nodes, [d for d in args.datasets.split(",") if d], args.threads)
         result.setdefault("accuracy", {}).update(acc)
-    result["machine"]["load_average_at_end"] = os.getloadavg()
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2, default=float))
-    print(f"wrote {RESULTS}")
+    result = json.loads(json.dumps(result, default=float))  # numpy numbers as floats
+    print(f"wrote {save_record('difflut', result)}")
+
+
+def _command(flag: str) -> str:
+    """The first command of this docstring that passes ``flag``."""
+    return next((c for c in doc_commands(__doc__, "difflut") if flag in c.split()), "")
+
+
+def _threads(key: str) -> int:
+    return int(key.split("_")[0])
+
+
+def _thread_label(key: str) -> str:
+    n = _threads(key)
+    return f"{n} thread{'s' if n != 1 else ''}"
+
+
+def render(record: dict[str, Any], name: str = "difflut") -> Section:
+    """Layer speed per node type (table and plot) and accuracy per dataset and model."""
+    s, r = Section.of(record, name, __doc__), record
+    commands = []
+    speed = r.get("speed")
+    if speed:
+        layers = speed["layers"]
+        threads = sorted({t for node in layers.values() for t in node}, key=_threads)
+        about = next((p for p in __doc__.split("\n\n") if p.strip().startswith("Speed:")), "")
+        about = re.sub(r"\s*Results go to \S+", "", " ".join(about.split()))
+        if about:
+            s.add(about)
+        columns = [Col("node type", "node")]
+        for measure, what in (
+            ("median_samples_per_s", "median (samples/s)"),
+            ("best_samples_per_s", "best (samples/s)"),
+        ):
+            columns += [Col(f"{_thread_label(t)}, {what}", f"{t}/{measure}", sig) for t in threads]
+        columns += [Col(f"repeats, {_thread_label(t)}", f"{t}/repeats", integer) for t in threads]
+        rows = [
+            {
+                "node": name,
+                **{f"{t}/{k}": v for t, timing in timings.items() for k, v in timing.items()},
+            }
+            for name, timings in layers.items()
+        ]
+        s.table(columns, rows, "Layer speed")
+
+        def draw(figure: Any) -> None:
+            names = sorted(layers, key=lambda n: layers[n][threads[0]]["median_samples_per_s"])
+            ax = plot_axes(
+                figure,
+                "samples/s, median (log scale)",
+                "",
+                "DiffLUT layer throughput per node type",
+            )
+            height = 0.8 / len(threads)
+            for i, t in enumerate(threads):
+                ys = [k + (i - (len(threads) - 1) / 2) * height for k in range(len(names))]
+                xs = [layers[n].get(t, {}).get("median_samples_per_s", 0) for n in names]
+                ax.barh(ys, xs, height=height, label=_thread_label(t))
+            ax.set_yticks(range(len(names)), names)
+            ax.set_xscale("log")
+            ax.grid(False, axis="y")
+            ax.legend(loc="lower right", fontsize="small")
+
+        s.plot(
+            "difflut_layers",
+            "DiffLUT layer samples/s per node type",
+            draw,
+            (7.0, 0.45 * len(layers) + 1.6),
+        )
+        commands.append(_command("--speed"))
+    accuracy = r.get("accuracy")
+    if accuracy:
+        rows = [
+            {"dataset": dataset, "model": model, **scores}
+            for dataset, models in accuracy.items()
+            for model, scores in models.items()
+        ]
+        s.table(
+            [
+                Col("dataset", "dataset"),
+                Col("model", "model"),
+                Col("test accuracy (%)", "test_accuracy", percent),
+                Col("train accuracy (%)", "train_accuracy", percent),
+                Col("training time (s)", "training_time_s", sig),
+                Col("training CPU time (s)", "training_cpu_time_s", sig),
+                Col("parameters", "parameters", integer),
+                Col("epochs", "epochs", integer),
+            ],
+            rows,
+            "Accuracy",
+        )
+        commands.append(_command("--accuracy"))
+    s.commands = [c for c in commands if c] or s.commands
+    return s
 
 
 if __name__ == "__main__":
-    np.set_printoptions(precision=4)
     main()

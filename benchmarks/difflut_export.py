@@ -13,22 +13,13 @@ benchmarks/results/difflut_export.json.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import tempfile
 import time
-from pathlib import Path
+from typing import Any
 
-import numpy as np
-import torch
-from core_difflut import ModelConfig, build_model
-from core_difflut.export import export_model
-from core_difflut.export.c import CNetwork
-from core_difflut.export.numpy_eval import DiffLUTNumpy, pack_bits
-from core_difflut.export.spec import network_spec
-
-RESULTS = Path(__file__).resolve().parent / "results" / "difflut_export.json"
+from _common import save_record, start_record
+from _common.markdown import Col, Section, integer, label, sig, yes_no
 
 
 def _best(fn, repeats: int) -> tuple[float, float]:
@@ -46,6 +37,15 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=262144)
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
+    import numpy as np
+    import torch
+    from core_difflut import ModelConfig, build_model
+    from core_difflut.export import export_model
+    from core_difflut.export.c import CNetwork
+    from core_difflut.export.numpy_eval import DiffLUTNumpy, pack_bits
+    from core_difflut.export.spec import network_spec
+
+    record = start_record("difflut_export")
     torch.set_num_threads(1)
     torch.manual_seed(0)
     config = ModelConfig(
@@ -104,16 +104,43 @@ def main() -> None:
     print(f"{'evaluator':22s} {'best samples/s':>16s} {'median samples/s':>18s}")
     for name, row in rows.items():
         print(f"{name:22s} {row['samples_per_s_best']:16,.0f} {row['samples_per_s_median']:18,.0f}")
-    result = {
+    record |= {
         "network": "2352 bits -> 2000 -> 1000 LUT6 -> GroupSum(10)",
         "encoding_excluded": True,
-        "load_average": os.getloadavg(),
-        "date": time.strftime("%Y-%m-%d %H:%M"),
         "results": rows,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2))
-    print(f"wrote {RESULTS}")
+    print(f"wrote {save_record('difflut_export', record)}")
+
+
+_EVALUATORS = {
+    "c_bitsliced": "C, bit-sliced",
+    "numpy_bitpacked": "NumPy, bit-packed",
+    "torch_eval_1_thread": "PyTorch eval mode, 1 thread",
+}
+
+
+def render(record: dict[str, Any], name: str = "difflut_export") -> Section:
+    """Samples/s per evaluator."""
+    s, r = Section.of(record, name, __doc__), record
+    s.add(
+        f"Network: {r['network']}. Input encoding "
+        + ("excluded from" if r.get("encoding_excluded") else "included in")
+        + " the C and NumPy timings."
+    )
+    rows = [{"evaluator": _EVALUATORS.get(k, label(k)), **v} for k, v in r["results"].items()]
+    s.table(
+        [
+            Col("evaluator", "evaluator"),
+            Col("best (samples/s)", "samples_per_s_best", integer),
+            Col("median (samples/s)", "samples_per_s_median", integer),
+            Col("samples per word", "samples_per_word", integer),
+            Col("samples per vector", "samples_per_vector", integer),
+            Col("build (s)", "build_s", sig),
+            Col("bit-exact on 2,048 samples", "bit_exact_on_2048", yes_no),
+        ],
+        rows,
+    )
+    return s
 
 
 if __name__ == "__main__":

@@ -22,11 +22,12 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import statistics
-import time
 from pathlib import Path
 from typing import Any
+
+from _common import save_record, start_record
+from _common.markdown import Col, Section, code, integer, percent, yes_no
 
 RESULTS = Path(__file__).resolve().parent / "results" / "difflut_pareto.json"
 
@@ -228,6 +229,7 @@ def main() -> None:
     if not chosen:
         raise SystemExit(f"no candidate matches --dataset {args.dataset} --only {args.only}")
     seeds = [int(s) for s in args.seeds.split(",") if s]
+    record = start_record("difflut_pareto", threads=1)
     for candidate in chosen:
         key = fingerprint(candidate)
         entry = runs.get(candidate["name"])
@@ -245,8 +247,8 @@ def main() -> None:
                 f"  {result['training_time_s']:.0f} s",
                 flush=True,
             )
-            _write(out, runs)
-    _write(out, runs)
+            _write(out, runs, record)
+    _write(out, runs, record)
     print(f"wrote {out}")
 
 
@@ -259,7 +261,7 @@ def _merge_from_disk(out: Path, runs: dict[str, Any]) -> None:
             mine["seeds"] = {**entry["seeds"], **mine["seeds"]}
 
 
-def _write(out: Path, runs: dict[str, Any]) -> None:
+def _write(out: Path, runs: dict[str, Any], record: dict[str, Any]) -> None:
     _merge_from_disk(out, runs)
     known = {c["name"]: c for c in candidates()}
     summary: dict[str, dict[str, Any]] = {}
@@ -269,24 +271,94 @@ def _write(out: Path, runs: dict[str, Any]) -> None:
             summary.setdefault(candidate["dataset"], {})[name] = summarize(
                 candidate, entry["seeds"]
             )
-    result = {
-        "benchmark": "difflut_pareto",
+    result = record | {
         "goals": {d: {"accuracy": a, "luts": n} for d, (a, n) in GOALS.items()},
         "shipped": list(SHIPPED),
         "summary": summary,
         "pareto_front": {d: pareto_front(rows) for d, rows in summary.items()},
         "runs": runs,
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(),
-            "torch_threads": 1,
-            "date": time.strftime("%Y-%m-%d %H:%M"),
-        },
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_text(json.dumps(result, indent=1) + "\n")
-    os.replace(partial, out)
+    save_record("difflut_pareto", result, out)
+
+
+def _percent_range(pair: list[float]) -> str:
+    return f"{100 * pair[0]:.1f}–{100 * pair[1]:.1f}"
+
+
+def render(record: dict[str, Any], name: str = "difflut_pareto") -> Section:
+    """Every candidate per dataset (accuracy, LUTs, goal) and accuracy against LUTs as a plot."""
+    s, r = Section.of(record, name, __doc__), record
+    goals, front = r["goals"], r.get("pareto_front", {})
+    for dataset, rows in r["summary"].items():
+        goal = goals[dataset]
+        s.table(
+            [
+                Col("candidate", "name", code),
+                Col("node", "node_type"),
+                Col("layers", lambda row: " -> ".join(f"{w:,}" for w in row["layer_widths"])),
+                Col("encoder", "encoder"),
+                Col("seeds", "seeds", integer),
+                Col("test accuracy (%), mean", "test_accuracy_mean", percent),
+                Col("range (%)", "test_accuracy_range", _percent_range),
+                Col("LUTs: encoder", lambda row: row["luts"]["encoder"], integer),
+                Col("network", lambda row: row["luts"]["network"], integer),
+                Col("popcount/argmax", lambda row: row["luts"]["popcount"], integer),
+                Col("total", lambda row: row["luts"]["total"], integer),
+                Col("depth", "depth", integer),
+                Col("Pareto", "pareto", yes_no),
+                Col("goal", "meets_goal", yes_no),
+            ],
+            [
+                {"name": name, "pareto": name in front.get(dataset, []), **row}
+                for name, row in sorted(rows.items(), key=lambda i: i[1]["luts"]["total"])
+            ],
+            f"{dataset}: goal {goal['accuracy']:.0%} with at most {goal['luts']:,} LUTs",
+        )
+
+    shipped = set(r.get("shipped", []))
+
+    def draw(figure: Any) -> None:
+        from matplotlib import ticker
+
+        axes = figure.subplots(1, len(r["summary"]), squeeze=False)[0]
+        for ax, (dataset, rows) in zip(axes, r["summary"].items()):
+            goal = goals[dataset]
+            nodes = sorted({row["node_type"] for row in rows.values()})
+            for index, node in enumerate(nodes):
+                nudge = 1 + 0.008 * (index - (len(nodes) - 1) / 2)  # keep equal sizes apart
+                points = sorted(
+                    (row["luts"]["total"], name, row)
+                    for name, row in rows.items()
+                    if row["node_type"] == node
+                )
+                xs = [x * nudge for x, _, _ in points]
+                ys = [100 * row["test_accuracy_mean"] for _, _, row in points]
+                ranges = [row["test_accuracy_range"] for _, _, row in points]
+                low = [y - 100 * lo for y, (lo, _) in zip(ys, ranges)]
+                high = [100 * hi - y for y, (_, hi) in zip(ys, ranges)]
+                ax.errorbar(xs, ys, yerr=[low, high], fmt="o", capsize=3, label=node)
+                for x, y, (_, name, _) in zip(xs, ys, points):
+                    if name in shipped:
+                        ax.annotate(name, (x, y), textcoords="offset points", xytext=(6, 4))
+            ax.axhline(100 * goal["accuracy"], color="grey", linestyle="--", linewidth=1)
+            ax.axvline(goal["luts"], color="grey", linestyle="--", linewidth=1)
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+            ax.xaxis.set_minor_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+            ax.tick_params(axis="x", which="minor", labelsize="x-small")
+            ax.set_xlabel("LUTs in total (encoder + network + popcount/argmax), log scale")
+            ax.set_ylabel("test accuracy (%), mean and range over seeds")
+            ax.set_title(f"{dataset} (dashed: goal)")
+            ax.grid(True, which="major", alpha=0.3)
+            ax.legend(fontsize="small", loc="lower right")
+
+    s.plot(
+        "difflut_pareto",
+        "DiffLUT test accuracy against total LUTs",
+        draw,
+        (6.0 * len(r["summary"]), 4.4),
+    )
+    return s
 
 
 if __name__ == "__main__":

@@ -27,23 +27,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import shlex
-import sys
 from pathlib import Path
+from typing import Any
+
+from _common import logged_seconds, save_record, start_record
+from _common.digits import (
+    SCORE_COLUMNS,
+    reference_set,
+    save_figure,
+    score_line,
+    score_samples,
+    scored,
+)
+from _common.markdown import Col, Section, sig
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def train_seconds(run_dir: Path) -> dict[int, float]:
-    """Wall seconds since training began at each logged step, from the run's ``metrics.jsonl``."""
-    at = {}
-    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
-        record = json.loads(line)
-        if "time" in record:
-            at[record["step"]] = record["time"]
-    return at
 
 
 def plot(record: dict, out: str) -> None:
@@ -52,7 +50,6 @@ def plot(record: dict, out: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from demo_digits import save_figure
 
     fig, (ax_fid, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     floor = ceiling = None
@@ -94,22 +91,15 @@ def main() -> None:
         return
 
     import torch
-    from demo_digits import reference_set, save_record, score_line, score_samples
 
     import core
     from core.training.checkpoint import checkpoint_step, list_checkpoints
     from core.weights import load_weights
 
-    record: dict = {"runs": {}}
+    record = start_record("fid_vs_time")
     if args.resume and out_path.is_file():
-        record = json.loads(out_path.read_text())
-    record.update(
-        {
-            "benchmark": "fid_vs_time",
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
-            "command": shlex.join(["python", "benchmarks/fid_vs_time.py", *sys.argv[1:]]),
-        }
-    )
+        record = {**json.loads(out_path.read_text()), **record}
+    record.setdefault("runs", {})
     runs = []  # every run checked before the first is scored
     for spec in args.run:
         label, sep, directory = spec.partition("=")
@@ -124,7 +114,7 @@ def main() -> None:
         config = core.Config(run_dir / "config.yaml").to_dict()
         sample = config.get("sample") or {}
         ref = reference_set(config["data"], args.n or int(config["evaluate"]["n"]))
-        seconds = train_seconds(run_dir)
+        seconds = logged_seconds(run_dir)
         points = record["runs"].setdefault(label, [])
         done = {p["step"] for p in points}
         for checkpoint in checkpoints:
@@ -153,9 +143,22 @@ def main() -> None:
             )
             seconds_now = points[-1]["train_seconds"]
             print(f"{label} step {step} ({seconds_now:.0f} s): {score_line(score)}", flush=True)
-            save_record(out_path, record)
+            save_record("fid_vs_time", record, out_path)
     if args.plot:
         plot(record, args.plot)
+
+
+def render(record: dict[str, Any], name: str = "fid_vs_time") -> Section:
+    """Every scored checkpoint of every run against its training seconds."""
+    s = Section.of(record, name, __doc__)
+    rows = [
+        {"run": label, "step": p["step"], "seconds": p["train_seconds"], **scored(p)}
+        for label, points in record["runs"].items()
+        for p in sorted(points, key=lambda p: p["step"])
+    ]
+    columns = [Col("run", "run"), Col("step", "step"), Col("training (s)", "seconds", sig)]
+    s.table(columns + SCORE_COLUMNS, rows)
+    return s
 
 
 if __name__ == "__main__":

@@ -12,19 +12,14 @@ Prints a table and writes benchmarks/results/gan_vae.json.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-import torch
-import torch.nn.functional as F
-
-import core
-from core.training import Trainer
+from _common import save_record, seconds_per_step, start_record, train
+from _common.markdown import Col, Section, integer, sig, span
 
 BATCH = 64
 SIZE = 64
@@ -55,16 +50,22 @@ def run_config(name: str, steps: int) -> dict:
 
 
 def trainer_rates(name: str, steps: int, warmup: int) -> list[float]:
-    """images/s of each timed step of a Trainer run (its own per-step log)."""
+    """images/s of each timed step of a Trainer run, on its own clock (it logs every step).
+
+    The clock is logged in milliseconds: steps much shorter than 0.1 s lose precision.
+    """
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(run_config(name, steps + warmup), run_dir=Path(tmp) / "run", quiet=True)
-        trainer.fit()
-        records = [r for r in trainer.history if "samples_per_s" in r]
-    return [float(r["samples_per_s"]) for r in records[warmup:]]
+        marks = train(run_config(name, steps + warmup), run_dir=Path(tmp) / "run", quiet=True).marks
+    return [BATCH / seconds for seconds in seconds_per_step(marks, skip=warmup)]
 
 
 def plain_rates(name: str, steps: int, warmup: int) -> list[float]:
     """images/s of each timed step of a hand-written loop over the same modules and data."""
+    import torch
+    import torch.nn.functional as F
+
+    import core
+
     torch.manual_seed(0)
     config = run_config(name, steps + warmup)
     model = core.build("model", config["model"]).train()
@@ -131,7 +132,11 @@ def main() -> None:
     args = parser.parse_args()
     global SIZE, BATCH
     SIZE, BATCH = args.image_size, args.batch_size
+    import torch
 
+    import core
+
+    record = start_record("gan_vae")
     rows = []
     for name in MODELS:
         trainer, plain = [], []
@@ -163,22 +168,35 @@ def main() -> None:
             f"{r['model']:<6} {r['parameters']:>10,} {r['trainer_images_per_s']:>14.1f} "
             f"{r['plain_images_per_s']:>12.1f} {r['trainer_vs_plain']:>6.3f}"
         )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    result = {
-        "benchmark": "gan_vae",
-        "command": "python benchmarks/gan_vae.py "
+    record["command"] = (
+        "python benchmarks/gan_vae.py "
         f"--steps {args.steps} --warmup {args.warmup} --rounds {args.rounds} "
-        f"--image-size {SIZE} --batch-size {BATCH}",
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "machine": platform.machine(),
-        "processor": platform.processor(),
-        "device": "cpu",
-        "load_average_1min_at_end": round(os.getloadavg()[0], 2),
-        "rows": rows,
-    }
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+        f"--image-size {SIZE} --batch-size {BATCH}"
+    )
+    record |= {"threads": torch.get_num_threads(), "rows": rows}
+    print(f"wrote {save_record('gan_vae', record, args.out)}")
+
+
+def render(record: dict[str, Any], name: str = "gan_vae") -> Section:
+    """Trainer against a plain loop, images/s per model."""
+    s = Section.of(record, name, __doc__)
+    s.table(
+        [
+            Col("model", "model"),
+            Col("parameters", "parameters", integer),
+            Col("image (px)", "image_size"),
+            Col("batch", "batch_size"),
+            Col("Trainer (images/s)", "trainer_images_per_s", sig),
+            Col("plain loop (images/s)", "plain_images_per_s", sig),
+            Col("Trainer / plain", "trainer_vs_plain", sig),
+            Col("Trainer range (images/s)", "trainer_range", span),
+            Col("plain range (images/s)", "plain_range", span),
+            Col("timed steps", "timed_steps"),
+        ],
+        record["rows"],
+    )
+    s.add("Medians over the timed steps; the ranges are the slowest and fastest step.")
+    return s
 
 
 if __name__ == "__main__":

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import platform
-import shlex
-import sys
 from pathlib import Path
+from typing import Any
+
+from _common import save_record, start_record
+from _common.digits import SCORE_COLUMNS, reference_set, score_line, score_samples, scored
+from _common.markdown import Col, Section, sig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,17 +59,11 @@ def main() -> None:
             parser.error(f"{run}: no final/ weights (a finished run directory expected)")
 
     import torch
-    from demo_digits import reference_set, save_record, score_line, score_samples
 
     import core
 
     torch.set_num_threads(1)
-    record = {
-        "benchmark": "guidance_grid",
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
-        "command": shlex.join(["python", "benchmarks/guidance_grid.py", *sys.argv[1:]]),
-        "points": [],
-    }
+    record = start_record("guidance_grid", points=[])
     out_path = Path(args.out)
     for run in args.run:
         run_dir = Path(run)
@@ -89,7 +84,30 @@ def main() -> None:
                     + score_line(score),
                     flush=True,
                 )
-                save_record(out_path, record)
+                save_record("guidance_grid", record, out_path)
+
+
+def render(record: dict[str, Any], name: str = "guidance_grid") -> Section:
+    """One row per run, guidance scale and interval: the three scores."""
+    s = Section.of(record, name, __doc__)
+    rows = [
+        {
+            "run": p["run"],
+            "guidance": p["guidance"],
+            "interval": p["guidance_interval"],
+            "sampler": f"{p['sampler']}-{p['steps']}",
+            **scored(p),
+        }
+        for p in record["points"]
+    ]
+    columns = [
+        Col("run (its final EMA weights)", "run", str),
+        Col("guidance", "guidance", sig),
+        Col("guided noise levels (sigma)", "interval", str),
+        Col("sampler", "sampler"),
+    ]
+    s.table(columns + SCORE_COLUMNS, rows)
+    return s
 
 
 if __name__ == "__main__":

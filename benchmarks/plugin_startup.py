@@ -26,13 +26,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+from _common import save_record, start_record
+from _common.markdown import Col, Section, code, integer, sig
+from _common.markdown import axes as plot_axes
 
 RESULTS = Path(__file__).resolve().parent / "results" / "plugin_startup.json"
 CORE = str(Path(sys.executable).with_name("core"))
@@ -175,6 +179,7 @@ def main() -> None:
     rounds = max(args.rounds, 10)
     sweep = plugin_counts(f"0,{args.plugins}") if args.plugins is not None else args.plugin_counts
     most = sweep[-1]
+    record = start_record("plugin_startup")
     with tempfile.TemporaryDirectory(prefix="core-bench-plugins-") as tmp:
         envs = {0: ENV}
         for count in sweep[1:]:
@@ -198,7 +203,7 @@ def main() -> None:
         cases[("python -c 'import torch'", 0)] = (TORCH_IMPORT, ENV)
         for command, env in cases.values():  # warm the file and bytecode caches
             wall_time(command, env)
-        load_before = os.getloadavg()
+        load_before = record["machine"]["load_average_before"] = list(os.getloadavg())
         times: dict[tuple[str, str], list[float]] = {case: [] for case in cases}
         order = list(cases)
         for r in range(rounds):
@@ -219,8 +224,7 @@ def main() -> None:
         for command in listings
     }
     worst_ratio = max(row["ratio"] for row in listing_rows.values())
-    result = {
-        "benchmark": "plugin_startup",
+    result = record | {
         "runs": rounds,
         "plugins_installed": installed.get("loaded", 0),
         "bytecode_cache": True,
@@ -243,17 +247,11 @@ def main() -> None:
             }
             for count in sweep
         ],
-        "load_average_1min": {"before": load_before[0], "after": load_after[0]},
-        "cpus": os.cpu_count(),
         "notes": (
             f"1-min load average {load_before[0]:.1f} before, {load_after[0]:.1f} after, on "
             f"{os.cpu_count()} CPUs: absolute times grow with the load; the cases were timed "
             "side by side, so the ratios hold better than the seconds"
         ),
-        "machine": (
-            f"{platform.processor() or platform.machine()}, Python {platform.python_version()}"
-        ),
-        "date": time.strftime("%Y-%m-%d"),
     }
     plugins = result["plugins_installed"]
     generated = ", ".join(map(str, sweep[1:]))
@@ -274,11 +272,88 @@ def main() -> None:
         for row in result["listing_by_plugin_count"]:
             cells = " ".join(f"{row[f'{c} s']:>24.3f}" for c in listings)
             print(f"{row['extra_plugins']:>18} {cells}")
-    out = args.out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = save_record("plugin_startup", result, args.out.resolve())
     shown = out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out
     print(f"wrote {shown}")
+
+
+def render(record: dict[str, Any], name: str = "plugin_startup") -> Section:
+    """Start-up medians, listing with generated plugins, and listing time against their number."""
+    s, r = Section.of(record, name, __doc__), record
+    installed = r["plugins_installed"]
+    extra = r["extra_plugins"]
+    s.add(
+        f"Medians of {r['runs']} interleaved rounds, bytecode cache "
+        + ("on" if r.get("bytecode_cache") else "off")
+        + f"; {installed} plugins installed."
+    )
+    s.table(
+        [Col("command", "command", code), Col("median (s)", "seconds", sig)],
+        [{"command": k, "seconds": v} for k, v in r["median_seconds"].items()],
+        "Start-up",
+    )
+    target = r.get("target", {})
+    s.add(
+        f"`core plugins list` is {sig(r['speedup_vs_import_torch'])}× faster than importing torch"
+        + (
+            f"; target: at most {sig(target['core plugins list max s'])} s and {target['min speedup']}× "
+            f"faster ({'met' if r.get('meets_target') else 'not met'})."
+            if "core plugins list max s" in target and "min speedup" in target
+            else "."
+        )
+    )
+    listing = r["listing_with_extra_plugins"]
+    more = next((k for row in listing.values() for k in row if k.startswith("with ")), None)
+    s.table(
+        [
+            Col("command", "command", code),
+            Col(f"{installed} installed (s)", "installed s", sig),
+            Col(f"{installed} + {extra} generated (s)", more or "", sig),
+            Col("ratio", "ratio", sig),
+        ],
+        [{"command": k, **v} for k, v in listing.items()],
+        f"Listing with {extra} more plugins",
+    )
+    if "ratio_target" in r:
+        s.add(
+            f"Target: at most {sig(r['ratio_target'], 2)}× the time with only the installed plugins "
+            f"({'met' if r.get('meets_ratio_target') else 'not met'})."
+        )
+    sweep = r.get("listing_by_plugin_count")
+    if sweep:
+        commands = [k for k in sweep[0] if k.endswith(" s")]
+        s.table(
+            [
+                Col("plugins installed", "plugins", integer),
+                Col("generated", "extra_plugins", integer),
+            ]
+            + [Col(f"{code(c[:-2])} (s)", c, sig) for c in commands],
+            sweep,
+            "Listing time by number of plugins",
+        )
+        series = {c[:-2]: [(row["plugins"], row[c]) for row in sweep] for c in commands}
+    else:
+        series = {
+            c: [(installed, row["installed s"]), (installed + extra, row[more])]
+            for c, row in listing.items()
+            if more
+        }
+
+    def draw(figure: Any) -> None:
+        ax = plot_axes(
+            figure,
+            "plugins installed",
+            "median wall time (s)",
+            "Listing time against the number of plugins",
+        )
+        for name, points in series.items():
+            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name)
+        ax.set_xlim(left=0)
+        ax.set_ylim(bottom=0)
+        ax.legend(loc="lower right")
+
+    s.plot("plugin_startup", "listing time against the number of plugins installed", draw)
+    return s
 
 
 if __name__ == "__main__":

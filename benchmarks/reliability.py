@@ -15,15 +15,18 @@ import argparse
 import importlib.util
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import reliability_page as page  # benchmarks/ is on sys.path when this script runs
+from _common import machine, save_record
+from _common.markdown import META_KEYS, Col, Section, integer, label, sig, values, yes_no
+from _common.markdown import axes as plot_axes
 
 REPO = Path(__file__).resolve().parents[1]
 HELPERS = REPO / "tests" / "reliability"
@@ -298,7 +301,8 @@ def main() -> None:
     args = parser.parse_args()
     parts = args.only or list(PARTS)
     results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    results["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count()}
+    results["benchmark"] = "reliability"
+    results["machine"] = machine()
     for part in parts:
         print(f"== {part}", flush=True)
         start = time.perf_counter()
@@ -319,16 +323,175 @@ def main() -> None:
         results[part]["command"] = page.command(part, results[part])
         results[part]["date"] = time.strftime("%Y-%m-%d")
         print(f"  ({time.perf_counter() - start:.0f}s)", flush=True)
-    results["date"] = time.strftime("%Y-%m-%d")
     results["rows"] = _rows(results)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    save_record("reliability", results)
     print(f"wrote {RESULTS.relative_to(REPO)}")
     text = page.PAGE.read_text(encoding="utf-8")
     updated = page.update_page(text, results)
     if updated != text:
         page.PAGE.write_text(updated, encoding="utf-8")
         print(f"rewrote the figures of {page.PAGE.relative_to(REPO)}")
+
+
+def _render_fuzz(s: Section, f: dict[str, Any]) -> None:
+    per = f["per_component"]
+    total = f.get("total") or {
+        k: sum(c[k] for c in per.values()) for k in ("cases", "built", "core_error", "other")
+    }
+    s.add(
+        f"{f['components']} components × {f['examples_per_component']} generated configs"
+        + (f", seed {f['seed']}" if "seed" in f else "")
+        + f": {integer(total['cases'])} cases, {integer(total['built'])} built, "
+        f"{integer(total['core_error'])} refused with a CoreError, {integer(total['other'])} other outcomes."
+    )
+    rows = [{"component": name, **c} for name, c in sorted(per.items())]
+    columns = [
+        Col("component", "component"),
+        Col("cases", "cases"),
+        Col("built", "built"),
+        Col("CoreError", "core_error"),
+        Col("other", "other"),
+        Col("failures", lambda row: len(row.get("failures") or [])),
+        Col("time (s)", "seconds", sig),
+    ]
+    s.table(columns, rows, fold=f"Per component ({len(rows)} rows)")
+
+
+def _render_hostile(s: Section, h: dict[str, Any]) -> None:
+    cases = h["cases"]
+    rows = list(cases.values()) if isinstance(cases, dict) else list(cases)
+    rows.sort(key=lambda case: str(case.get("group")))  # stable: the run's order within a group
+    passed = sum(bool(c.get("passed")) for c in rows)
+    s.add(f"{passed} of {len(rows)} hostile inputs handled as promised.")
+    columns = [
+        Col("group", "group"),
+        Col("input", "given"),
+        Col("promise", "expected"),
+        Col("as promised", "passed", yes_no),
+        Col("time (s)", "seconds", sig),
+    ]
+    s.table(columns, rows, fold=f"Per case ({len(rows)} rows)")
+
+
+def _render_kills(s: Section, k: dict[str, Any]) -> None:
+    s.pairs(
+        [
+            ("training steps", integer(k["steps"])),
+            ("checkpoint every (steps)", integer(k["checkpoint_every"])),
+            ("kills done / requested", f"{k['kills_done']} / {k['kills_requested']}"),
+            ("kills before the first checkpoint", integer(k.get("before_first_checkpoint"))),
+            (
+                "newest checkpoint loadable after a kill",
+                f"{k['with_loadable_checkpoint']} of {k['kills_done']}",
+            ),
+            ("runs with a partial or corrupt file", integer(k["runs_with_problems"])),
+            ("resume exit code", str(k["resume_exit_code"])),
+            (
+                "final weights equal to an uninterrupted run",
+                yes_no(k["final_weights_equal_uninterrupted"]),
+            ),
+            ("uninterrupted run (s)", sig(k.get("clean_run_s"))),
+            ("kill loop (s)", sig(k.get("kill_loop_s"))),
+        ]
+    )
+    records = k.get("records") or []
+    if records:
+        rows = [{"kill": i + 1, **rec} for i, rec in enumerate(records)]
+        columns = [
+            Col("kill", "kill"),
+            Col("newest checkpoint", lambda row: row.get("checkpoint") or "none"),
+            Col("delay (s)", "delay_s", sig),
+            Col("run finished first", "finished_before_kill", yes_no),
+            Col("problems", lambda row: "; ".join(map(str, row.get("problems") or [])) or "none"),
+        ]
+        s.table(columns, rows, fold=f"Every kill ({len(rows)} rows)")
+
+
+def _render_memory(s: Section, m: dict[str, Any]) -> None:
+    s.pairs(
+        [
+            ("epochs", integer(m["epochs"])),
+            ("steps", integer(m["steps"])),
+            ("peak RSS, epoch 1 (MB)", sig(m["peak_rss_epoch1_mb"], 4)),
+            ("peak RSS, epoch 2 (MB)", sig(m["peak_rss_epoch2_mb"], 4)),
+            ("peak RSS, last epoch (MB)", sig(m["peak_rss_last_mb"], 4)),
+            ("growth after epoch 1 (MB)", sig(m["growth_after_epoch1_mb"], 2)),
+        ]
+    )
+    per_epoch = m.get("per_epoch_mb")
+    if per_epoch:
+
+        def draw(figure: Any) -> None:
+            ax = plot_axes(figure, "epoch", "peak RSS (MB)", "Peak resident memory per epoch")
+            ax.plot(range(1, len(per_epoch) + 1), per_epoch, marker=".")
+            low, high = min(per_epoch), max(per_epoch)
+            pad = max(0.0, 10.0 - (high - low)) / 2  # at least 10 MB shown: noise stays small
+            ax.set_ylim(low - pad - 0.5, high + pad + 0.5)
+            ax.ticklabel_format(axis="y", useOffset=False)
+
+        s.plot("reliability_memory", "peak RSS per epoch", draw, (7.0, 3.2))
+
+
+def _render_ddp(s: Section, d: dict[str, Any]) -> None:
+    s.pairs(
+        [
+            ("exit code", str(d["exit_code"])),
+            ("time to exit (s)", sig(d["seconds_to_exit"])),
+            ("injected error shown", yes_no(d["error_reported"])),
+        ]
+    )
+
+
+def _render_store(s: Section, st: dict[str, Any]) -> None:
+    s.pairs(
+        [
+            ("concurrent writers", integer(st["writers"])),
+            ("distinct versions", integer(st["distinct"])),
+            ("versions written", values(st["versions"])),
+            ("versions listed afterwards", values(st["listed"])),
+            ("time (s)", sig(st.get("seconds"))),
+        ]
+    )
+
+
+_PARTS: dict[str, Callable[[Section, dict[str, Any]], None]] = {
+    "fuzz": _render_fuzz,
+    "hostile": _render_hostile,
+    "kills": _render_kills,
+    "ddp": _render_ddp,
+    "memory": _render_memory,
+    "store": _render_store,
+}
+_PART_TITLES = {
+    "fuzz": "Config fuzzing",
+    "hostile": "Hostile inputs",
+    "kills": "SIGKILL during training",
+    "ddp": "A failing DDP rank",
+    "memory": "Memory over many epochs",
+    "store": "Concurrent store saves",
+}
+
+
+def render(record: dict[str, Any], name: str = "reliability") -> Section:
+    """The summary rows, then each part's figures (what they mean: docs/reliability.md)."""
+    s = Section.of(record, name, __doc__)
+    if isinstance(record.get("rows"), list):
+        s.table([Col("figure", "figure"), Col("result", "result")], record["rows"])
+    s.add("The per-part figures and what they mean: [reliability.md](reliability.md).")
+    known = [part for part in _PARTS if part in record]
+    for part in known + [part for part in record if part not in known]:
+        figures = record[part]
+        if part in META_KEYS | {"rows"} or not isinstance(figures, dict):
+            continue
+        s.add(f"**{_PART_TITLES.get(part, label(part))}**")
+        if part in _PARTS:
+            _PARTS[part](s, figures)
+        else:
+            s.generic(figures)
+        if figures.get("command"):
+            measured = f", measured {figures['date']}" if figures.get("date") else ""
+            s.add(f"Reproduce: `{figures['command']}`{measured}.")
+    return s
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Trains the model with the core Trainer (unless the run already exists), then samples it with
 each sampler from the same seeds and reports feature-FID against the digits test split
 (digit-classifier features; the mean over ``--seeds`` of the sampling noise), network
-evaluations and wall time. Writes
+evaluations and sampling wall time; the training time is the Trainer's own clock. Writes
 benchmarks/results/samplers.json and one grid per sampler.
 
     .venv/bin/python benchmarks/samplers.py --image-size 8 --channel-mults 1,2 --n 1000 \
@@ -15,13 +15,18 @@ benchmarks/results/samplers.json and one grid per sampler.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
 from pathlib import Path
+from typing import Any
+
+from _common import logged_seconds, save_record, start_record, train
+from _common.markdown import Col, Section, integer, sig, values, yes_no
+from _common.markdown import axes as plot_axes
 
 ROOT = Path(__file__).resolve().parents[1]
+CLOCK = "the Trainer's clock (fit()'s summary seconds; a run trained earlier: its last logged step)"
+#: how records written before the one clock timed the training
+OLD_CLOCK = "wall time around core.training.train() (a run trained earlier: its last logged step)"
 CONFIG = ROOT / "plugins/core-diffusion/configs/ddpm_digits.yaml"
 RUNS = [
     ("ddpm", 1000, {}),
@@ -57,9 +62,9 @@ def main() -> None:
 
     import core
     from core.metrics.fid import frechet_distance, load_classifier
-    from core.training import train
     from core.training.images import save_samples
 
+    record = start_record("samplers", training_clock=CLOCK)
     torch.set_num_threads(args.threads)
     size = args.image_size
     mults = [int(m) for m in args.channel_mults.split(",")]
@@ -78,19 +83,13 @@ def main() -> None:
     ]
     train_time = None
     if args.retrain or not (run_dir / "final").is_dir():
-        start = time.perf_counter()
-        train(
-            str(CONFIG),
-            overrides=overrides,
-            run_dir=run_dir,
-            overwrite=True,
-            quiet=True,
+        trained = train(
+            str(CONFIG), overrides=overrides, run_dir=run_dir, overwrite=True, quiet=True
         )
-        train_time = time.perf_counter() - start
-    log = run_dir / "metrics.jsonl"
-    if train_time is None and log.is_file():  # an earlier run: its own record
-        records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-        train_time = next((r["time"] for r in reversed(records) if "time" in r), None)
+        train_time = trained.seconds
+    elif (run_dir / "metrics.jsonl").is_file():  # an earlier run: the clock at its last log
+        marks = logged_seconds(run_dir)
+        train_time = marks[max(marks)] if marks else None
     model = core.build_model(str(run_dir / "final")).eval()
 
     def dataset(split: str) -> torch.Tensor:
@@ -214,10 +213,7 @@ def main() -> None:
         f"{dpm20['feature_fid'] / ode['feature_fid']:.2f}x"
     )
 
-    result = {
-        "benchmark": "samplers",
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
-        "date": time.strftime("%Y-%m-%d"),
+    record |= {
         "command": "python benchmarks/samplers.py "
         + " ".join(
             f"--image-size {size} --channel-mults {args.channel_mults} --n {args.n} "
@@ -239,10 +235,116 @@ def main() -> None:
         "dpm20_vs_ddim1000_ode": dpm20["feature_fid"] / ode["feature_fid"],
         "dpm20_sde_vs_ddpm1000": sde20["fid_vs_ddpm1000"],
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {out}")
+    print(f"wrote {save_record('samplers', record, args.out)}")
+
+
+def _sampler_label(row: dict[str, Any], both: set[str]) -> str:
+    if row["sampler"] in both:
+        return f"{row['sampler']} ({'SDE' if row.get('stochastic') else 'ODE'})"
+    return row["sampler"]
+
+
+def render(record: dict[str, Any], name: str = "samplers") -> Section:
+    """feature-FID, NFE and time per sampler, the comparisons, and FID against NFE as a plot."""
+    s, r = Section.of(record, name, __doc__), record
+    rows = r["rows"]
+    both = {
+        sampler
+        for sampler in {row["sampler"] for row in rows}
+        if len({bool(row.get("stochastic")) for row in rows if row["sampler"] == sampler}) == 2
+    }
+    floor = r.get("train_vs_test_fid")
+    s.add(
+        f"Model: `{r['config']}` with `{' '.join(r.get('overrides', []))}`: "
+        f"{integer(r['parameters'])} parameters at {r['image_size']}×{r['image_size']} px, "
+        f"trained in {sig(r['train_seconds'])} s"
+        + (
+            f" with {r['threads']} torch thread{'s' if r['threads'] != 1 else ''}. "
+            if "threads" in r
+            else ". "
+        )
+        + f"Feature-FID against the {r['reference']}, {integer(r['n_samples'])} samples per seed, "
+        f"the mean over seeds {values(r['seeds'])}"
+        + (
+            f"; the real-data floor (train split against test split) is {sig(floor)}."
+            if floor
+            else "."
+        )
+        + f" Training seconds: {r.get('training_clock', OLD_CLOCK)}."
+    )
+    s.table(
+        [
+            Col("sampler", lambda row: _sampler_label(row, both)),
+            Col("steps", "steps", integer),
+            Col("network evaluations", "nfe", integer),
+            Col("feature-FID (mean)", "feature_fid", sig),
+            Col(
+                "feature-FID per seed",
+                "feature_fid_per_seed",
+                lambda v: ", ".join(sig(x) for x in v),
+            ),
+            Col("FID / DDPM-1000", "fid_vs_ddpm1000", sig),
+            Col("sampling time (s)", "seconds", sig),
+            Col("samples/s", "samples_per_s", sig),
+        ],
+        rows,
+    )
+    checks = [
+        ("DPM-Solver++ 20 steps (ODE) / DDIM 1000 steps, FID", "dpm20_vs_ddim1000_ode", sig),
+        ("DPM-Solver++ 20 steps (SDE) / DDPM 1000 steps, FID", "dpm20_sde_vs_ddpm1000", sig),
+        ("goal: DPM-Solver++ 20 steps within 10 % of DDPM-1000", "goal_dpm20_within_10pct", yes_no),
+    ]
+    found = [(label, fmt(r[key])) for label, key, fmt in checks if key in r]
+    if found:
+        s.pairs(found, ("comparison", "result"))
+    reference = next((row for row in rows if row["sampler"] == "ddpm"), None)
+
+    def draw(figure: Any) -> None:
+        ax = plot_axes(
+            figure,
+            "network evaluations (log scale)",
+            "feature-FID (lower is better)",
+            f"Sampler quality against cost, {r['image_size']} px digits",
+        )
+        series: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            series.setdefault(_sampler_label(row, both), []).append(row)
+        for i, (label, points) in enumerate(series.items()):
+            points = sorted(points, key=lambda p: p["nfe"])
+            dodge = 1.04 ** (i - (len(series) - 1) / 2)  # so the seed bars of equal NFE separate
+            xs = [p["nfe"] * dodge for p in points]
+            ys = [p["feature_fid"] for p in points]
+            seeds = [p.get("feature_fid_per_seed") or [p["feature_fid"]] for p in points]
+            low = [y - min(v) for y, v in zip(ys, seeds)]
+            high = [max(v) - y for y, v in zip(ys, seeds)]
+            ax.errorbar(xs, ys, yerr=[low, high], marker="o", capsize=3, label=label)
+        if reference:
+            ax.axhline(
+                reference["feature_fid"],
+                color="black",
+                linestyle="--",
+                linewidth=1,
+                label=f"DDPM, {reference['nfe']} steps",
+            )
+        if floor:
+            ax.axhline(
+                floor, color="grey", linestyle=":", linewidth=1.5, label="real data (train vs test)"
+            )
+        ax.set_xscale("log")
+        ax.set_ylim(bottom=0)
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+
+    s.plot(
+        name,
+        f"feature-FID against network evaluations per sampler, {r['image_size']} px",
+        draw,
+        (8.0, 4.2),
+    )
+    s.add(
+        "Points are the mean over seeds, the bars span the seeds' lowest and highest FID; samplers "
+        "are shifted a little sideways so that bars at the same number of evaluations separate."
+    )
+    return s
 
 
 if __name__ == "__main__":

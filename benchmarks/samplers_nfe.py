@@ -26,11 +26,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
-import sys
 import time
 from pathlib import Path
+from typing import Any
+
+from _common import save_record, start_record
+from _common.digits import split_images, to_symmetric
+from _common.markdown import DASH, Col, Section, code, integer, sig, values, yes_no
+from _common.markdown import axes as plot_axes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -101,7 +105,7 @@ def main() -> None:
     import torch
 
     import core
-    from core.metrics.evaluate import _stack, _to_symmetric, load_model, reference_data
+    from core.metrics.evaluate import load_model
     from core.sampling import draw_samples
 
     torch.set_num_threads(args.threads)
@@ -116,10 +120,7 @@ def main() -> None:
 
     # the reference: the run's test split, and its floor (n real training images against it)
     data = info["data"]
-    test, train_set = reference_data(data, "test"), reference_data(data, "train")
-    value_range = getattr(test, "value_range", None)
-    test_x = _to_symmetric(_stack(test)[0], value_range)
-    train_x = _to_symmetric(_stack(train_set)[0], value_range)
+    test_x, train_x = split_images(data, "test")[0], split_images(data, "train")[0]
     fid = core.build("metric", {"type": "feature-fid"})
     floors = []
     for seed in seeds:
@@ -131,17 +132,13 @@ def main() -> None:
         return int(model.last_nfe)
 
     out = Path(args.out)
-    record: dict = {"points": []}
+    record = start_record("samplers_nfe")
     if args.resume and out.is_file():
-        record = json.loads(out.read_text())
+        record = {**json.loads(out.read_text()), **record}
+    record.setdefault("points", [])
     done = {(p["sampler"], p["nfe_budget"], p["seed"]) for p in record["points"]}
     record.update(
         {
-            "benchmark": "samplers_nfe",
-            "command": " ".join(["python", "benchmarks/samplers_nfe.py", *sys.argv[1:]]),
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
-            "processor": _processor(),
-            "python": platform.python_version(),
             "threads": args.threads,
             "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
             "run": args.run,
@@ -163,7 +160,6 @@ def main() -> None:
             "floor": statistics.fmean(floors),
         }
     )
-    record.setdefault("load_average_at_start", list(os.getloadavg()))
     record.setdefault("started", time.strftime("%Y-%m-%d %H:%M"))
     with torch.no_grad():
         grid = {}
@@ -198,7 +194,7 @@ def main() -> None:
                     **extra,
                 )
                 seconds = time.perf_counter() - start
-                samples = _to_symmetric(samples, getattr(model, "sample_range", None))
+                samples = to_symmetric(samples, getattr(model, "sample_range", None))
                 score = fid(samples, test_x)["feature_fid"]
                 record["points"].append(
                     {
@@ -212,20 +208,16 @@ def main() -> None:
                         "load_average_1min_before": load[0],
                     }
                 )
-                record["load_average_at_end"] = list(os.getloadavg())
                 record["sweep_seconds"] = before + time.perf_counter() - sweep_start
-                record["date"] = time.strftime("%Y-%m-%d")
                 summarise(record)
-                out.parent.mkdir(parents=True, exist_ok=True)
-                out.write_text(json.dumps(record, indent=2))
+                save_record("samplers_nfe", record, out)
                 print(
                     f"seed {seed} {sampler:18s} steps {steps:3d} NFE {model.last_nfe:3d}: "
                     f"feature-FID {score:7.3f}  {seconds:6.1f} s  (load {load[0]:.2f})",
                     flush=True,
                 )
     summarise(record)
-    out.write_text(json.dumps(record, indent=2))
-    print(f"wrote {out}")
+    print(f"wrote {save_record('samplers_nfe', record, out)}")
     print(f"\nfloor ({args.n} train vs test): {record['floor']:.3f}")
     for row in record["rows"]:
         print(
@@ -241,14 +233,138 @@ def main() -> None:
         )
 
 
-def _processor() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
+def render(record: dict[str, Any], name: str = "samplers_nfe") -> Section:
+    """feature-FID per sampler and NFE budget (mean and seeds' range), every point, the goal."""
+    s, r = Section.of(record, name, __doc__), record
+    rows, seeds = r["rows"], r["seeds"]
+    floor, size = r.get("floor"), r.get("image_size") or r["data"]["image_size"]
+    s.add(
+        f"Model: the run `{r['run']}`, weights {r.get('weights', 'final/')}, "
+        f"{integer(r['parameters'])} parameters at {size}×{size} px, "
+        f"class-conditional (classes balanced, {integer(r['n_samples'] // 10)} per digit) at "
+        f"guidance scale {sig(r['guidance_scale'])}. Feature-FID against the {r['reference']}, "
+        f"{integer(r['n_samples'])} samples per seed, the mean over seeds {values(seeds)}"
+        + (
+            f"; the floor ({integer(r['n_samples'])} real training images against the test "
+            f"split, mean over the same seeds) is {sig(floor)}."
+            if floor
+            else "."
+        )
+        + f" NFE: {r['nfe_convention']}."
+    )
+    budgets = sorted({row["nfe_budget"] for row in rows})
+    by_sampler: dict[str, dict[int, dict[str, Any]]] = {}
+    for row in rows:
+        by_sampler.setdefault(row["sampler"], {})[row["nfe_budget"]] = row
+
+    def point(row: dict[str, Any] | None) -> str:
+        if row is None:
+            return DASH
+        text = f"{sig(row['feature_fid'])} ({sig(row['feature_fid_min'])}-"
+        text += f"{sig(row['feature_fid_max'])})"
+        if row["nfe"] != row["nfe_budget"]:
+            text += f" at {row['nfe']}"
+        if len(row["seeds"]) != len(seeds):
+            text += f", {len(row['seeds'])} seed{'s' if len(row['seeds']) != 1 else ''}"
+        return text
+
+    s.table(
+        [Col("sampler", "sampler", code)]
+        + [Col(f"{b} NFE", lambda row, b=b: point(row["points"].get(b)), str) for b in budgets],
+        [{"sampler": name, "points": points} for name, points in by_sampler.items()],
+        title="feature-FID, mean over seeds (lowest-highest seed); "
+        "'at k' where the sampler's NFE is k below the budget",
+    )
+    s.table(
+        [
+            Col("sampler", "sampler", code),
+            Col("steps", "steps", integer),
+            Col("NFE", "nfe", integer),
+            Col("seeds", lambda row: len(row["seeds"]), integer),
+            Col("feature-FID per seed", "feature_fid_per_seed", lambda v: ", ".join(map(sig, v))),
+            Col(f"time per seed, {integer(r['n_samples'])} samples (s)", "seconds", sig),
+        ],
+        rows,
+        title="every point",
+    )
+    found = []
+    if "best" in r:
+        best = r["best"]
+        found.append(
+            (
+                "best feature-FID at any NFE",
+                f"{sig(best['feature_fid'])} (`{best['sampler']}`, {best['nfe']} NFE)",
+            )
+        )
+    if "best_at_20" in r:
+        b20 = r["best_at_20"]
+        found += [
+            ("best at 20 NFE", f"{sig(b20['feature_fid'])} (`{b20['sampler']}`, {b20['nfe']} NFE)"),
+            ("best at 20 NFE / best at any NFE", sig(r["best_at_20_vs_best"])),
+            ("goal: best at 20 NFE within 10 % of the best", yes_no(r["goal_within_10pct"])),
+        ]
+    if floor:
+        found.append(("floor (real train vs test)", sig(floor)))
+    if r.get("sweep_seconds"):
+        found.append(("sweep wall time (s)", sig(r["sweep_seconds"])))
+    if found:
+        s.pairs(found, ("comparison", "result"))
+
+    def draw(figure: Any) -> None:
+        ax = plot_axes(
+            figure,
+            "network evaluations (NFE, log scale)",
+            "feature-FID (lower is better)",
+            f"Samplers on {r['data']['type']}, {size} px, guidance {sig(r['guidance_scale'])}",
+        )
+        names = list(by_sampler)
+        for i, name in enumerate(names):
+            points = sorted(by_sampler[name].values(), key=lambda p: p["nfe"])
+            dodge = 1.03 ** (i - (len(names) - 1) / 2)  # so bars at the same NFE separate
+            ys = [p["feature_fid"] for p in points]
+            ax.errorbar(
+                [p["nfe"] * dodge for p in points],
+                ys,
+                yerr=[
+                    [y - p["feature_fid_min"] for y, p in zip(ys, points)],
+                    [p["feature_fid_max"] - y for y, p in zip(ys, points)],
+                ],
+                marker="o",
+                capsize=3,
+                label=name,
+            )
+        if "best" in r:
+            ax.axhline(
+                1.1 * r["best"]["feature_fid"],
+                color="black",
+                linestyle="--",
+                linewidth=1,
+                label="best FID + 10% (the goal)",
+            )
+        if floor:
+            ax.axhline(
+                floor, color="grey", linestyle=":", linewidth=1.5, label="real data (train vs test)"
+            )
+        ax.axvline(20, color="grey", linewidth=0.8, alpha=0.5)
+        ax.set_xscale("log")
+        ax.minorticks_off()
+        ax.set_xticks(budgets, [str(b) for b in budgets])
+        top = max((p["feature_fid_max"] for p in rows if p["nfe"] >= 10), default=None)
+        ax.set_ylim(0, 1.15 * top if top else None)
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+
+    s.plot(
+        name,
+        "feature-FID against network evaluations per sampler on the mnist-5k model",
+        draw,
+        (8.0, 4.2),
+    )
+    s.add(
+        "Points are the mean over seeds, the bars span the seeds' lowest and highest FID; samplers "
+        "are shifted a little sideways so that bars at the same NFE separate; the y axis is cut "
+        "above the 10-NFE points, so 5-NFE points may lie off the plot (the table has them)."
+    )
+    return s
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 Trains each config (``--configs``) for ``--steps`` steps with ``train.threads`` 1 and 2, the two
 alternating within each of ``--rounds`` rounds (which goes first alternates too), and reads the
-seconds per step from the trainer's own clock (``metrics.jsonl``'s ``time``, the first logged
-window left out as warm-up). Reports the median seconds per step of each thread count and the
+seconds per step from the Trainer's own clock at each logged step (windows of 25 steps, the
+first two left out as warm-up). Reports the median seconds per step of each thread count and the
 median speed-up over rounds, with the load average before and after.
 Writes benchmarks/results/threads_speed.json.
 
@@ -13,24 +13,20 @@ Writes benchmarks/results/threads_speed.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import shlex
 import statistics
-import sys
 import tempfile
-import time
 from pathlib import Path
+from typing import Any
+
+from _common import save_record, seconds_per_step, start_record, train
+from _common.markdown import Section
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "threads_speed.json"
 
 
-def seconds_per_step(config: str, steps: int, threads: int) -> float:
-    """Median seconds per step of one short training run, after its first logged window."""
-    from core.training import train
-
+def median_step(config: str, steps: int, threads: int) -> float:
+    """Median seconds per step of one short training run, its first two logged windows left out."""
     window = 25
     overrides = [
         f"train.steps={steps}",
@@ -41,12 +37,8 @@ def seconds_per_step(config: str, steps: int, threads: int) -> float:
     ]
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
-        train(str(ROOT / config), overrides=overrides, run_dir=run_dir, quiet=True)
-        marks = [
-            json.loads(line)["time"]
-            for line in (run_dir / "metrics.jsonl").read_text().splitlines()
-        ]
-    return statistics.median((b - a) / window for a, b in zip(marks[1:], marks[2:]))
+        marks = train(str(ROOT / config), overrides=overrides, run_dir=run_dir, quiet=True).marks
+    return statistics.median(seconds_per_step(marks, skip=2))
 
 
 def main() -> None:
@@ -58,16 +50,14 @@ def main() -> None:
     if "OMP_NUM_THREADS" in os.environ:
         parser.error("unset OMP_NUM_THREADS: train.threads sets the threads of each run")
 
-    import torch
-
-    load_before = os.getloadavg()
+    record = start_record("threads_speed", steps=args.steps, rounds=args.rounds)
     rows = []
     for config in args.configs.split(","):
         times: dict[int, list[float]] = {1: [], 2: []}
         for round_index in range(args.rounds):
             order = (1, 2) if round_index % 2 == 0 else (2, 1)
             for threads in order:
-                times[threads].append(seconds_per_step(config, args.steps, threads))
+                times[threads].append(median_step(config, args.steps, threads))
                 print(
                     f"{config} round {round_index} threads {threads}: "
                     f"{times[threads][-1] * 1000:.1f} ms/step",
@@ -84,26 +74,19 @@ def main() -> None:
                 "speedup_max": max(speedups),
             }
         )
-    record = {
-        "benchmark": "threads_speed",
-        "command": shlex.join(["python", "benchmarks/threads_speed.py", *sys.argv[1:]]),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
-        "date": time.strftime("%Y-%m-%d"),
-        "steps": args.steps,
-        "rounds": args.rounds,
-        "load_average_at_start": list(load_before),
-        "load_average_at_end": list(os.getloadavg()),
-        "rows": rows,
-    }
-    RESULTS.write_text(json.dumps(record, indent=2))
+    record["rows"] = rows
+    out = save_record("threads_speed", record)
     for row in rows:
         print(
             f"{row['config']}: {row['one_thread_ms_per_step']:.1f} ms/step on one thread, "
             f"{row['two_threads_ms_per_step']:.1f} on two: {row['speedup_median']:.2f}x "
             f"({row['speedup_min']:.2f}-{row['speedup_max']:.2f})"
         )
-    print(f"wrote {RESULTS}")
+    print(f"wrote {out}")
 
 
-if __name__ == "__main__":
-    main()
+def render(record: dict[str, Any], name: str = "threads_speed") -> Section:
+    """Milliseconds per step on one and two threads, and the speed-up, per config."""
+    s = Section.of(record, name, __doc__)
+    s.generic(record)
+    return s

@@ -18,20 +18,15 @@ benchmarks/results/trainer_overhead.json. Target: overhead <= 5% on an idle mach
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-import torch
+from _common import save_record, seconds_per_step, start_record, train
+from _common.markdown import Col, Section, cell, sig
 
-from core.components import build
-from core.training.trainer import Trainer
-
-RESULTS = Path(__file__).parent / "results" / "trainer_overhead.json"
 WINDOW = 10  # steps per timing window (the Trainer logs every WINDOW steps)
 
 
@@ -49,6 +44,11 @@ CASES = {
 
 
 def plain_loop(model_cfg, data_cfg, steps, batch_size, lr, seed) -> list[float]:
+    """Seconds per step of each window of a hand-written loop (its own clock), the first left out."""
+    import torch
+
+    from core.components import build
+
     torch.manual_seed(seed)
     model = build("model", model_cfg)
     dataset = build("dataset", data_cfg)
@@ -76,6 +76,7 @@ def plain_loop(model_cfg, data_cfg, steps, batch_size, lr, seed) -> list[float]:
 
 
 def trainer_loop(model_cfg, data_cfg, steps, batch_size, lr, seed) -> list[float]:
+    """Seconds per step of each logged window on the Trainer's own clock, the first left out."""
     config = {
         "model": model_cfg,
         "data": data_cfg,
@@ -92,11 +93,8 @@ def trainer_loop(model_cfg, data_cfg, steps, batch_size, lr, seed) -> list[float
         },
     }
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(config, run_dir=Path(tmp) / "run", quiet=True)
-        trainer.fit()
-        marks = [r["time"] for r in trainer.history]
-    # "time" is seconds since the loop started, rounded to ms: per-step time of each window
-    return [(b - a) / WINDOW for a, b in zip(marks, marks[1:])]
+        marks = train(config, run_dir=Path(tmp) / "run", quiet=True).marks
+    return seconds_per_step(marks, skip=1)  # the clock is rounded to ms: windows of 10 steps
 
 
 def quickstart_sections() -> tuple[dict, dict]:
@@ -115,9 +113,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--cases", default="classifier,ddpm")
     args = parser.parse_args()
+    import torch
+
     if args.threads:
         torch.set_num_threads(args.threads)
-    load_before = os.getloadavg()
+    record = start_record("trainer_overhead")
     cases = []
     for case in args.cases.split(","):
         model_cfg, data_cfg = CASES[case]
@@ -154,7 +154,6 @@ def main() -> None:
                 "rounds": per_round,
             }
         )
-    load_after = os.getloadavg()
     print(
         f"{'case':<12} {'plain ms/step':>14} {'Trainer ms/step':>16} {'overhead (median, min..max)':>30}"
     )
@@ -164,37 +163,49 @@ def main() -> None:
             f"{c['overhead_percent_median']:>+10.1f}% ({c['overhead_percent_min']:+.1f}.."
             f"{c['overhead_percent_max']:+.1f}%)"
         )
-    print(
-        f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after (target <= 5% "
-        "on an idle machine)"
+    print("target <= 5% on an idle machine")
+    record.update(
+        {
+            "batch_size": args.batch_size,
+            "steps": args.steps,
+            "rounds": args.rounds,
+            "threads": torch.get_num_threads(),
+            "adamw": {**ADAMW, "lr": 1e-3},
+            "cases": cases,
+            "command": "python benchmarks/trainer_overhead.py "
+            f"--steps {args.steps} --rounds {args.rounds} --batch-size {args.batch_size} "
+            f"--cases {args.cases}" + (f" --threads {args.threads}" if args.threads else ""),
+        }
     )
-    first = cases[0]
-    result = {
-        "benchmark": "trainer_overhead",
-        # the first case's figures at the top level, as earlier versions of this file wrote them
-        "model": first["model"],
-        "data": first["data"],
-        "plain_ms_per_step": first["plain_ms_per_step"],
-        "trainer_ms_per_step": first["trainer_ms_per_step"],
-        "overhead_percent": first["overhead_percent_median"],
-        "batch_size": args.batch_size,
-        "steps": args.steps,
-        "rounds": args.rounds,
-        "threads": torch.get_num_threads(),
-        "adamw": {**ADAMW, "lr": 1e-3},
-        "loadavg_before": load_before,
-        "loadavg_after": load_after,
-        "cases": cases,
-        "torch": torch.__version__,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {torch.get_num_threads()} threads",
-        "date": time.strftime("%Y-%m-%d"),
-        "command": "python benchmarks/trainer_overhead.py "
-        f"--steps {args.steps} --rounds {args.rounds} --batch-size {args.batch_size} "
-        f"--cases {args.cases}" + (f" --threads {args.threads}" if args.threads else ""),
-    }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    print(f"wrote {save_record('trainer_overhead', record)}")
+
+
+def render(record: dict[str, Any], name: str = "trainer_overhead") -> Section:
+    """Plain loop against the Trainer, milliseconds per step and overhead, per case."""
+    s = Section.of(record, name, __doc__)
+    cases = record["cases"]
+    s.add(
+        f"Setup: batch {record['batch_size']}, {record['steps']} steps per loop, "
+        f"{record['rounds']} rounds (both loops in each round, alternating which goes first); "
+        "models: " + "; ".join(f"{c['case']} {cell(c.get('model', {}))}" for c in cases) + "."
+    )
+    s.table(
+        [
+            Col("case", "case"),
+            Col("plain loop (ms/step)", "plain_ms_per_step", sig),
+            Col("core Trainer (ms/step)", "trainer_ms_per_step", sig),
+            Col("overhead, median of rounds (%)", "overhead_percent_median", lambda v: f"{v:+.2f}"),
+            Col(
+                "overhead, rounds' range (%)",
+                lambda c: f"{c['overhead_percent_min']:+.2f} to {c['overhead_percent_max']:+.2f}",
+                str,
+            ),
+        ],
+        cases,
+    )
+    options = " ".join(f"--{k} {record[k]}" for k in ("steps", "rounds", "threads") if k in record)
+    s.commands = [f".venv/bin/python benchmarks/trainer_overhead.py {options}".strip()]
+    return s
 
 
 if __name__ == "__main__":

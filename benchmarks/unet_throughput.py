@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-import os
-import platform
 import time
 from pathlib import Path
+from typing import Any
+
+from _common import save_record, start_record
+from _common.markdown import Col, Section, integer, percent, sig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -111,6 +112,7 @@ def main() -> None:
 
     import core
 
+    record = start_record("unet_throughput")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     rows = []
@@ -181,13 +183,9 @@ def main() -> None:
             f"{r['fraction_of_matmul']:6.0%} {r['base_conv3x3_gflops']:7.1f} "
             f"{r['base_conv3x3_fraction_of_matmul']:6.0%}"
         )
-    result = {
-        "benchmark": "unet_throughput",
+    record |= {
         "command": f"python benchmarks/unet_throughput.py --threads {args.threads} "
         f"--steps {args.steps}" + (" --channels-last" if args.channels_last else ""),
-        "torch": torch.__version__,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-        "date": time.strftime("%Y-%m-%d"),
         "threads": args.threads,
         "note": "fp32 training step = DDPM compute_loss forward + backward + AdamW; "
         "FLOPs from torch.utils.flop_counter (forward + backward); matmul_gflops = the faster "
@@ -195,10 +193,54 @@ def main() -> None:
         "backward, the bound a network of that width meets",
         "rows": rows,
     }
-    out = ROOT / "benchmarks/results/unet_throughput.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {out}")
+    print(f"wrote {save_record('unet_throughput', record)}")
+
+
+def render(record: dict[str, Any], name: str = "unet_throughput") -> Section:
+    """Throughput and compute efficiency per case and layout."""
+    s, r = Section.of(record, name, __doc__), record
+    rows = r["rows"]
+    s.table(
+        [
+            Col("case", "case"),
+            Col("layout", "layout"),
+            Col("image (px)", "image_size"),
+            Col("batch", "batch"),
+            Col("parameters", "parameters", integer),
+            Col("time (s/step)", "seconds_per_step", sig),
+            Col("images/s", "images_per_s", sig),
+        ],
+        rows,
+        "Throughput",
+    )
+    libraries = sorted({k for row in rows for k in row.get("matmul_gflops_by_library", {})})
+    names = {"mkl": "MKL", "onednn": "oneDNN"}
+    s.table(
+        [
+            Col("case", "case"),
+            Col("layout", "layout"),
+            Col("GFLOP/step", "gflop_per_step", sig),
+            Col("achieved (GFLOP/s)", "achieved_gflops", sig),
+        ]
+        + [
+            Col(
+                f"{names.get(lib, lib)} matmul (GFLOP/s)",
+                lambda row, lib=lib: row.get("matmul_gflops_by_library", {}).get(lib),
+                sig,
+            )
+            for lib in libraries
+        ]
+        + [
+            Col("achieved / best matmul (%)", "fraction_of_matmul", percent),
+            Col("base 3×3 conv (GFLOP/s)", "base_conv3x3_gflops", sig),
+            Col("3×3 conv / best matmul (%)", "base_conv3x3_fraction_of_matmul", percent),
+        ],
+        rows,
+        "Compute efficiency",
+    )
+    if r.get("note"):
+        s.add(f"Notes: {r['note'].rstrip('.')}.")
+    return s
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "difflut_pareto.py
 def pareto():
     if not SCRIPT.is_file():
         pytest.skip("benchmarks/ is not beside this plugin (installed from an sdist)")
+    if str(SCRIPT.parent) not in sys.path:
+        sys.path.insert(0, str(SCRIPT.parent))  # the script imports _common, as when it runs
     spec = importlib.util.spec_from_file_location("difflut_pareto", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

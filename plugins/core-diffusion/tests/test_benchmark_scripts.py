@@ -1,4 +1,4 @@
-"""benchmarks/fid_vs_time.py and guidance_grid.py: their parsing, clock and plot."""
+"""benchmarks/fid_vs_time.py, guidance_grid.py and their shared scoring: parsing, clock, plot."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def load(monkeypatch):
     """Import a script of benchmarks/ by name, with benchmarks/ on the path as when run."""
     if not BENCHMARKS.is_dir():
         pytest.skip("benchmarks/ is not beside this plugin (installed from an sdist)")
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the scripts import demo_digits
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the scripts import _common from there
 
     def _load(name: str):
         spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
@@ -37,14 +37,16 @@ def test_intervals_parse_or_name_the_problem(load):
 
 
 def test_training_seconds_come_from_the_trainers_clock(load, tmp_path):
-    fid_vs_time = load("fid_vs_time")
+    load("fid_vs_time")
+    from _common import logged_seconds
+
     records = [
         {"step": 50, "loss": 0.3, "time": 9.5},
         {"step": 100, "loss": 0.2, "time": 19.0},
         {"step": 100, "eval": 1.0},  # a record without the clock is skipped
     ]
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    assert fid_vs_time.train_seconds(tmp_path) == {50: 9.5, 100: 19.0}
+    assert logged_seconds(tmp_path) == {50: 9.5, 100: 19.0}
 
 
 def test_plot_draws_every_run(load, tmp_path):
@@ -66,8 +68,10 @@ def test_plot_draws_every_run(load, tmp_path):
 
 
 def test_score_line_names_floor_ceiling_and_memorisation(load):
-    demo = load("demo_digits")
-    line = demo.score_line(
+    load("demo_digits")
+    from _common.digits import score_line
+
+    line = score_line(
         {
             "feature_fid": 2.5,
             "fid_floor": 1.5,
@@ -81,3 +85,13 @@ def test_score_line_names_floor_ceiling_and_memorisation(load):
         "feature-FID 2.500 (floor 1.500) accuracy 0.9600 (ceiling 0.9770) nearest-train "
         "median 11.000 (test 9.600)"
     )
+
+
+def test_no_benchmark_imports_private_core_functions():
+    """``_stack`` and ``_to_symmetric`` of core.metrics.evaluate are private (issue 29)."""
+    if not BENCHMARKS.is_dir():
+        pytest.skip("benchmarks/ is not beside this plugin (installed from an sdist)")
+    for script in sorted(BENCHMARKS.rglob("*.py")):
+        text = script.read_text()
+        assert "import _stack" not in text and "_to_symmetric" not in text, script.name
+        assert "from demo_digits import" not in text, script.name  # shared code is in _common

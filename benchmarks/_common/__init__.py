@@ -1,0 +1,26 @@
+"""What every benchmark shares: the machine record, the training clock, writing and rendering.
+
+Scripts in ``benchmarks/`` import it as ``_common`` (``benchmarks/`` is on ``sys.path`` when a
+script runs); ``scripts/gen_performance.py`` imports each benchmark's ``render`` the same way.
+
+- ``record``: ``start_record``, the one ``machine()`` record, ``save_record`` through
+  ``core.atomic``, ``load_record`` (old records' machine keys mapped to the one shape);
+- ``clock``: the Trainer's own clock (``fit()``'s ``summary["seconds"]`` and its logged steps);
+- ``markdown``: cells, tables and the ``Section`` a benchmark's ``render(record, name)`` returns;
+- ``digits``: scoring generated digits (feature-FID, accuracy, memorisation);
+- ``quoted``: figures that README and docs quote from the results, kept equal to them.
+"""
+
+from .clock import Trained, logged_seconds, seconds_per_step, train
+from .record import load_record, machine, save_record, start_record
+
+__all__ = [
+    "Trained",
+    "load_record",
+    "logged_seconds",
+    "machine",
+    "save_record",
+    "seconds_per_step",
+    "start_record",
+    "train",
+]

@@ -1,0 +1,119 @@
+"""Figures that README.md and docs/ quote from ``benchmarks/results/*.json``, kept equal to them.
+
+A quoted figure sits between ``<!-- figure:NAME -->`` and ``<!-- /figure -->`` on one line of a
+page; ``FIGURES`` says which results file it comes from, which values in it, and how they are
+written. ``scripts/gen_performance.py`` rewrites every block from the results, its ``--check``
+(and ``tests/test_gen_performance.py``) fails when a page says something else.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .record import RESULTS
+
+__all__ = ["FIGURES", "Figure", "pages", "update", "updated_pages", "value"]
+
+_BLOCK = re.compile(r"<!-- figure:(?P<name>[a-z0-9-]+) -->(?P<text>.*?)<!-- /figure -->")
+
+
+@dataclass(frozen=True)
+class Figure:
+    """``text.format(*values)``, each value found by its path of keys in ``results/<source>.json``."""
+
+    source: str
+    paths: tuple[tuple[str | int, ...], ...]
+    text: str
+
+
+_MNIST5K = ("summary", "mnist5k | dpm-solver++-20 | g2", "train_seconds")
+_DEMO = ("summary", "demo | dpm-solver++-20 | g1.25")
+
+
+def _overhead(case: int) -> dict[str, Figure]:
+    """The trainer_overhead figures of one case (docs/concepts/training.md's table)."""
+    name = ("classifier", "ddpm")[case]
+    one = lambda key, text: Figure("trainer_overhead", (("cases", case, key),), text)  # noqa: E731
+    return {
+        f"overhead-{name}-plain-ms": one("plain_ms_per_step", "{:.2f}"),
+        f"overhead-{name}-trainer-ms": one("trainer_ms_per_step", "{:.2f}"),
+        f"overhead-{name}-median": one("overhead_percent_median", "{:+.1f}%"),
+        f"overhead-{name}-range": Figure(
+            "trainer_overhead",
+            (("cases", case, "overhead_percent_min"), ("cases", case, "overhead_percent_max")),
+            "{:+.1f}% to {:+.1f}%",
+        ),
+    }
+
+
+FIGURES: dict[str, Figure] = {
+    "listing-s": Figure("plugin_startup", (("median_seconds", "core plugins list"),), "{:.2f} s"),
+    "import-torch-s": Figure(
+        "plugin_startup", (("median_seconds", "python -c 'import torch'"),), "{:.1f} s"
+    ),
+    "demo-idle-estimate-s": Figure("demo_time", (("idle_estimate_seconds",),), "{:.0f} s"),
+    "previous-demo-idle-s": Figure("demo_time", (("previous_idle_seconds",),), "{:.0f} s"),
+    "demo-train-busy-s": Figure("demo_digits", (_DEMO + ("train_seconds", "mean"),), "{:.0f} s"),
+    "demo-fid": Figure(
+        "demo_digits",
+        (
+            _DEMO + ("feature_fid", "mean"),
+            _DEMO + ("feature_fid", "min"),
+            _DEMO + ("feature_fid", "max"),
+        ),
+        "{:.2f} ({:.2f}-{:.2f})",
+    ),
+    "demo-fid-floor": Figure("demo_digits", (_DEMO + ("fid_floor",),), "{:.2f}"),
+    "mnist5k-train-s": Figure(
+        "demo_mnist5k", (_MNIST5K + ("min",), _MNIST5K + ("max",)), "{:.0f}-{:.0f} s"
+    ),
+    **_overhead(0),
+    **_overhead(1),
+}
+
+
+def value(figure: Figure, results: Path = RESULTS) -> str:
+    """The text of ``figure`` from the results now."""
+    record: Any = json.loads((results / f"{figure.source}.json").read_text(encoding="utf-8"))
+    found = []
+    for path in figure.paths:
+        item = record
+        for key in path:
+            item = item[key]
+        found.append(item)
+    return figure.text.format(*found)
+
+
+def update(text: str, where: str = "page", results: Path = RESULTS) -> str:
+    """``text`` with every quoted figure rewritten from the results."""
+
+    def block(match: re.Match[str]) -> str:
+        name = match.group("name")
+        if name not in FIGURES:
+            raise ValueError(
+                f"{where}: unknown quoted figure {name!r} (known: {', '.join(FIGURES)})"
+            )
+        return f"<!-- figure:{name} -->{value(FIGURES[name], results)}<!-- /figure -->"
+
+    return _BLOCK.sub(block, text)
+
+
+def pages(repo: Path) -> list[Path]:
+    """The pages that may quote figures: README.md and every Markdown file under docs/."""
+    return [repo / "README.md", *sorted((repo / "docs").rglob("*.md"))]
+
+
+def updated_pages(repo: Path, results: Path = RESULTS) -> dict[Path, str]:
+    """Every page whose quoted figures differ from the results, with its corrected text."""
+    changed = {}
+    for page in pages(repo):
+        text = page.read_text(encoding="utf-8")
+        if "<!-- figure:" in text:
+            new = update(text, str(page.relative_to(repo)), results)
+            if new != text:
+                changed[page] = new
+    return changed
