@@ -142,11 +142,14 @@ def score_line(score: dict[str, Any]) -> str:
 
 def save_figure(fig: Any, axes: Any, out: str) -> None:
     """Grid and legend on each axis, then a PNG without a software tag (same data, same bytes)."""
+    from core.atomic import atomic_path
+
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out, dpi=100, metadata={"Software": None})
+    with atomic_path(out) as target:
+        fig.savefig(target, format="png", dpi=100, metadata={"Software": None})
     print(f"wrote {out}")
 
 
