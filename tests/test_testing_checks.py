@@ -1,0 +1,65 @@
+"""core.testing.checks: the docs, example-config and torch-free checks plugins' tests share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.schema import ComponentConfig, Field, runtime
+from core.testing.checks import (
+    check_config_reference,
+    check_example_config,
+    check_listing_is_torch_free,
+    config_table,
+    run_python_blocks,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class DemoConfig(ComponentConfig):
+    width: int = Field(8, ge=1, le=64, description="channels")
+    scale: float = runtime(1.0, gt=0, description="output scale")
+
+
+def test_config_table_has_types_defaults_bounds_and_kinds():
+    table = config_table(DemoConfig).splitlines()
+    assert table[2] == "| `width` | int | `8` | >= 1, <= 64 | structural | channels |"
+    assert table[3] == "| `scale` | float | `1.0` | > 0 | runtime | output scale |"
+
+
+def test_config_reference_names_the_table_to_update(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("intro\n\n" + config_table(DemoConfig) + "\n")
+    check_config_reference(page, DemoConfig)
+    page.write_text("intro\n")
+    with pytest.raises(AssertionError, match="update the DemoConfig table"):
+        check_config_reference(page, DemoConfig)
+
+
+def test_python_blocks_run_in_order_in_one_namespace(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```python\nx = 2\n```\n\n```bash\nexit 1\n```\n\n```python\nassert x == 2\n```\n"
+    )
+    assert run_python_blocks(page) == 2
+    page.write_text("```python\nassert False, 'broken example'\n```\n")
+    with pytest.raises(AssertionError, match="broken example"):
+        run_python_blocks(page)
+
+
+def test_example_config_is_built_and_checked_against_its_data(tmp_path):
+    model = check_example_config(REPO / "plugins" / "core-gan" / "configs" / "dcgan.yaml")
+    assert model.sample_range == (-1.0, 1.0)
+    bad = tmp_path / "bad.yaml"
+    text = (REPO / "plugins" / "core-gan" / "configs" / "dcgan.yaml").read_text()
+    bad.write_text(text.replace("value_range: [-1, 1]", "value_range: [0, 1]"))
+    with pytest.raises(AssertionError, match="data.value_range"):
+        check_example_config(bad)
+
+
+def test_listing_torch_free_passes_for_a_builtin_and_names_a_failure():
+    check_listing_is_torch_free("dataset", "toy2d")
+    with pytest.raises(AssertionError, match="not listed"):
+        check_listing_is_torch_free("dataset", "no-such-dataset")
