@@ -157,26 +157,22 @@ class DCGAN(BaseModel):
         n: int,
         *,
         generator: torch.Generator | None = None,
-        batch_size: int = 256,
         sampler: str | None = None,
         steps: int | None = None,
-        **unused: Any,
+        **options: Any,
     ) -> torch.Tensor:
-        """``n`` images in [-1, 1], generated in eval mode (BatchNorm running statistics).
+        """``n`` images in [-1, 1], in one batch, generated in eval mode (BatchNorm running
+        statistics); ``core.sampling.draw_samples`` draws many in chunks, seeded.
 
         A GAN samples in one step: ``sampler`` and ``steps`` are accepted and ignored.
         """
-        given = sorted(k for k, v in unused.items() if v is not None)
-        if given:
-            raise ConfigError(f"dcgan.sample: unsupported option(s) {', '.join(given)}")
-        if n < 0:
-            raise ConfigError(f"dcgan.sample: n must be >= 0, got {n}")
+        given = sorted(k for k, v in options.items() if v is not None)
+        if given or n < 0:
+            problem = f"unsupported option(s) {', '.join(given)}" if given else f"n = {n} < 0"
+            raise ConfigError(f"dcgan.sample: {problem}")
+        z = torch.randn(n, self.config.latent_dim, 1, 1, device=self.device, generator=generator)
         with _eval_mode(self.generator):
-            chunks = [
-                self.generator(self.sample_z(min(batch_size, n - i), generator=generator))
-                for i in range(0, n, batch_size)
-            ]
-        return torch.cat(chunks) if chunks else torch.empty(0, *self.image_shape)
+            return self.generator(z)
 
     def discriminator_logits(self, x: torch.Tensor) -> torch.Tensor:
         """One logit per image, shape ``(B,)`` (train on these)."""

@@ -7,6 +7,7 @@ import torch
 
 import core
 from core.errors import ConfigError
+from core.sampling import draw_samples
 from core.testing import check_component
 
 TINY = {"image_size": 16, "channels": 1, "ngf": 8, "ndf": 8, "latent_dim": 12}
@@ -107,7 +108,7 @@ def test_latent_forms_and_sampling():
     gan.eval()
     assert torch.equal(gan(z), gan(z.flatten(1)))
     gan.train()
-    samples = gan.sample(5, batch_size=2)
+    samples = draw_samples(gan, 5, batch_size=2)
     assert samples.shape == (5, 1, 16, 16)
     assert samples.min() >= -1 and samples.max() <= 1
     assert gan.generator.training, "sample() must restore the training mode"

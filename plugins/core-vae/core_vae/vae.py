@@ -150,28 +150,22 @@ class VAE(BaseModel):
         n: int,
         *,
         generator: torch.Generator | None = None,
-        batch_size: int = 256,
         temperature: float = 1.0,
         sampler: str | None = None,
         steps: int | None = None,
-        **unused: Any,
+        **options: Any,
     ) -> torch.Tensor:
-        """``n`` images in [0, 1] decoded from ``z ~ N(0, temperature^2 I)``.
+        """``n`` images in [0, 1] decoded from ``z ~ N(0, temperature^2 I)``, in one batch;
+        ``core.sampling.draw_samples`` draws many in chunks, seeded.
 
         A VAE samples in one step: ``sampler`` and ``steps`` are accepted and ignored.
         """
-        given = sorted(k for k, v in unused.items() if v is not None)
-        if given:
-            raise ConfigError(f"{self.model_type}.sample: unsupported option(s) {', '.join(given)}")
-        if n < 0:
-            raise ConfigError(f"{self.model_type}.sample: n must be >= 0, got {n}")
-        d = self.config.latent_dim
-        chunks = []
-        for start in range(0, n, batch_size):
-            m = min(batch_size, n - start)
-            z = torch.randn(m, d, device=self.device, generator=generator) * temperature
-            chunks.append(self.decode(z))
-        return torch.cat(chunks) if chunks else torch.empty(0, *self.image_shape)
+        given = sorted(k for k, v in options.items() if v is not None)
+        if given or n < 0:
+            problem = f"unsupported option(s) {', '.join(given)}" if given else f"n = {n} < 0"
+            raise ConfigError(f"{self.model_type}.sample: {problem}")
+        z = torch.randn(n, self.config.latent_dim, device=self.device, generator=generator)
+        return self.decode(z * temperature)
 
     def example_inputs(self, batch_size: int = 2) -> tuple[torch.Tensor, ...]:
         return (torch.rand(batch_size, *self.image_shape, device=self.device),)

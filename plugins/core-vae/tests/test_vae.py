@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 import core
 from core.errors import ConfigError, DataError
+from core.sampling import draw_samples
 from core.testing import check_component
 
 TINY = {"image_size": 16, "channels": 1, "latent_dim": 8, "hidden_channels": [4, 8]}
@@ -128,7 +129,7 @@ def test_beta_weights_the_kl_term():
 def test_sampling_and_reconstruction():
     vae = _vae()
     assert vae.sample_range == (0.0, 1.0)
-    samples = vae.sample(5, batch_size=2)
+    samples = draw_samples(vae, 5, batch_size=2)
     assert samples.shape == (5, 1, 16, 16)
     assert samples.min() >= 0 and samples.max() <= 1
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
