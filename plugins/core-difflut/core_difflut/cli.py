@@ -82,26 +82,31 @@ def _options(net: Any, inputs: str, bits: int | None, scale: float | None, style
 )
 @click.option("-o", "--output", "output", required=True, type=click.Path(), help="Output dir.")
 @click.option("--build/--no-build", default=False, help="For C: also compile it with gcc.")
+@click.option("--overwrite", is_flag=True, help="Replace a non-empty output directory.")
 @_verilog_options(lut_style="generic")
 def export_cmd(
     model: str,
     fmt: str,
     output: str,
     build: bool,
+    overwrite: bool,
     inputs: str,
     input_bits: int | None,
     input_scale: float | None,
     lut_style: str,
     pipeline: bool,
 ) -> None:
-    """Export MODEL (a pretrained name, type/name/vN or a saved directory) in evaluation mode."""
+    """Export MODEL (a pretrained name, type/name/vN or a saved directory) in evaluation mode.
+
+    The output directory is written as one unit: staged beside it, then swapped in whole.
+    """
     from core_difflut.export import export_model
 
     net = _load(model)
     verilog = None
     if fmt == "verilog":
         verilog = _options(net, inputs, input_bits, input_scale, lut_style, pipeline)
-    files = export_model(net, output, fmt, build=build, verilog=verilog)
+    files = export_model(net, output, fmt, build=build, verilog=verilog, overwrite=overwrite)
     for path in files:
         click.echo(str(path))
 

@@ -11,20 +11,26 @@ upstream's own evaluation formula before anything is written.
 
 from __future__ import annotations
 
+import math
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from core.atomic import atomic_directory
 from core.errors import ConfigError, WeightsError
 from core_difflut.names import canonical
 
-__all__ = ["SUPPORTED_NODES", "THERMOMETERS", "convert_checkpoint", "read_checkpoint"]
+__all__ = [
+    "MAX_MODEL_VALUES",
+    "SUPPORTED_NODES",
+    "THERMOMETERS",
+    "convert_checkpoint",
+    "read_checkpoint",
+]
 
 #: upstream node type -> the parameter that identifies it in a node's state
 SUPPORTED_NODES = {
@@ -53,6 +59,21 @@ _REQUIRED = {
 #: encoders whose state is ``thresholds`` and whose bit i is ``x > thresholds[:, i]``
 THERMOMETERS = ("thermometer", "gaussian-thermometer", "distributive-thermometer")
 _LEARNABLE_CACHE = {"mapping._cached_hard_indices", "mapping._cached_hard_mask"}
+#: the most values a converted model may hold (truth tables, connectivity, thresholds):
+#: 2**28, 1 GiB as float32. Checked from the checkpoint's shapes before anything is allocated,
+#: so a small file declaring a huge model is refused at once (a 21 KB file reached 4.8 GB).
+MAX_MODEL_VALUES = 1 << 28
+#: each node state key -> its shape in upstream's state dict, for a node with n inputs
+_NODE_SHAPES = {
+    "luts": lambda n: (1, 1 << n),
+    "raw_luts": lambda n: (1, 1 << n),
+    "raw_weights": lambda n: (1 << n, 1),
+    "weights": lambda n: (n, 1),
+    "bias": lambda n: (1,),
+    "binary_combinations": lambda n: (1 << n, n),
+}
+#: node state keys holding one number per node (any shape of one element)
+_NODE_SCALARS = {"alpha", "beta", "gradient_scale", "temperature"}
 _NODE_KEY = re.compile(r"^layers\.(\d+)\.nodes\.(\d+)\.(.+)$")
 _LAYER_KEY = re.compile(r"^layers\.(\d+)\.(.+)$")
 
@@ -73,14 +94,9 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
             return load_file(str(path))
         except Exception as exc:  # safetensors raises its own error types
             raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from None
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle and zip errors of every kind
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise WeightsError(
-            f"{path}: not a tensor-only PyTorch checkpoint (read with weights_only=True, "
-            f"which never runs pickled code): {first}"
-        ) from None
+    from core.weights import read_torch_file
+
+    data = read_torch_file(path, "tensor-only PyTorch checkpoint")
     for key in ("state_dict", "model_state_dict", "model"):
         if isinstance(data, Mapping) and isinstance(data.get(key), Mapping):
             data = data[key]
@@ -133,19 +149,26 @@ def _split_layers(state: dict[str, torch.Tensor], source: str) -> list[dict[str,
         layers.setdefault(int(match[1]), {"nodes": {}, "other": {}})["other"][match[2]] = value
     if not layers:
         raise WeightsError(f"{source}: no layers.<i>.nodes.<j>.* keys: not a DiffLUT checkpoint")
-    if sorted(layers) != list(range(len(layers))):
-        missing = min(set(range(max(layers) + 1)) - set(layers))
+    if sorted(layers) != list(range(len(layers))):  # the first gap, never a range of the index
+        missing = next(i for i in range(len(layers) + 1) if i not in layers)
         raise WeightsError(f"{source}: layers.{missing}.* is missing")
     return [layers[i] for i in range(len(layers))]
 
 
-def _parse_layer(i: int, layer: dict[str, Any], width: int, source: str) -> dict[str, Any]:
+def _parse_layer(
+    i: int, layer: dict[str, Any], width: int, values: int, source: str
+) -> dict[str, Any]:
+    """One layer's connectivity and node parameters, checked from their shapes first.
+
+    ``values`` counts what the layers before hold; with this one it stays within
+    MAX_MODEL_VALUES before anything is copied or stacked.
+    """
     nodes = layer["nodes"]
     if not nodes:
         raise WeightsError(f"{source}: layers.{i} has no nodes (layers.{i}.nodes.<j>.*)")
     count = max(nodes) + 1
-    if len(nodes) != count:
-        missing = min(set(range(count)) - set(nodes))
+    if len(nodes) != count:  # the first gap, never a range of the declared index
+        missing = next(j for j in range(len(nodes) + 1) if j not in nodes)
         raise WeightsError(f"{source}: layers.{i}.nodes.{missing}.* is missing")
     node_type = _node_type(i, nodes[0], source)
     keys = set(nodes[0]) | _REQUIRED[node_type]
@@ -162,17 +185,24 @@ def _parse_layer(i: int, layer: dict[str, Any], width: int, source: str) -> dict
     for key in _LEARNABLE_CACHE:
         other.pop(key, None)
     if set(other) == {"_mapping_indices"}:
-        indices = other["_mapping_indices"].long()
+        indices = other["_mapping_indices"]
         if indices.dim() != 2 or indices.shape[0] != count:
             raise WeightsError(
                 f"{source}: layers.{i}._mapping_indices has shape {tuple(indices.shape)}, "
                 f"expected ({count}, n)"
             )
-        layer_type, n, mapping = "random", indices.shape[1], indices
-        if indices.numel() and (indices.min() < 0 or indices.max() >= width):
+        if indices.is_floating_point() or indices.is_complex() or indices.dtype == torch.bool:
             raise WeightsError(
-                f"{source}: layers.{i}._mapping_indices reads input {int(indices.max())} "
-                f"of a {width}-wide input"
+                f"{source}: layers.{i}._mapping_indices holds {indices.dtype} values; "
+                "expected integer input indices"
+            )
+        layer_type, n = "random", indices.shape[1]
+        _check_layer_size(i, count, n, count * n, values, source)
+        mapping = indices.long()
+        if mapping.numel() and (mapping.min() < 0 or mapping.max() >= width):
+            bad = int(mapping.max()) if mapping.max() >= width else int(mapping.min())
+            raise WeightsError(
+                f"{source}: layers.{i}._mapping_indices reads input {bad} of a {width}-wide input"
             )
     elif set(other) == {"mapping.W"}:
         w = other["mapping.W"]
@@ -181,38 +211,77 @@ def _parse_layer(i: int, layer: dict[str, Any], width: int, source: str) -> dict
                 f"{source}: layers.{i}.mapping.W has shape {tuple(w.shape)}, expected "
                 f"({count} * n, {width})"
             )
-        layer_type, n, mapping = "learnable", w.shape[0] // count, w.float()
+        layer_type, n = "learnable", w.shape[0] // count
+        _check_layer_size(i, count, n, w.numel(), values, source)
+        mapping = _real_values(w, f"layers.{i}.mapping.W", source, finite=False)
     else:
         found = ", ".join(f"layers.{i}.{k}" for k in sorted(other)) or "nothing"
         raise WeightsError(
             f"{source}: layers.{i} needs _mapping_indices (random) or mapping.W (learnable) "
             f"connectivity; found {found}"
         )
-    params = {key: torch.stack([nodes[j][key] for j in range(count)]) for key in nodes[0]}
-    _check_node_shapes(i, node_type, params, n, source)
-    return {"type": layer_type, "nodes": count, "n": n, "mapping": mapping,
-            "node_type": node_type, "params": params}  # fmt: skip
-
-
-def _check_node_shapes(
-    i: int, node_type: str, params: dict[str, torch.Tensor], n: int, source: str
-) -> None:
-    k = 1 << n
-    count = next(iter(params.values())).shape[0]
-    expected = {
-        "luts": (count, 1, k),
-        "raw_luts": (count, 1, k),
-        "raw_weights": (count, k, 1),
-        "weights": (count, n, 1),
-        "bias": (count, 1),
+    for j in range(count):
+        for key, value in nodes[j].items():
+            _check_node_value(f"layers.{i}.nodes.{j}.{key}", key, value, node_type, n, source)
+    params = {
+        key: torch.stack([nodes[j][key].float().reshape(nodes[0][key].shape) for j in range(count)])
+        for key in nodes[0]
     }
-    for key, shape in expected.items():
-        if key in params and tuple(params[key].shape) != shape:
+    return {"type": layer_type, "nodes": count, "n": n, "mapping": mapping,
+            "node_type": node_type, "params": params,
+            "values": values + count * (1 << n) + mapping.numel()}  # fmt: skip
+
+
+def _check_layer_size(i: int, count: int, n: int, mapping: int, values: int, source: str) -> None:
+    """Refuse, from shapes alone, a node input count the model cannot hold or a model too big."""
+    from core_difflut.configs import ModelConfig
+
+    bound = next(m.le for m in ModelConfig.model_fields["node_input_dim"].metadata if hasattr(m, "le"))
+    if not 1 <= n <= bound:
+        raise WeightsError(
+            f"{source}: layers.{i} gives its nodes {n} inputs; a feedforward node takes 1 to "
+            f"{bound} (a truth table of 2**n entries)"
+        )
+    total = values + count * (1 << n) + mapping
+    if total > MAX_MODEL_VALUES:
+        raise WeightsError(
+            f"{source}: layers.{i} ({count:,} nodes of {n} inputs) brings the model to "
+            f"{total:,} values, over the {MAX_MODEL_VALUES:,} a converted model may hold; refused "
+            "before anything is allocated"
+        )
+
+
+def _check_node_value(
+    where: str, key: str, value: torch.Tensor, node_type: str, n: int, source: str
+) -> None:
+    """One node tensor: its upstream shape (one number for the scalars), real and finite."""
+    if key in _NODE_SCALARS:
+        if value.numel() != 1:
             raise WeightsError(
-                f"{source}: layers.{i}.nodes.<j>.{key} has shape "
-                f"{tuple(params[key].shape[1:])}, expected {shape[1:]} for a {node_type} node "
-                f"with {n} inputs and one output"
+                f"{source}: {where} has shape {tuple(value.shape)}, expected one value per node"
             )
+    elif tuple(value.shape) != _NODE_SHAPES[key](n):
+        raise WeightsError(
+            f"{source}: {where} has shape {tuple(value.shape)}, expected "
+            f"{_NODE_SHAPES[key](n)} for a {node_type} node with {n} inputs and one output"
+        )
+    value = _real_values(value, where, source, finite=True)
+    if key == "temperature" and not float(value) > 0:
+        raise WeightsError(f"{source}: {where} is {float(value)}; a temperature must be > 0")
+
+
+def _real_values(value: torch.Tensor, where: str, source: str, *, finite: bool) -> torch.Tensor:
+    """``value`` as float32: floating point and free of NaN (and of inf when ``finite``)."""
+    if not value.is_floating_point():
+        raise WeightsError(f"{source}: {where} holds {value.dtype} values; expected floating point")
+    value = value.float()
+    bad = ~torch.isfinite(value) if finite else torch.isnan(value)
+    if bool(bad.any()):
+        what = "NaN or infinite values" if finite else "NaN values"
+        if bool(bad.all()) and value.numel() > 1:
+            what = f"only {what}"
+        raise WeightsError(f"{source}: {where} holds {what}; refused")
+    return value
 
 
 # -- upstream's evaluation formulas --------------------------------------------------------------
@@ -328,14 +397,49 @@ def _encoder_section(
         raise ConfigError(
             f"encoder {encoder!r}: only thermometer encoders convert ({', '.join(THERMOMETERS)})"
         )
-    t = thresholds.float()
-    if t.dim() != 2:
+    if thresholds.dim() != 2:
         raise WeightsError(
-            f"{source}: encoder.thresholds has shape {tuple(t.shape)}, expected (features, bits)"
+            f"{source}: encoder.thresholds has shape {tuple(thresholds.shape)}, expected "
+            "(features, bits)"
         )
+    if thresholds.numel() > MAX_MODEL_VALUES:
+        raise WeightsError(
+            f"{source}: encoder.thresholds has shape {tuple(thresholds.shape)}, over the "
+            f"{MAX_MODEL_VALUES:,} values a converted model may hold; refused"
+        )
+    t = _real_values(thresholds, "encoder.thresholds", source, finite=False)
     if t.shape[1] > 1 and bool((t[:, 1:] < t[:, :-1]).any()):
         raise WeightsError(f"{source}: encoder.thresholds are not sorted along the bits")
     return name, t
+
+
+def _tau(
+    given: float | None,
+    stored: torch.Tensor | None,
+    upstream: Mapping[str, Any],
+    config: str | os.PathLike[str] | None,
+    source: str,
+) -> float:
+    """GroupSum's tau: the option, else the checkpoint's, else upstream's config; finite, > 0."""
+    if given is not None:
+        where, value, error = "convert: --tau", given, ConfigError
+    elif stored is not None:
+        if stored.numel() != 1 or stored.is_complex() or stored.dtype == torch.bool:
+            raise WeightsError(
+                f"{source}: output_layer.tau has shape {tuple(stored.shape)} and dtype "
+                f"{stored.dtype}; expected one real number"
+            )
+        where, value, error = f"{source}: output_layer.tau", float(stored), WeightsError
+    else:
+        runtime = upstream.get("runtime") or {}
+        value = runtime.get("output_tau", 1.0) if isinstance(runtime, Mapping) else runtime
+        where, error = f"{config}: runtime.output_tau", ConfigError
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: got {value!r}; expected a number > 0")
+    value = float(value)
+    if not math.isfinite(value) or value <= 0:
+        raise error(f"{where} is {value}; tau divides the class scores: a finite number > 0")
+    return value
 
 
 def _upstream_config(path: str | os.PathLike[str] | None) -> dict[str, Any]:
@@ -377,9 +481,10 @@ def convert_checkpoint(
         state, encoder or (upstream.get("encoder_config") or {}).get("name"), source
     )
     width = thresholds.shape[0] * thresholds.shape[1]
-    layers = []
+    layers: list[dict[str, Any]] = []
     for i, raw in enumerate(_split_layers(state, source)):
-        layers.append(_parse_layer(i, raw, width, source))
+        values = layers[-1]["values"] if layers else thresholds.numel()
+        layers.append(_parse_layer(i, raw, width, values, source))
         width = layers[-1]["nodes"]
     kinds = {layer["node_type"] for layer in layers}
     ns = {layer["n"] for layer in layers}
@@ -397,29 +502,45 @@ def convert_checkpoint(
     classes = num_classes or upstream.get("num_classes")
     if not classes:
         raise ConfigError("convert: give num_classes (--num-classes) or upstream's config YAML")
-    if tau is None:
-        tau_t = state.get("output_layer.tau")
-        runtime = upstream.get("runtime") or {}
-        tau = float(tau_t) if tau_t is not None else float(runtime.get("output_tau", 1.0))
+    if isinstance(classes, int) and not isinstance(classes, bool) and classes > width:
+        raise ConfigError(
+            f"convert: num_classes {classes} is more than the last layer's {width} nodes "
+            "(GroupSum sums at least one node per class)"
+        )
+    tau = _tau(tau, state.get("output_layer.tau"), upstream, config, source)
     extra = sorted(k for k in state if k.startswith("output_layer.") and k != "output_layer.tau")
     if extra:
         raise WeightsError(f"{source}: unexpected GroupSum key {extra[0]!r}")
     node_params, temperature = _node_setup(found, layers)
 
+    from core.validation import validate_section
     from core_difflut.api import build_model
-    from core_difflut.configs import ModelConfig
+    from core_difflut.configs import ModelConfig, node_config
 
-    model_config = ModelConfig(
-        node_type=canonical("node", found),
-        node_input_dim=ns.pop(),
-        node_params=node_params,
-        layer_type=[layer["type"] for layer in layers],
-        layer_widths=[layer["nodes"] for layer in layers],
-        input_size=thresholds.shape[0],
-        num_classes=int(classes),
-        encoder_config={"name": enc_name, "num_bits": thresholds.shape[1]},
-        dataset=dataset or upstream.get("dataset"),
-        runtime={"tau": tau, "temperature": temperature},
+    n = ns.pop()
+    validate_section(  # the values read from the nodes, as one line naming the bad one
+        node_config(found),
+        {"input_dim": n, **node_params},
+        component=f"upstream {found} nodes",
+        where="node_params",
+        source=source,
+    )
+    model_config = validate_section(
+        ModelConfig,
+        {
+            "node_type": canonical("node", found),
+            "node_input_dim": n,
+            "node_params": node_params,
+            "layer_type": [layer["type"] for layer in layers],
+            "layer_widths": [layer["nodes"] for layer in layers],
+            "input_size": thresholds.shape[0],
+            "num_classes": classes,
+            "encoder_config": {"name": enc_name, "num_bits": thresholds.shape[1]},
+            "dataset": dataset or upstream.get("dataset"),
+            "runtime": {"tau": tau, "temperature": temperature},
+        },
+        component="converted feedforward model",
+        source=str(config) if config is not None else source,
     )
     model = build_model(model_config).eval()
     with torch.no_grad():
@@ -435,19 +556,12 @@ def convert_checkpoint(
 
 
 def _save_atomically(model: Any, output: Path, name: str, source: str, overwrite: bool) -> Path:
-    if output.exists() and not output.is_dir():
-        raise ConfigError(f"convert: output {output} exists and is not a directory")
-    if output.is_dir() and any(output.iterdir()) and not overwrite:
-        raise ConfigError(f"convert: output directory {output} is not empty (use --overwrite)")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
-    try:
-        meta = {"converted_from": str(Path(source).name), "upstream": "aplesner/difflut"}
-        model.save_pretrained(tmp, name=name, meta=meta)
-        if output.is_dir():
-            shutil.rmtree(output)
-        os.replace(tmp, output)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    """Save through ``core.atomic.atomic_directory``: the old output stays until the new one
+    is complete, and the folder gets the umask's mode."""
+    from core_difflut.export import check_output_folder
+
+    check_output_folder(output, overwrite, "convert")
+    meta = {"converted_from": str(Path(source).name), "upstream": "aplesner/difflut"}
+    with atomic_directory(output, overwrite=True) as staging:  # an empty folder is replaced
+        model.save_pretrained(staging, name=name, meta=meta)
     return output

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from core.atomic import atomic_path, current_umask
+from core.atomic import atomic_path, atomic_write_text, current_umask
 from core.errors import ConfigError
 from core.tools import find_tool, run_tool, stage_input, tool_workdir
 
@@ -240,10 +240,11 @@ def write_c(spec: dict[str, Any], directory: str | os.PathLike[str]) -> list[Pat
         )
     parts.append(_RUNTIME.replace("RUN_LAYERS", "\n".join(calls)))
     source = directory / SOURCE_NAME
-    source.write_text("".join(parts))
+    atomic_write_text(source, "".join(parts))
     build = directory / "build.sh"
-    build.write_text(_BUILD)
-    build.chmod(0o755)
+    with atomic_path(build) as tmp:
+        tmp.write_text(_BUILD)
+        os.chmod(tmp, 0o777 & ~current_umask())  # executable, as the umask allows
     return [source, build]
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from core.atomic import atomic_write_bytes
 from core.errors import ConfigError
 
 __all__ = ["network_spec", "save_spec", "load_spec"]
@@ -47,7 +50,7 @@ def network_spec(model: Any) -> dict[str, Any]:
 
 
 def save_spec(spec: dict[str, Any], path: Any) -> None:
-    """Write a spec as one ``.npz`` file."""
+    """Write a spec as one ``.npz`` file (``.npz`` added to a name without it), atomically."""
     arrays = {
         "thresholds": spec["thresholds"],
         "code": spec["code"],
@@ -59,7 +62,12 @@ def save_spec(spec: dict[str, Any], path: Any) -> None:
     for i, layer in enumerate(spec["layers"]):
         arrays[f"layer{i}_indices"] = layer["indices"]
         arrays[f"layer{i}_tables"] = layer["tables"]
-    np.savez_compressed(path, **arrays)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    atomic_write_bytes(path, buffer.getbuffer())
 
 
 def load_spec(path: Any) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from typing import Any
 from core.atomic import atomic_write_text
 from core.errors import ConfigError
 from core.tools import find_tool, run_tool, stage_input, tool_workdir
-from core_difflut.export.verilog import PARTS, TOP
+from core_difflut.export.verilog import PARTS, TOP, check_verilog
 
 __all__ = ["SynthReport", "synthesize", "synthesize_model", "require_yosys", "format_report"]
 
@@ -108,11 +108,13 @@ def synthesize(source: Path, *, timeout: float = 600, flat: bool = False) -> Syn
     """Synthesize ``difflut_net.v`` with yosys and count LUTs per part (see module doc).
 
     yosys reads a copy of ``source`` in its work folder, so no character of its path reaches
-    the yosys script.
+    the yosys script. A ``source`` that its manifest beside it does not describe (a torn,
+    mixed or edited export) is refused first (``check_verilog``).
     """
-    version = run_tool([require_yosys(), "-V"], timeout=60, name="yosys").stdout.strip()
     with tool_workdir() as work:
         stage_input(source, work, _INPUT)
+        check_verilog(source, work / _INPUT)  # the copy yosys reads matches the manifest
+        version = run_tool([require_yosys(), "-V"], timeout=60, name="yosys").stdout.strip()
         atomic_write_text(work / "lut6_blackbox.v", _LUT6_BLACKBOX)
         atomic_write_text(work / "lut6_to_lut.v", _LUT6_TO_LUT)
         text = (work / _INPUT).read_text(errors="replace")

@@ -9,12 +9,14 @@ layer, ``difflut_popcount`` counts each class's bits and picks the first largest
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.atomic import atomic_write_text
 from core.errors import ConfigError
 from core_difflut.export.integer_inputs import IntegerInputs
 from core_difflut.export.netlist import Const, Lut, Netlist, Wire, build_netlist
@@ -27,6 +29,7 @@ __all__ = [
     "INPUT_KINDS",
     "LUT6_MODEL",
     "MANIFEST",
+    "check_verilog",
     "TOP",
     "PARTS",
 ]
@@ -297,12 +300,13 @@ def write_verilog(
     parts.append(_popcount_module(net, outputs))
     parts.append(_top_module(net, options, features))
     source = directory / f"{TOP}.v"
-    source.write_text("".join(parts))
+    text = "".join(parts)
+    atomic_write_text(source, text)
     sources = [source.name]
     files = [source]
     if options.lut_style == "xilinx":
         model = directory / "difflut_lut6_sim.v"
-        model.write_text(LUT6_MODEL)
+        atomic_write_text(model, LUT6_MODEL)
         sources.append(model.name)
         files.append(model)
     manifest = {
@@ -317,8 +321,49 @@ def write_verilog(
         "lut_style": options.lut_style,
         "num_classes": len(net.classes),
         "count_bits": net.count_bits,
+        "verilog_sha256": _sha256(text.encode("utf-8")),
     }
-    (directory / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+    atomic_write_text(directory / MANIFEST, json.dumps(manifest, indent=1) + "\n")
     files.append(directory / MANIFEST)
     files.append(write_testbench(directory, manifest))
     return files
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def check_verilog(
+    source: str | os.PathLike[str], copy: str | os.PathLike[str] | None = None
+) -> None:
+    """Refuse a ``difflut_net.v`` that the manifest beside it does not describe (a torn or
+    mixed export, or an edited file): one line naming both files.
+
+    ``copy``: the bytes to check, where a tool reads a copy of ``source``. A ``.v`` with no
+    manifest beside it, or named otherwise than the manifest's design, is not checked.
+    """
+    source = Path(source)
+    path = source.parent / MANIFEST
+    if not path.is_file():
+        return
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        design = manifest["sources"][0]
+        expected = manifest.get("verilog_sha256")
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"{path}: not a DiffLUT export manifest ({exc})") from None
+    if design != source.name:
+        return
+    if not isinstance(expected, str):
+        raise ConfigError(
+            f"{source}: {path} records no verilog_sha256 (an older export): export it again"
+        )
+    try:
+        data = Path(copy if copy is not None else source).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {source}: {exc.strerror or exc}") from None
+    if _sha256(data) != expected:
+        raise ConfigError(
+            f"{source} does not match {path} (its sha256 differs from verilog_sha256: a torn, "
+            "mixed or edited export): export it again"
+        )

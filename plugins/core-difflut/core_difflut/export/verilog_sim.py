@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from core.atomic import atomic_write_text
 from core.errors import ConfigError
 from core.tools import find_tool, run_tool, stage_input, tool_workdir
-from core_difflut.export.verilog import MANIFEST, TOP
+from core_difflut.export.verilog import MANIFEST, TOP, check_verilog
 
 __all__ = ["write_testbench", "write_inputs_hex", "simulate_verilog", "read_manifest"]
 
@@ -67,7 +68,7 @@ module difflut_tb;
 endmodule
 """
     path = directory / TESTBENCH
-    path.write_text(text)
+    atomic_write_text(path, text)
     return path
 
 
@@ -81,7 +82,7 @@ def write_inputs_hex(values: np.ndarray, field_bits: int, path: str | os.PathLik
     for row in bits:
         word = int.from_bytes(np.packbits(row, bitorder="little").tobytes(), "little")
         lines.append(f"{word:0{digits}x}")
-    Path(path).write_text("\n".join(lines) + "\n")
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def _is_file_name(name: Any) -> bool:
@@ -115,6 +116,7 @@ def simulate_verilog(
     names = [*names, TESTBENCH]
     with tool_workdir() as work:
         sources = [stage_input(directory / name, work, name) for name in names]
+        check_verilog(directory / names[0], work / names[0])  # the copy matches the manifest
         write_inputs_hex(values, manifest["input_bits"], work / "inputs.hex")
         define = f"-Pdifflut_tb.SAMPLES={len(values)}"
         compile_cmd = [iverilog, "-g2005", define, "-o", "difflut_sim.vvp", *sources]
