@@ -282,7 +282,7 @@ def render(record: dict[str, Any], name: str = "samplers_nfe") -> Section:
             Col("NFE", "nfe", integer),
             Col("seeds", lambda row: len(row["seeds"]), integer),
             Col("feature-FID per seed", "feature_fid_per_seed", lambda v: ", ".join(map(sig, v))),
-            Col(f"time per seed, {integer(r['n_samples'])} samples (s)", "seconds", sig),
+            Col(f"sampling time per seed, {integer(r['n_samples'])} samples (s)", "seconds", sig),
         ],
         rows,
         title="every point",
