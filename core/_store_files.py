@@ -1,8 +1,9 @@
-"""The files of a pretrained directory, read as data (torch-free).
+"""The files of a pretrained directory and of a run directory, read as data (torch-free).
 
-A pretrained directory holds ``<name>.yaml`` beside ``<name>.safetensors``. Its YAML is
-data, not a run config: plain YAML only, no ``_base_``, no ``${ENV}`` expansion, a regular
-file of at most MAX_PRETRAINED_YAML_BYTES.
+A pretrained directory holds ``<name>.yaml`` beside ``<name>.safetensors``; a run directory
+holds ``config.yaml``. Both YAMLs are data, not configs to resolve: plain YAML only, no
+``_base_``, no ``${ENV}`` expansion, a regular file (no FIFO, device or folder) within a size
+limit, never a link leading out of its folder.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from core._messages import first_of
-from core.config import parse_yaml, read_text_file
+from core.config import MAX_CONFIG_BYTES, parse_yaml, read_text_file
 from core.errors import ConfigError, WeightsError
 
 __all__ = [
     "pretrained_files",
     "read_pretrained_yaml",
     "read_model_card",
+    "read_run_config",
     "CARD_NAME",
+    "RUN_CONFIG",
     "MAX_PRETRAINED_YAML_BYTES",
 ]
 
@@ -28,6 +31,8 @@ MAX_PRETRAINED_YAML_BYTES = 1 << 20
 CARD_NAME = "README.md"
 MAX_CARD_BYTES = 1 << 20
 _SECTIONS = ("model", "meta")
+#: the resolved config a run directory keeps (written by the trainer, read as data).
+RUN_CONFIG = "config.yaml"
 
 
 def pretrained_files(directory: Path) -> tuple[Path, Path]:
@@ -48,12 +53,12 @@ def pretrained_files(directory: Path) -> tuple[Path, Path]:
     raise WeightsError(f"{directory}: weights file {yaml_path.stem}.safetensors is missing")
 
 
-def _check_inside(directory: Path, file: Path) -> None:
-    """A file of a pretrained directory must not be a link leading out of it."""
+def _check_inside(directory: Path, file: Path, error: type[Exception] = WeightsError) -> None:
+    """A file of a pretrained or run directory must not be a link leading out of it."""
     try:
         file.resolve().relative_to(directory.resolve())
     except ValueError:
-        raise WeightsError(
+        raise error(
             f"{file} resolves outside {directory} (a link to {file.resolve()}); refused"
         ) from None
 
@@ -89,4 +94,26 @@ def read_pretrained_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(document["meta"], dict):
         kind = type(document["meta"]).__name__
         raise ConfigError(f"{path}: 'meta' must be a mapping, got {kind}")
+    return document
+
+
+def read_run_config(run_dir: Path) -> dict[str, Any]:
+    """A run directory's ``config.yaml`` as plain data (bounded, no ``_base_``, no ``${ENV}``).
+
+    The trainer writes the resolved config there, so a ``_base_`` key means the file was not
+    written by a run: it is refused, as is a file that is not a regular one or too large.
+    """
+    path = Path(run_dir) / RUN_CONFIG
+    _check_inside(Path(run_dir), path, ConfigError)
+    text = read_text_file(path, MAX_CONFIG_BYTES, what="run config")
+    document = parse_yaml(text, str(path))
+    if not isinstance(document, dict):
+        raise ConfigError(
+            f"{path}: a run config must hold a mapping of sections, got {type(document).__name__}"
+        )
+    if "_base_" in document:
+        raise ConfigError(
+            f"{path}: _base_ in a run directory's config is refused (a run keeps its resolved "
+            "config; it is read as data: _base_ and ${ENV} are not read)"
+        )
     return document

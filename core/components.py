@@ -158,8 +158,9 @@ def build_model(
 ) -> Any:
     """A model from a run config, a model section, a YAML path, a pydantic config or a pretrained name.
 
-    For a pretrained name (``name``, ``type/name/vN``) or directory, weights are loaded when
-    ``load_weights`` and ``overrides`` may only touch runtime parameters.
+    A pretrained name (``name``, ``type/name/vN``) or a folder (a run, a checkpoint, ``final/``,
+    a ``save_pretrained`` folder) goes to the one loader (``core.loading``): weights are loaded
+    when ``load_weights``, and ``overrides`` may change runtime parameters only.
     """
     overrides = overrides or {}
     pairs = list(overrides.items()) if isinstance(overrides, Mapping) else list(overrides)
@@ -197,29 +198,9 @@ def _is_pretrained_reference(source: Any) -> bool:
 
 
 def _build_pretrained(reference: str, load_weights: bool, pairs: list[Any], device: Any) -> Any:
-    from core.modules import BaseModel
-    from core.pretrained import pretrained_files, read_pretrained_yaml, resolve_pretrained
-    from core.schema import runtime_fields
+    from core.loading import load_model  # upward: the one loader
 
-    path = Path(reference) if Path(reference).is_dir() else resolve_pretrained(reference).path
-    yaml_path, weights_path = pretrained_files(path)
-    model_cfg = read_pretrained_yaml(yaml_path)["model"]
-    entry = get_entry("model", model_cfg["type"])
-    schema = entry.load_config() or getattr(entry.load(), "config_class", None)
-    values = dict((p.split("=", 1)[0], None) if isinstance(p, str) else p for p in pairs)
-    if pairs and schema is not None:
-        structural = sorted(set(values) - runtime_fields(schema))
-        if structural:
-            raise ConfigError(
-                f"{reference}: cannot override structural parameter(s) {', '.join(structural)} "
-                f"of pretrained {entry.kind} '{entry.name}' (they define its weights); "
-                f"runtime parameters: {', '.join(sorted(runtime_fields(schema))) or 'none'}"
-            )
-    config = Config({"model": model_cfg}, overrides=_under("model", pairs))
-    model = build("model", config["model"], where="model", source=str(yaml_path))
-    if load_weights:
-        BaseModel.load_weights(model, weights_path)
-    return model.to(device) if device is not None else model
+    return load_model(reference, overrides=pairs, load_weights=load_weights, device=device)
 
 
 def register_component(kind: str, name: str, target: Any, **kwargs: Any) -> Entry:

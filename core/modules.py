@@ -9,12 +9,10 @@ from typing import Any
 import torch
 import yaml
 
-from core._store_files import pretrained_files, read_pretrained_yaml
 from core._version import __version__
 from core.atomic import atomic_write_text
 from core.component import Component
 from core.config import parse_yaml
-from core.errors import PretrainedError
 from core.model_card import model_provider, render_model_card, write_model_card
 from core.weights import check_state_dict, read_weights, save_weights
 
@@ -89,29 +87,9 @@ class BaseModel(Component, torch.nn.Module):
         device: str | torch.device | None = None,
         **runtime_overrides: Any,
     ) -> BaseModel:
-        """Load from a directory written by ``save_pretrained`` or a pretrained-store name."""
-        path = Path(source)
-        if not path.is_dir():
-            from core.pretrained import resolve_pretrained
+        """Load, in eval mode, from a ``save_pretrained`` folder, a run directory, a checkpoint
+        or a pretrained-store name; ``runtime_overrides`` may change runtime fields only."""
+        from core.loading import load_model  # upward: the one loader
 
-            path = resolve_pretrained(str(source)).path
-        yaml_path, weights_path = pretrained_files(path)
-        document = read_pretrained_yaml(yaml_path)
-        model_cfg = dict(document["model"])
-        model_type = model_cfg.get("type")
-        target: type[BaseModel] = cls
-        if cls is BaseModel or model_type not in (None, cls.model_type):
-            from core.components import get_component
-
-            target = get_component("model", str(model_type))
-            if not (isinstance(target, type) and issubclass(target, cls)):
-                raise PretrainedError(
-                    f"{yaml_path}: holds a '{model_type}' model, which is not a {cls.__name__}"
-                )
-        model = target(model_cfg)
-        model.load_weights(weights_path)
-        if runtime_overrides:
-            model.apply_runtime_overrides(**runtime_overrides)
-        if device is not None:
-            model.to(device)
+        model = load_model(source, overrides=runtime_overrides, device=device, model_class=cls)
         return model.eval()

@@ -31,6 +31,7 @@ __all__ = [
     "list_pretrained",
     "pretrained_info",
     "resolve_pretrained",
+    "pretrained_path",
     "pretrained_files",
     "read_pretrained_yaml",
 ]
@@ -228,7 +229,7 @@ def _plugin_entries(name: str | None = None) -> list[PretrainedInfo]:
     from core.registry import PRETRAINED_KIND
 
     found = []
-    for entry in get_manager().registry._entries[PRETRAINED_KIND]:
+    for entry in get_manager().registry.entries(PRETRAINED_KIND):
         if name is not None and entry.name != name:
             continue
         path = Path(entry.target)
@@ -300,6 +301,14 @@ def pretrained_info(reference: str, root: str | os.PathLike[str] | None = None) 
     return resolve_pretrained(reference, root)
 
 
+def pretrained_path(reference: str, root: str | os.PathLike[str] | None = None) -> Path:
+    """The folder of a readable pretrained entry; a broken one is a PretrainedError."""
+    info = resolve_pretrained(reference, root)
+    if info.error:
+        raise PretrainedError(f"pretrained model {info.reference} is broken: {info.error}")
+    return info.path
+
+
 def load_pretrained(
     reference: str,
     *,
@@ -307,10 +316,8 @@ def load_pretrained(
     device: Any = None,
     **runtime_overrides: Any,
 ) -> Any:
-    """Build and load a pretrained model by reference."""
+    """Build and load a pretrained model by reference (through ``core.loading``), in eval mode."""
     from core.modules import BaseModel
 
-    info = resolve_pretrained(reference, root)
-    if info.error:
-        raise PretrainedError(f"pretrained model {info.reference} is broken: {info.error}")
-    return BaseModel.from_pretrained(info.path, device=device, **runtime_overrides)
+    path = pretrained_path(reference, root)
+    return BaseModel.from_pretrained(path, device=device, **runtime_overrides)

@@ -215,6 +215,12 @@ def sample(
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--raw", is_flag=True, help="Use the raw weights of a run, not its EMA.")
+@click.option(
+    "--log",
+    is_flag=True,
+    help="Also append the result to the loggers the run's config names (never truncates).",
+)
+@click.option("--no-write", is_flag=True, help="Compute and print; write nothing.")
 def evaluate(
     source: str,
     overrides: tuple[str, ...],
@@ -229,18 +235,24 @@ def evaluate(
     device: str,
     as_json: bool,
     raw: bool,
+    log: bool,
+    no_write: bool,
 ) -> None:
     """Score samples of a run or pretrained model against a data split.
 
     Prints the metric and its floor (the same metric between N training images and the
-    reference split; for accuracy, the ceiling) and writes
+    reference split; for accuracy, the ceiling), then writes
     eval_<metric>_<sampler>-<steps>_seed<seed>.json (with _cfg<scale> under guidance) into a
-    run directory. OVERRIDES (data.key=value) change the reference data section.
+    run directory (not with --no-write). The run is read as data: its loggers are opened only
+    with --log, and then only appended to. OVERRIDES (data.key=value) change the reference
+    data section.
     """
     from core.cli._output import echo_json
-    from core.metrics.evaluate import evaluate_model
+    from core.metrics.evaluate import score_model
 
-    result = evaluate_model(
+    if log and no_write:
+        raise ConfigError("core evaluate: --log writes to the run's loggers; drop --no-write")
+    evaluation = score_model(
         source,
         metric=metric,
         n=n,
@@ -253,17 +265,25 @@ def evaluate(
         device=device,
         raw=raw,
         overrides=list(overrides),
+        log=log,
     )
+    result = evaluation.result
     if as_json:
         echo_json(result)
+    else:
+        key, bound = result["key"], result.get("bound", "floor")
+        click.echo(
+            f"{key}: {result['value']:.4g}  ({bound} {result['floor']:.4g}: "
+            f"{result['floor_description']})"
+        )
+    if no_write:  # the result is printed first: a write or a logger that fails cannot lose it
         return
-    key, bound = result["key"], result.get("bound", "floor")
-    click.echo(
-        f"{key}: {result['value']:.4g}  ({bound} {result['floor']:.4g}: "
-        f"{result['floor_description']})"
-    )
-    if result.get("written"):
-        click.echo(f"wrote {result['written']}")
+    written = evaluation.write()
+    if written is not None:
+        click.echo(f"wrote {written}", err=as_json)
+    if log:
+        evaluation.log()
+        click.echo(f"logged eval/{result['metric']} to the run's loggers", err=as_json)
 
 
 def _check_sample_request(n: int, output: str) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from core.component import Component
+from core.errors import TrainingError
 
 __all__ = ["Logger"]
 
@@ -15,7 +16,9 @@ class Logger(Component):
     """A tracker a run logs to. The trainer calls it on rank 0 only.
 
     ``open`` runs before the first step and must fail there (a missing package, an
-    unreachable server) rather than later; ``resume_step > 0`` continues an existing run.
+    unreachable server) rather than later; ``resume_step > 0`` continues an existing run from
+    that step (what was logged after it may be dropped: the run logs those steps again).
+    ``append_to`` opens it instead to add to a finished run's logs (``core evaluate --log``).
     """
 
     kind = "logger"
@@ -26,6 +29,25 @@ class Logger(Component):
 
     def open(self, run_dir: Path, config: Mapping[str, Any], *, resume_step: int = 0) -> None:
         """Start logging the run in ``run_dir``; ``config`` is the resolved run config."""
+
+    def append_to(self, run_dir: Path, config: Mapping[str, Any], step: int) -> None:
+        """Open to add to a finished run's logs at ``step``, dropping and rewriting nothing.
+
+        A logger that can do so overrides this; the base class refuses (``core evaluate
+        --log`` then stops with one line; without ``--log`` no logger is opened).
+        """
+        raise TrainingError(
+            f"{type(self).__name__} cannot add to a finished run's logs (it defines no "
+            "append_to()); evaluate without --log"
+        )
+
+    def run_paths(self) -> list[str]:
+        """Files and folders this logger writes inside the run directory, relative to it.
+
+        Checked when a run config is validated: none may be a file the run owns (its
+        ``config.yaml``, ``checkpoints/``, ``final/``...) or another logger's.
+        """
+        return []
 
     def log_scalars(self, values: Mapping[str, float], step: int) -> None:
         """Record scalars (loss, LR, throughput, grad norm, evaluation metrics) at ``step``."""

@@ -32,6 +32,10 @@ class JSONLLogger(Logger):
             atomic_write_text(self.path, "".join(line + "\n" for line in kept))
         self.path.touch()
 
+    def append_to(self, run_dir: Path, config: Mapping[str, Any], step: int) -> None:
+        """Append to the file as it is: no line is dropped."""
+        self.open(run_dir, config)
+
     def log_scalars(self, values: Mapping[str, float], step: int) -> None:
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps({"step": step, **values}) + "\n")

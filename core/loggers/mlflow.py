@@ -70,6 +70,10 @@ class MLflowLogger(Logger):
             atomic_write_text(id_file, self.run_id + "\n")
         self._log_params(params)
 
+    def append_to(self, run_dir: Path, config: Mapping[str, Any], step: int) -> None:
+        """Continue the run's MLflow run (a new one if it has none); MLflow deletes nothing."""
+        self.open(run_dir, config, resume_step=max(step, 1))
+
     def tracking_uri(self, run_dir: Path) -> str:
         """The configured URI; a plain path (or the default ``mlruns``) under ``run_dir``."""
         uri = self.config.tracking_uri or "mlruns"

@@ -59,10 +59,21 @@ class RunLoggers:
         self.loggers = list(loggers) if enabled else []
         self._opened: list[tuple[str, Any]] = []
 
-    def open(self, run_dir: Path, config: Mapping[str, Any], *, resume_step: int = 0) -> None:
+    def open(
+        self,
+        run_dir: Path,
+        config: Mapping[str, Any],
+        *,
+        resume_step: int = 0,
+        append: bool = False,
+    ) -> None:
+        """Open every logger; ``append`` (``append_to``) adds to a finished run, dropping nothing."""
         for label, logger in self.loggers:
             try:
-                logger.open(Path(run_dir), config, resume_step=resume_step)
+                if append:
+                    logger.append_to(Path(run_dir), config, resume_step)
+                else:
+                    logger.open(Path(run_dir), config, resume_step=resume_step)
             except Exception as exc:
                 self.close()
                 detail = " ".join(str(exc).split()) or type(exc).__name__
@@ -99,11 +110,12 @@ class RunLoggers:
 def log_to_run(
     run_dir: Path, run_config: Mapping[str, Any], values: Mapping[str, float], step: int
 ) -> None:
-    """Send scalars (evaluation results) to the loggers a finished run was trained with."""
+    """Add scalars (evaluation results) at ``step`` to the loggers a finished run was trained
+    with (``core evaluate --log``): each opened with ``append_to``, so no logged line is dropped."""
     train = run_config.get("train") or {}
     sections = train.get("loggers", ["jsonl"]) if isinstance(train, Mapping) else ["jsonl"]
     loggers = RunLoggers(build_loggers(sections, str(Path(run_dir) / "config.yaml")))
-    loggers.open(Path(run_dir), run_config, resume_step=step)
+    loggers.open(Path(run_dir), run_config, resume_step=step, append=True)
     try:
         loggers.log_scalars(values, step)
     finally:

@@ -52,6 +52,10 @@ class TensorBoardLogger(Logger):
         text = yaml.safe_dump(config, sort_keys=False, default_flow_style=None)
         self.writer.add_text("config", f"```yaml\n{text}```", resume_step)
 
+    def append_to(self, run_dir: Path, config: Mapping[str, Any], step: int) -> None:
+        """A new event file beside the run's: nothing is purged (the config is logged again)."""
+        self.open(run_dir, config)
+
     def log_scalars(self, values: Mapping[str, float], step: int) -> None:
         for tag, value in values.items():
             self.writer.add_scalar(tag, float(value), step)

@@ -1,68 +1,60 @@
-"""Loading a run or pretrained model for sampling, and scoring its samples (``core evaluate``)."""
+"""Loading a run or pretrained model for sampling, and scoring its samples (``core evaluate``).
+
+Evaluating reads the run and, unless told not to, writes its result JSON beside it; it adds
+the result to the run's loggers only when asked (``log=True``, ``core evaluate --log``), and
+then only appends: no logged line is dropped or rewritten.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from core.config import Config, apply_overrides
+from core.atomic import atomic_write_text
+from core.components import build
+from core.config import apply_overrides
 from core.devices import resolve_device
-from core.errors import ConfigError, TrainingError
+from core.errors import ConfigError
+from core.loading import load_located, locate
+from core.loggers.run import log_to_run
+from core.sampling import draw_samples
+from core.training.checkpoint import checkpoint_step, latest_checkpoint
+from core.training.sections import validate_evaluate_section
 
-__all__ = ["load_model", "evaluate_model", "reference_data", "evaluation_file_name"]
+__all__ = [
+    "load_model",
+    "evaluate_model",
+    "score_model",
+    "Evaluation",
+    "reference_data",
+    "evaluation_file_name",
+]
 
 
 def load_model(
     source: str, *, device: str = "auto", raw: bool = False
 ) -> tuple[Any, dict[str, Any]]:
-    """A model ready to sample and what is known about it.
+    """A model ready to sample (``core.loading``, eval mode) and what is known about it.
 
     ``source`` is a run directory (its ``final/``, else its newest checkpoint; EMA weights
-    unless ``raw``), a ``save_pretrained`` directory or a pretrained-store reference.
-    Returns ``(model, info)`` with ``info`` keys ``source``, ``weights``, ``data``,
-    ``sample``, ``run_dir`` (None unless a run).
+    unless ``raw``), a checkpoint folder, a ``save_pretrained`` folder or a pretrained-store
+    reference. Returns ``(model, info)`` with ``info`` keys ``source``, ``weights``, ``data``,
+    ``sample``, ``evaluate``, ``run_dir`` and ``run_config`` (None unless a run directory).
     """
-    from core.components import build, build_model
-    from core.pretrained import pretrained_files, read_pretrained_yaml
-    from core.training.checkpoint import latest_checkpoint
-    from core.weights import load_weights
-
-    path = Path(source)
-    dev = resolve_device(device)
-    info: dict[str, Any] = {"source": source, "run_dir": None, "data": None, "sample": {}}
-    if path.is_dir() and (path / "config.yaml").is_file():  # a run directory
-        info["run_dir"] = str(path)
-        config = Config(path / "config.yaml").to_dict()
-        info["data"], info["sample"] = config.get("data"), config.get("sample") or {}
-        info["evaluate"] = config.get("evaluate") or {}
-        info["run_config"] = config
-        ckpt = latest_checkpoint(path)
-        final = path / "final"
-        if final.is_dir() and not raw:
-            model = build_model(str(final))
-            meta = read_pretrained_yaml(pretrained_files(final)[0])["meta"]
-            info["weights"] = f"{meta.get('weights', 'final')} (final/)"
-        elif ckpt is not None:
-            model = build("model", config["model"], where="model", source=str(path / "config.yaml"))
-            ema = ckpt / "ema.safetensors"
-            use = ema if ema.is_file() and not raw else ckpt / "model.safetensors"
-            load_weights(model, use)
-            info["weights"] = f"{use.stem} ({ckpt.name})"
-        else:
-            raise TrainingError(f"{path}: run has no final/ and no complete checkpoint yet")
-    else:
-        model = build_model(source)
-        info["weights"] = "pretrained"
-        if path.is_dir() or not path.exists():
-            from core.pretrained import resolve_pretrained
-
-            where = path if path.is_dir() else resolve_pretrained(source).path
-            meta = read_pretrained_yaml(pretrained_files(where)[0])["meta"]
-            info["data"], info["sample"] = meta.get("data"), meta.get("sample") or {}
-    return model.to(dev).eval(), info
+    found = locate(source, raw=raw)
+    model = load_located(found, device=resolve_device(device))
+    info = {
+        "source": source,
+        "weights": found.label,
+        "run_dir": str(found.run_dir) if found.form == "run" else None,
+        "run_config": found.run_config if found.form == "run" else None,
+        **found.sections,
+    }
+    return model.eval(), info
 
 
 def reference_data(section: dict[str, Any], split: str) -> Any:
@@ -102,7 +94,63 @@ def _to_symmetric(x: torch.Tensor, value_range: Any) -> torch.Tensor:
     return (x.float() - low) / (high - low) * 2.0 - 1.0
 
 
+@dataclass
+class Evaluation:
+    """A scored evaluation, not yet recorded: its ``result`` and where it belongs.
+
+    ``run_dir`` is None unless the source was a run directory; ``write`` puts the result
+    there (``file_name``) and ``log`` appends it to the run's loggers at ``step``.
+    """
+
+    result: dict[str, Any]
+    file_name: str
+    step: int = 0
+    run_dir: Path | None = None
+    run_config: dict[str, Any] | None = None
+
+    def write(self) -> Path | None:
+        """Write the result JSON into the run, atomically (nothing for a non-run source)."""
+        if self.run_dir is None:
+            return None
+        out = self.run_dir / self.file_name
+        atomic_write_text(out, json.dumps(self.result, indent=2, default=str))
+        self.result["written"] = str(out)
+        return out
+
+    def log(self) -> None:
+        """Append ``eval/<metric>`` and its floor to the run's loggers; none is truncated."""
+        if self.run_dir is None:
+            raise ConfigError(f"{self.result['source']}: not a run directory; it has no loggers")
+        name = f"eval/{self.result['metric']}"
+        values = {name: float(self.result["value"]), f"{name}/floor": float(self.result["floor"])}
+        log_to_run(self.run_dir, self.run_config or {}, values, self.step)
+
+
 def evaluate_model(
+    source: str,
+    *,
+    write: bool = True,
+    log: bool = False,
+    **options: Any,
+) -> dict[str, Any]:
+    """Score ``source`` (``score_model``'s options) and return the result.
+
+    A run directory gets the result as
+    ``eval_<metric>_<sampler>-<steps>[_cfg<scale>]_seed<seed>.json`` (parts that are not
+    known are left out, so evaluations with other settings do not overwrite it) unless
+    ``write`` is False; ``log`` also appends it to the run's loggers (it needs ``write``).
+    """
+    if log and not write:
+        raise ConfigError("evaluate: log=True writes to the run's loggers; it needs write=True")
+    evaluation = score_model(source, log=log, **options)
+    if write:
+        evaluation.write()
+    if log:
+        evaluation.log()
+    return evaluation.result
+
+
+def score_model(
     source: str,
     *,
     metric: str | None = None,
@@ -116,31 +164,27 @@ def evaluate_model(
     device: str = "auto",
     raw: bool = False,
     overrides: list[str] | None = None,
-    write: bool = True,
-) -> dict[str, Any]:
-    """Score ``n`` samples of ``source`` with ``metric`` against a data split, with a floor.
+    log: bool = False,
+) -> Evaluation:
+    """Score ``n`` samples of ``source`` with ``metric`` against a data split, with a floor;
+    nothing is written (``Evaluation.save`` does that).
 
     ``metric`` and ``n`` default to the run's ``evaluate`` section (feature-fid, 1000);
     ``sampler_options`` (``{"eta": 0.5}``) go to ``model.sample`` with the sampler, and so
-    does ``guidance_scale`` (default: the run's ``sample.guidance_scale``) when set.
-    A run directory gets the result as
-    ``eval_<metric>_<sampler>-<steps>[_cfg<scale>]_seed<seed>.json`` (parts that are not
-    known are left out), so evaluations with other settings do not overwrite it.
+    does ``guidance_scale`` (default: the run's ``sample.guidance_scale``) when set. ``log``
+    (the result will go to the run's loggers) is refused before sampling for a non-run source.
 
     The floor is the same metric between ``n`` images of the other split (train when the
     reference is test) and the reference: what real data of that size scores.
     """
-    from core.components import build
-    from core.sampling import draw_samples
-    from core.training.sections import validate_evaluate_section
-
     model, info = load_model(source, device=device, raw=raw)
-    run_config = str(Path(info["run_dir"]) / "config.yaml") if info.get("run_dir") else None
+    if log and not info["run_dir"]:
+        raise ConfigError(f"--log: {source} is not a run directory; it has no loggers to add to")
+    run_config = str(Path(info["run_dir"]) / "config.yaml") if info["run_dir"] else None
     chosen = validate_evaluate_section(info.get("evaluate") or {}, source=run_config)
     given = {k: v for k, v in (("metric", metric), ("n", n)) if v is not None}
     if given:  # arguments win over the run's evaluate section, and are checked the same way
         chosen = validate_evaluate_section({**chosen.model_dump(), **given})
-    metric, n = chosen.metric, chosen.n
     data_section = dict(info.get("data") or {})
     if overrides:
         wrapped = {"data": data_section}
@@ -150,19 +194,51 @@ def evaluate_model(
         raise ConfigError(
             f"{source}: no data section known; give one, e.g. data.type=digits data.image_size=16"
         )
-    scorer = build("metric", {"type": metric}, where="metric")
+    scorer = build("metric", {"type": chosen.metric}, where="metric")
+    sample_cfg = info.get("sample") or {}
+    if guidance_scale is None:
+        guidance_scale = sample_cfg.get("guidance_scale")
+    settings = {
+        "sampler": sampler or sample_cfg.get("sampler"),
+        "steps": steps or sample_cfg.get("steps"),
+        "sampler_options": dict(sampler_options or {}),
+        "guidance_scale": guidance_scale,
+        "seed": seed,
+    }
+    batch_size = int(sample_cfg.get("batch_size", 256))
+    result = _score(model, scorer, chosen, data_section, split, settings, batch_size, source)
+    result.update(weights=info["weights"], source=source)
+    name = evaluation_file_name(
+        chosen.metric,
+        settings["sampler"] or _model_option(model, "sampler"),
+        settings["steps"] or _model_option(model, "sample_steps"),
+        seed,
+        guidance_scale,
+    )
+    run_dir = Path(info["run_dir"]) if info["run_dir"] else None
+    return Evaluation(result, name, _last_step(run_dir), run_dir, info.get("run_config"))
+
+
+def _score(
+    model: Any,
+    scorer: Any,
+    chosen: Any,
+    data_section: dict[str, Any],
+    split: str,
+    settings: dict[str, Any],
+    batch_size: int,
+    source: str,
+) -> dict[str, Any]:
+    """Draw ``chosen.n`` samples with ``settings``; score them and the real-data bound."""
+    metric, n = chosen.metric, chosen.n
     key = getattr(scorer, "key", metric.replace("-", "_"))
     reference = reference_data(data_section, split)
-    other = reference_data(data_section, "train" if split == "test" else "test")
     ref_x, ref_y = _stack(reference)
     data_range = getattr(reference, "value_range", None)
     sample_range = getattr(model, "sample_range", None) or data_range
-    sample_cfg = info.get("sample") or {}
-    extra: dict[str, Any] = dict(sampler_options or {})
-    if guidance_scale is None:
-        guidance_scale = sample_cfg.get("guidance_scale")
-    if guidance_scale is not None:
-        extra["guidance_scale"] = guidance_scale
+    extra: dict[str, Any] = dict(settings["sampler_options"])
+    if settings["guidance_scale"] is not None:
+        extra["guidance_scale"] = settings["guidance_scale"]
     labels = None
     if key == "accuracy":
         classes = int(getattr(model, "num_classes", 0) or 0)
@@ -172,15 +248,13 @@ def evaluate_model(
             )
         labels = torch.arange(n) % classes
         extra["y"] = labels.to(model.device)
-    sampler = sampler or sample_cfg.get("sampler")
-    steps = steps or sample_cfg.get("steps")
     samples = draw_samples(
         model,
         n,
-        sampler=sampler,
-        steps=steps,
-        seed=seed,
-        batch_size=int(sample_cfg.get("batch_size", 256)),
+        sampler=settings["sampler"],
+        steps=settings["steps"],
+        seed=settings["seed"],
+        batch_size=batch_size,
         **extra,
     )
     samples = _to_symmetric(samples, sample_range)
@@ -196,15 +270,13 @@ def evaluate_model(
                 f"{tuple(ref_sym.shape[1:])}"
             )
         value = scorer(samples, ref_sym)
-        other_x, _ = _stack(other)
-        generator = torch.Generator().manual_seed(seed)
+        other_split = "train" if split == "test" else "test"
+        other_x, _ = _stack(reference_data(data_section, other_split))
+        generator = torch.Generator().manual_seed(settings["seed"])
         pick = torch.randperm(len(other_x), generator=generator)[:n]
         floor_value = scorer(_to_symmetric(other_x[pick], data_range), ref_sym)
-        floor_text = (
-            f"{len(pick)} real {'train' if split == 'test' else 'test'} images vs the "
-            f"{len(ref_sym)} {split} images"
-        )
-    result = {
+        floor_text = f"{len(pick)} real {other_split} images vs the {len(ref_sym)} {split} images"
+    return {
         "metric": metric,
         "key": key,
         "value": value[key],
@@ -214,29 +286,8 @@ def evaluate_model(
         "details": value,
         "n": n,
         "reference": {"data": data_section, "split": split, "size": len(ref_sym)},
-        "sampler": sampler,
-        "steps": steps,
-        "sampler_options": dict(sampler_options or {}),
-        "guidance_scale": guidance_scale,
-        "seed": seed,
-        "weights": info["weights"],
-        "source": source,
+        **settings,
     }
-    if write and info.get("run_dir"):
-        from core.atomic import atomic_write_text
-
-        name = evaluation_file_name(
-            metric,
-            sampler or _model_option(model, "sampler"),
-            steps or _model_option(model, "sample_steps"),
-            seed,
-            guidance_scale,
-        )
-        out = Path(info["run_dir"]) / name
-        atomic_write_text(out, json.dumps(result, indent=2, default=str))
-        result["written"] = str(out)
-        _log_evaluation(Path(info["run_dir"]), info["run_config"], result)
-    return result
 
 
 def evaluation_file_name(
@@ -263,13 +314,7 @@ def _model_option(model: Any, key: str) -> Any:
     return value if isinstance(value, (str, int)) and not isinstance(value, bool) else None
 
 
-def _log_evaluation(run_dir: Path, run_config: dict[str, Any], result: dict[str, Any]) -> None:
-    """``eval/<metric>`` (and its floor) to the run's loggers, at the run's last step."""
-    from core.loggers.run import log_to_run
-    from core.training.checkpoint import checkpoint_step, latest_checkpoint
-
-    checkpoint = latest_checkpoint(run_dir)
-    step = checkpoint_step(checkpoint) if checkpoint is not None else 0
-    name = f"eval/{result['metric']}"
-    values = {name: float(result["value"]), f"{name}/floor": float(result["floor"])}
-    log_to_run(run_dir, run_config, values, step)
+def _last_step(run_dir: Path | None) -> int:
+    """The step of a run's newest complete checkpoint (0 without one): where results are logged."""
+    checkpoint = latest_checkpoint(run_dir) if run_dir is not None else None
+    return checkpoint_step(checkpoint) if checkpoint is not None else 0

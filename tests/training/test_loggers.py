@@ -146,7 +146,7 @@ def test_evaluate_logs_the_metric_to_the_runs_loggers(tiny, tmp_path):
 
     run = toy_run(["jsonl"], steps=4)
     Trainer(run, run_dir=tmp_path / "r", quiet=True).fit()
-    result = evaluate_model(str(tmp_path / "r"), metric="sliced-wasserstein", n=32)
+    result = evaluate_model(str(tmp_path / "r"), metric="sliced-wasserstein", n=32, log=True)
     last = json.loads((tmp_path / "r" / "metrics.jsonl").read_text().splitlines()[-1])
     assert last["step"] == 4
     assert last["eval/sliced-wasserstein"] == pytest.approx(result["value"])

@@ -41,7 +41,16 @@ def test_train_resume_and_evaluate_reach_every_tracker(tiny, tmp_path, monkeypat
     run = tmp_path / "runs" / "r"
     first_run_id = (run / "mlflow_run_id").read_text().strip()
     assert main(["train", "--resume", str(run), "train.steps=7", "--quiet"]) == 0
-    metric = ["evaluate", str(run), "--metric", "sliced-wasserstein", "-n", "100", "--json"]
+    metric = [
+        "evaluate",
+        str(run),
+        "--metric",
+        "sliced-wasserstein",
+        "-n",
+        "100",
+        "--json",
+        "--log",
+    ]
     assert main(metric) == 0
     assert "warning" not in capsys.readouterr().err  # no logger was dropped on the way
 

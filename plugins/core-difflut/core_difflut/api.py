@@ -1,4 +1,4 @@
-"""DiffLUT's model API as thin layers over core's config system and pretrained store."""
+"""DiffLUT's model API as thin layers over core's config system, loader and pretrained store."""
 
 from __future__ import annotations
 
@@ -81,14 +81,10 @@ def build_model(
 
     runtime, other = _split_runtime(_pairs(overrides))
     if _is_reference(source):
-        from core.pretrained import pretrained_files, read_pretrained_yaml, resolve_pretrained
+        from core.loading import load_model
 
-        path = Path(source) if Path(source).is_dir() else resolve_pretrained(str(source)).path
-        model_cfg = read_pretrained_yaml(pretrained_files(path)[0])["model"]
-        pairs: dict[str, Any] = dict(other)
-        if runtime:
-            pairs["runtime"] = {**dict(model_cfg.get("runtime") or {}), **runtime}
-        return core.build_model(str(path), load_weights, pairs, device=device)
+        pairs = [*((f"runtime.{k}", v) for k, v in runtime.items()), *other.items()]
+        return load_model(source, overrides=pairs, load_weights=load_weights, device=device)
     if isinstance(source, (str, os.PathLike)):
         config = _config_class(_yaml_model_type(source)).from_yaml(source)
     elif isinstance(source, ModelConfig):
@@ -136,9 +132,10 @@ def get_pretrained_model_info(
     name: str, root: str | os.PathLike[str] | None = None
 ) -> dict[str, Any]:
     """Reference, path, version, metadata (accuracy, parameters, ...) and model config."""
-    from core.pretrained import pretrained_files, pretrained_info, read_pretrained_yaml
+    from core.loading import locate
+    from core.pretrained import pretrained_info
 
     info = pretrained_info(name, root)
     data = info.to_dict()
-    data["config"] = read_pretrained_yaml(pretrained_files(info.path)[0])["model"]
+    data["config"] = locate(info.path).model
     return data
