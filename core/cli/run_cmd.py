@@ -160,14 +160,19 @@ def sample(
     output: str,
     raw: bool,
 ) -> None:
-    """Draw samples from a run directory or a pretrained model into a PNG grid."""
+    """Draw samples from a run directory or a pretrained model into a PNG grid.
+
+    A run directory is read under its lock, shared with other readers: a run that is being
+    trained or evaluated is refused.
+    """
     from core.metrics.evaluate import load_model
 
-    _check_sample_request(n, output)
+    _check_sample_request(n, output, device)
     from core.sampling import draw_samples
     from core.training.images import save_samples
 
     extra = _sampler_options(sampler_options)
+    _hold_run(source, shared=True, what="core sample")
     model, info = load_model(source, device=device, raw=raw)
     if class_label is not None:
         import torch
@@ -248,17 +253,21 @@ def evaluate(
     data section.
     """
     from core.cli._output import echo_json
+    from core.devices import resolve_device
     from core.metrics.evaluate import score_model
 
+    resolve_device(device, where="--device")
+    options = _sampler_options(sampler_options)
     if log and no_write:
         raise ConfigError("core evaluate: --log writes to the run's loggers; drop --no-write")
+    _hold_run(source, shared=no_write, what="core evaluate")
     evaluation = score_model(
         source,
         metric=metric,
         n=n,
         sampler=sampler,
         steps=steps,
-        sampler_options=_sampler_options(sampler_options),
+        sampler_options=options,
         guidance_scale=guidance,
         seed=seed,
         split=split,
@@ -286,8 +295,19 @@ def evaluate(
         click.echo(f"logged eval/{result['metric']} to the run's loggers", err=as_json)
 
 
-def _check_sample_request(n: int, output: str) -> None:
-    """Refuse, before any model is loaded, a grid too large to hold or a PNG with no folder."""
+def _hold_run(source: str, *, shared: bool, what: str) -> None:
+    """Hold ``source``'s run lock (when it is a run directory) until the command ends."""
+    from core.training.run_directory import holding_run
+
+    click.get_current_context().with_resource(holding_run(source, shared=shared, what=what))
+
+
+def _check_sample_request(n: int, output: str, device: str) -> None:
+    """Refuse, before any model is loaded, a grid too large to hold, a PNG with no folder or
+    a device there is not."""
+    from core.devices import resolve_device
+
+    resolve_device(device, where="--device")
     if n > MAX_SAMPLES:
         raise ConfigError(
             f"core sample -n {n}: at most {MAX_SAMPLES} samples (all are held in memory and "
@@ -301,8 +321,10 @@ def _check_sample_request(n: int, output: str) -> None:
 
 
 def _sampler_options(pairs: tuple[str, ...]) -> dict[str, Any]:
-    """``("eta=0.5", "stochastic=true")`` -> ``{"eta": 0.5, "stochastic": True}`` (YAML-typed)."""
+    """``("eta=0.5", "stochastic=true")`` -> ``{"eta": 0.5, "stochastic": True}`` (YAML-typed);
+    a key the command sets itself (``steps``, ``seed``...) is refused."""
     from core.config import parse_override
+    from core.sampling import check_sampler_options
 
     options = {}
     for pair in pairs:
@@ -311,4 +333,4 @@ def _sampler_options(pairs: tuple[str, ...]) -> dict[str, Any]:
             raise ConfigError(f"--sampler-option {pair!r} must look like KEY=VALUE, e.g. eta=0.5")
         key, value = parse_override(pair)
         options[key] = value
-    return options
+    return check_sampler_options(options)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import posixpath
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -9,7 +11,7 @@ from typing import Any
 from core.component import Component
 from core.errors import TrainingError
 
-__all__ = ["Logger"]
+__all__ = ["Logger", "inside_run"]
 
 
 class Logger(Component):
@@ -58,3 +60,13 @@ class Logger(Component):
 
     def close(self) -> None:
         """Flush and release everything ``open`` acquired."""
+
+
+def inside_run(*paths: str) -> list[str]:
+    """Those of ``paths`` that lie in the run directory: relative and not leaving it by ``..``."""
+    inside = []
+    for path in paths:
+        norm = posixpath.normpath(path)
+        if not (os.path.isabs(path) or norm == ".." or norm.startswith("../")):
+            inside.append(path)
+    return inside

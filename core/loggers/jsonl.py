@@ -32,6 +32,9 @@ class JSONLLogger(Logger):
             atomic_write_text(self.path, "".join(line + "\n" for line in kept))
         self.path.touch()
 
+    def run_paths(self) -> list[str]:
+        return [self.config.filename]
+
     def append_to(self, run_dir: Path, config: Mapping[str, Any], step: int) -> None:
         """Append to the file as it is: no line is dropped."""
         self.open(run_dir, config)

@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 
 from core.atomic import atomic_write_text
 from core.errors import TrainingError
-from core.loggers.base import Logger
+from core.loggers.base import Logger, inside_run
 from core.loggers.configs import MLflowLoggerConfig
 from core.loggers.params import flatten_config, param_text
 
@@ -80,6 +80,12 @@ class MLflowLogger(Logger):
         if urlparse(uri).scheme or uri in _BARE_URIS:
             return uri
         return (run_dir / uri).resolve().as_uri()
+
+    def run_paths(self) -> list[str]:
+        """The run id file, and the file store when it is a plain path in the run directory."""
+        uri = self.config.tracking_uri or "mlruns"
+        plain = not (urlparse(uri).scheme or uri in _BARE_URIS)
+        return [RUN_ID_FILE, *(inside_run(uri) if plain else [])]
 
     def log_scalars(self, values: Mapping[str, float], step: int) -> None:
         from mlflow.entities import Metric

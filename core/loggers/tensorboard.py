@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from core.errors import TrainingError
-from core.loggers.base import Logger
+from core.loggers.base import Logger, inside_run
 from core.loggers.configs import TensorBoardLoggerConfig
 from core.loggers.params import flatten_config, plain_config
 
@@ -29,6 +29,10 @@ class TensorBoardLogger(Logger):
     """Writes to ``<run dir>/tensorboard``; a resumed run hides the events after its checkpoint."""
 
     config_class = TensorBoardLoggerConfig
+
+    def run_paths(self) -> list[str]:
+        """``log_dir`` when it lies in the run directory (an absolute one is used as given)."""
+        return inside_run(self.config.log_dir)
 
     def open(self, run_dir: Path, config: Mapping[str, Any], *, resume_step: int = 0) -> None:
         try:

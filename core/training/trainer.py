@@ -41,7 +41,7 @@ from core.training.ema import EMA
 from core.training.images import save_loss_curve, save_samples
 from core.training.lr_schedules import build_lr_schedule, lr_factor
 from core.training.optimizers import Optimizers
-from core.training.previous_run import PreviousRun
+from core.training.run_directory import RunDirectory, check_logger_paths
 from core.training.sections import check_run_sections, validate_evaluate_section
 from core.validation import validate_section
 
@@ -70,7 +70,8 @@ def validate_run_config(config: Config) -> tuple[TrainConfig, SampleConfig]:
     )
     validate_evaluate_section(sections.get("evaluate") or {}, source=source, origins=origins)
     build_lr_schedule(train, source)  # type: ignore[arg-type]
-    build_loggers(train.loggers, source, origins)  # type: ignore[attr-defined]
+    loggers = build_loggers(train.loggers, source, origins)  # type: ignore[attr-defined]
+    check_logger_paths(loggers, source, origins)
     return train, sample  # type: ignore[return-value]
 
 
@@ -146,7 +147,7 @@ class Trainer:
         self.resume = resume
         self.overwrite = overwrite
         self.command = command
-        self._previous_run: PreviousRun | None = None  # set aside by overwrite
+        self.run_directory = RunDirectory(self.run_dir, resume=resume, overwrite=overwrite)
 
         self.device = resolve_device(tc.device, where="train.device")
         self.dist = setup_distributed(self.device.type)
@@ -282,24 +283,16 @@ class Trainer:
     def _prepare_run_dir(self) -> None:
         if not self.dist.is_main:
             return
-        run = self.run_dir
+        self.run_directory.claim("core train --resume" if self.resume else "core train")
         if self.resume:
             return
-        if run.exists() and any(run.iterdir()):
-            if not self.overwrite:
-                raise TrainingError(
-                    f"run directory {run} already exists; continue it with --resume {run}, "
-                    "pick another --run-name, or pass --overwrite"
-                )
-            self._previous_run = PreviousRun(run)  # deleted at the first checkpoint
-        run.mkdir(parents=True, exist_ok=True)
         import yaml
 
         from core.atomic import atomic_write_text
 
         data = self.config.to_dict()
         data["train"] = self.train_config.model_dump(mode="json")
-        atomic_write_text(run / "config.yaml", yaml.safe_dump(data, sort_keys=False))
+        atomic_write_text(self.run_dir / "config.yaml", yaml.safe_dump(data, sort_keys=False))
 
     def _restore(self) -> None:
         ckpt = latest_checkpoint(self.run_dir)
@@ -384,9 +377,7 @@ class Trainer:
                     "time": time.time(),
                 },
             )
-        if self._previous_run is not None:
-            self._previous_run.discard()
-            self._previous_run = None
+        self.run_directory.keep_new()
         return self.run_dir / "checkpoints" / f"step_{self.step}"
 
     # -- data ----------------------------------------------------------------------------------
@@ -571,15 +562,16 @@ class Trainer:
 
         ``stop_at`` ends early after that step with a checkpoint (no ``final/``): the run can
         be continued with ``resume=True`` exactly as if it had not stopped. With ``overwrite``,
-        a run that fails before its first checkpoint puts the previous run back.
+        a run that fails before its first checkpoint puts the previous run back. The run
+        directory is locked from start to end: another process writing it is refused.
         """
         try:
             return self._fit(stop_at)
         except BaseException:
-            if self._previous_run is not None:
-                self._previous_run.restore()
-                self._previous_run = None
+            self.run_directory.restore_previous()
             raise
+        finally:
+            self.run_directory.release()
 
     def _fit(self, stop_at: int | None) -> dict[str, Any]:
         fresh = not self.run_dir.exists()

@@ -62,15 +62,16 @@ def previous(core_manager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> P
 
 
 def _snapshot(run: Path) -> dict[str, str]:
+    """The run's files and their hashes; not the lock file, which names its latest holder."""
     return {
         str(p.relative_to(run)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(run.rglob("*"))
-        if p.is_file()
+        if p.is_file() and p.name != ".lock"
     }
 
 
 def _set_aside(run: Path) -> list[Path]:
-    return sorted(run.parent.glob(f".{run.name}.old-*"))
+    return sorted([*run.parent.glob(f".{run.name}.old-*"), *run.glob(".previous-*")])
 
 
 def test_a_run_failing_at_step_1_with_overwrite_leaves_the_previous_run_intact(previous, capsys):

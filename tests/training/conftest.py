@@ -1,4 +1,6 @@
 import importlib.util
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -28,3 +30,21 @@ def tiny(core_manager):
 @pytest.fixture
 def cli_script():
     return HERE / "_cli.py"
+
+
+@pytest.fixture
+def start_cli(cli_script):
+    """``start_cli("train", ..., cwd=dir)``: the CLI with the tiny models, in a child process."""
+
+    def start(*args: str, cwd: Path) -> subprocess.Popen:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "CORE_LOAD_PLUGINS": ""}
+        return subprocess.Popen(
+            [sys.executable, str(cli_script), *args],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    return start

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -75,19 +72,7 @@ def test_half_written_checkpoint_is_ignored(tiny, tmp_path):
     assert latest_checkpoint(tmp_path / "r").name == "step_5"
 
 
-def _cli(cli_script: Path, *args: str, cwd: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "CORE_LOAD_PLUGINS": ""}
-    return subprocess.Popen(
-        [sys.executable, str(cli_script), *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def test_sigkill_then_resume_is_bitwise_identical(cli_script, tmp_path):
+def test_sigkill_then_resume_is_bitwise_identical(start_cli, tmp_path):
     config = {
         **CONFIG,
         "model": {"type": "tiny-denoiser", "delay": 0.01},
@@ -95,8 +80,8 @@ def test_sigkill_then_resume_is_bitwise_identical(cli_script, tmp_path):
     }
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(config))
-    full = _cli(cli_script, "train", str(path), "--run-name", "full", "--quiet", cwd=tmp_path)
-    killed = _cli(cli_script, "train", str(path), "--run-name", "killed", "--quiet", cwd=tmp_path)
+    full = start_cli("train", str(path), "--run-name", "full", "--quiet", cwd=tmp_path)
+    killed = start_cli("train", str(path), "--run-name", "killed", "--quiet", cwd=tmp_path)
     checkpoint = tmp_path / "runs/killed/checkpoints/step_14/state.json"
     deadline = time.monotonic() + 60
     while not checkpoint.exists() and killed.poll() is None and time.monotonic() < deadline:
@@ -107,7 +92,7 @@ def test_sigkill_then_resume_is_bitwise_identical(cli_script, tmp_path):
     assert not (tmp_path / "runs/killed/final").exists(), "the run finished before the kill"
     out, err = full.communicate(timeout=120)
     assert full.returncode == 0, err
-    resumed = _cli(cli_script, "train", "--resume", "runs/killed", "--quiet", cwd=tmp_path)
+    resumed = start_cli("train", "--resume", "runs/killed", "--quiet", cwd=tmp_path)
     out, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err
     for name in ("model", "ema"):

@@ -35,7 +35,7 @@ def test_train_then_sample_a_class(tmp_path, capsys):
     assert Image.open(out).size[0] >= 16
     bad = main(["sample", str(run), "--class", "12", "-n", "2", "-o", str(tmp_path / "x.png")])
     assert bad == 2
-    assert "labels must be in [0, 9]" in capsys.readouterr().err
+    assert "class 12 is not a class of ddpm: it has classes 0 to 9" in capsys.readouterr().err
 
 
 def test_train_mlp_on_moons(tmp_path):

@@ -1,0 +1,90 @@
+"""No logger writes a file the run owns: ``train.loggers`` is checked when the config is
+validated, before anything is written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from core.cli import main
+from core.config import Config
+from core.errors import ConfigError
+from core.training.trainer import validate_run_config
+
+RUN = {
+    "model": {"type": "tiny", "dim": 2},
+    "data": {"type": "toy2d", "size": 64},
+    "train": {"steps": 2, "batch_size": 16},
+}
+
+
+def _validate(loggers: list) -> None:
+    validate_run_config(Config({**RUN, "train": {**RUN["train"], "loggers": loggers}}))
+
+
+@pytest.mark.parametrize(
+    ("loggers", "message"),
+    [
+        (
+            [{"type": "jsonl", "filename": "config.yaml"}],
+            "'config.yaml', which is the run's config",
+        ),
+        ([{"type": "jsonl", "filename": "CONFIG.YAML"}], "which is the run's config"),
+        ([{"type": "jsonl", "filename": ".lock"}], "which is a hidden name"),
+        ([{"type": "jsonl", "filename": "final"}], "which is the run's final model"),
+        ([{"type": "jsonl", "filename": "checkpoints"}], "which is the run's checkpoints"),
+        ([{"type": "jsonl", "filename": "samples.png"}], "which is a sample grid of the run"),
+        ([{"type": "jsonl", "filename": "samples_200.png"}], "which is a sample grid"),
+        ([{"type": "jsonl", "filename": "loss.png"}], "which is the run's loss curve"),
+        ([{"type": "jsonl", "filename": "eval_fid_seed0.json"}], "an evaluation record"),
+        ([{"type": "jsonl", "filename": ".."}], "'..', which leaves the run directory"),
+        ([{"type": "jsonl", "filename": "."}], "'.', which is the run directory itself"),
+        (
+            ["jsonl", {"type": "tensorboard", "log_dir": "metrics.jsonl"}],
+            "train.loggers[1]: logger 'tensorboard' writes 'metrics.jsonl', which is also "
+            "written by logger 'jsonl' (train.loggers[0])",
+        ),
+        ([{"type": "tensorboard", "log_dir": "x/../final"}], "which is the run's final model"),
+        ([{"type": "tensorboard", "log_dir": "checkpoints/tb"}], "the run's checkpoints"),
+        ([{"type": "mlflow", "tracking_uri": "config.yaml"}], "which is the run's config"),
+        (
+            [{"type": "jsonl", "filename": "mlflow_run_id"}, "mlflow"],
+            "'mlflow_run_id', which is also written by logger 'jsonl'",
+        ),
+    ],
+)
+def test_a_logger_writing_a_file_the_run_owns_is_refused(loggers, message):
+    with pytest.raises(ConfigError, match="a logger may not|give it a file name") as exc:
+        _validate(loggers)
+    text = str(exc.value)
+    assert message in text and "\n" not in text
+
+
+@pytest.mark.parametrize(
+    "loggers",
+    [
+        ["jsonl"],
+        [{"type": "jsonl", "filename": "scalars.jsonl"}, "tensorboard"],
+        [{"type": "tensorboard", "log_dir": "/tmp/shared-tensorboard"}],  # used as given
+        [{"type": "mlflow", "tracking_uri": "../mlruns"}],  # one store for every run
+        [{"type": "mlflow", "tracking_uri": "sqlite:///mlflow.db"}],
+        ["jsonl", "tensorboard", "mlflow"],
+    ],
+)
+def test_loggers_with_files_of_their_own_are_accepted(loggers):
+    _validate(loggers)
+
+
+def test_core_train_refuses_it_before_writing_anything(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    Path("run.yaml").write_text(yaml.safe_dump(RUN))
+    code = main(["train", "run.yaml", "train.loggers=[{type: jsonl, filename: config.yaml}]"])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "error: <command line>: train.loggers[0]: logger 'jsonl' writes 'config.yaml', which is "
+        "the run's config; give it a file name of its own in the run directory"
+    ]
+    assert not Path("runs").exists()
