@@ -1,4 +1,7 @@
-"""Core's own components, registered through the same hooks as any plugin (torch-free)."""
+"""Core's own components, registered through the same hooks as any plugin (torch-free).
+
+Core's own commands are not here: the command line adds them itself (``core.cli.build_cli``).
+"""
 
 from __future__ import annotations
 
@@ -145,13 +148,3 @@ def register_pretrained(register: Any) -> None:
         model_type="digit-classifier",
         description="feature extractor of feature-fid/kid (scripts/train_digit_classifier.py)",
     )
-
-
-@hookimpl
-def register_commands(cli: Any) -> None:
-    from core.cli.new_plugin_cmd import new_plugin
-    from core.cli.run_cmd import evaluate, sample, train
-
-    cli.add_command(new_plugin)
-    for command in (train, sample, evaluate):
-        cli.add_command(command)

@@ -1,7 +1,9 @@
 """How core holds a plugin at arm's length: guards, hook callbacks, compatibility.
 
 Everything a plugin does (import, each hook) runs inside :func:`guard`, which turns any
-exception but ``KeyboardInterrupt`` (``SystemExit`` included) into a :class:`PluginFailure`.
+exception but ``KeyboardInterrupt`` (``SystemExit`` included) into a :class:`PluginFailure`,
+turns ``os._exit`` into an exception for the step's length, names the plugin in a
+``KeyboardInterrupt`` and notes the non-daemon threads the step left running.
 """
 
 from __future__ import annotations
@@ -9,16 +11,29 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import os
 import re
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
 import pluggy
 
 from core._version import __version__
+from core.errors import PluginError
 
-__all__ = ["PluginFailure", "guard", "callback", "HookManager", "incompatibility"]
+__all__ = [
+    "PluginFailure",
+    "PluginInterrupt",
+    "ExitCalled",
+    "Watch",
+    "guard",
+    "callback",
+    "HookManager",
+    "incompatibility",
+]
 
 
 _RELEASE = re.compile(r"^\d+(\.\d+)*$")
@@ -104,6 +119,15 @@ class HookManager(pluggy.PluginManager):
             return opts  # what pluggy's static lookup finds for a plain module function
         return super().parse_hookimpl_opts(plugin, name)
 
+    def register(self, plugin: Any, name: str | None = None) -> str | None:
+        """pluggy's ``register``, refusing a taken name or object in one line, not a dump."""
+        for taken, other in self.list_name_plugin():
+            if taken == name:
+                raise PluginError(f"a plugin named '{name}' is already registered")
+            if other is plugin:
+                raise PluginError(f"the same object is already registered as plugin '{taken}'")
+        return super().register(plugin, name)
+
     def own_hookimpls(self, plugin: Any) -> dict[str, list[Any]]:
         """Hook name -> this plugin's implementations of it (only the hooks it implements)."""
         if isinstance(plugin, ModuleType):
@@ -130,14 +154,55 @@ class PluginFailure(Exception):
         self.what, self.exc = what, exc
 
 
+class PluginInterrupt(KeyboardInterrupt):
+    """A ``KeyboardInterrupt`` (Ctrl-C) met while a plugin step ran; the message names it."""
+
+
+class ExitCalled(SystemExit):
+    """What ``os._exit(status)`` raises while a plugin step runs, instead of ending the process."""
+
+    def __str__(self) -> str:
+        return f"it called os._exit({self.code!r})"
+
+
+@dataclass
+class Watch:
+    """What a guarded step left behind: the non-daemon threads it started that still run."""
+
+    threads: list[threading.Thread] = field(default_factory=list)
+
+
 @contextlib.contextmanager
-def guard(what: str) -> Iterator[None]:
-    """Turn anything but KeyboardInterrupt (SystemExit included) into a PluginFailure."""
+def guard(what: str, plugin: str = "") -> Iterator[Watch]:
+    """Run one step of ``plugin``: anything it raises but KeyboardInterrupt is a PluginFailure.
+
+    ``os._exit`` raises :class:`ExitCalled` in this process for the step's length (a forked
+    child still exits); a ``KeyboardInterrupt`` comes out as a :class:`PluginInterrupt` naming
+    the plugin; the yielded :class:`Watch` gets the non-daemon threads the step left running.
+    """
+    watch, before = Watch(), set(threading.enumerate())
+    real_exit, pid = os._exit, os.getpid()
+
+    def refuse_exit(status: int) -> None:
+        if os.getpid() != pid:
+            real_exit(status)
+        raise ExitCalled(status)
+
+    os._exit = refuse_exit
     try:
-        yield
-    except KeyboardInterrupt:
+        yield watch
+    except PluginInterrupt:
         raise
+    except KeyboardInterrupt as exc:
+        if not plugin:
+            raise
+        raise PluginInterrupt(f"interrupted inside plugin '{plugin}'") from exc
     except PluginFailure:
         raise
     except BaseException as exc:
         raise PluginFailure(what, exc) from exc
+    finally:
+        os._exit = real_exit
+        watch.threads = [
+            t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon
+        ]

@@ -13,6 +13,7 @@ This module is torch-free and imports nothing it declares.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ __all__ = [
     "KIND_NAME",
     "builtin_kind",
     "hook_name",
+    "kind_clash",
 ]
 
 #: kind names: lowercase words joined by single dashes (``lr-schedule``).
@@ -182,6 +184,31 @@ BUILTIN_KINDS: tuple[Kind, ...] = (
 )
 
 _BY_NAME = {kind.name: kind for kind in BUILTIN_KINDS}
+
+
+def _spellings(kind: Kind) -> tuple[str, ...]:
+    """Every word that asks for ``kind``: its name, its plural and its name plus ``s``."""
+    return (kind.name, kind.plural, f"{kind.name}s")
+
+
+def kind_clash(kind: Kind, declared: Iterable[Kind], hooks: Iterable[str]) -> str | None:
+    """Why ``kind`` cannot join the ``declared`` kinds, or None.
+
+    Its plural must be a kind name too; no word that asks for it (name, plural, name + ``s``) may
+    already ask for a declared kind (``models``, ``plural="models"``), and its hook may not be
+    one core already calls (``command`` -> ``register_commands``).
+    """
+    if not KIND_NAME.match(kind.plural):
+        return f"an invalid plural {kind.plural!r} (lowercase words joined by '-')"
+    for other in declared:
+        taken = set(_spellings(kind)) & set(_spellings(other))
+        if taken:
+            word = min(taken)
+            owner = "core" if other.builtin else f"plugin '{other.plugin}'"
+            return f"but '{word}' already names the kind '{other.name}' of {owner}"
+    if kind.hook in set(hooks):
+        return f"whose hook '{kind.hook}' is one core already calls"
+    return None
 
 
 def builtin_kind(name: str) -> Kind | None:

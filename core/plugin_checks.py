@@ -7,11 +7,18 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from core._messages import clip
 from core.errors import ToolError
 from core.registry import Entry, Registry
 from core.tools import run_tool
 
-__all__ = ["registry_problems", "config_mismatch", "ImportCost", "measure_import"]
+__all__ = [
+    "registry_problems",
+    "config_mismatch",
+    "ImportCost",
+    "measure_import",
+    "SLOW_IMPORT_SECONDS",
+]
 
 
 def config_mismatch(entry: Entry) -> str | None:
@@ -67,6 +74,10 @@ def registry_problems(registry: Registry) -> list[str]:
     return problems
 
 
+#: an import slower than this is a warning: every ``core`` command pays it.
+SLOW_IMPORT_SECONDS = 1.0
+
+
 @dataclass(frozen=True)
 class ImportCost:
     """What importing a plugin module costs, measured in a fresh interpreter."""
@@ -75,6 +86,22 @@ class ImportCost:
     seconds: float
     imports_torch: bool
     error: str | None = None
+
+    def warning(self, plugin: str) -> str | None:
+        """What ``core plugins check`` says about this cost, or None when it is fine."""
+        if self.imports_torch:
+            return (
+                f"plugin '{plugin}' imports torch when it loads ({self.seconds:.2f} s added to "
+                "every core command); import torch inside the functions that need it"
+            )
+        if self.seconds != self.seconds:  # NaN: the probe timed out or died
+            return f"plugin '{plugin}' could not be timed alone: {clip(self.error or '?')}"
+        if self.seconds > SLOW_IMPORT_SECONDS:
+            return (
+                f"plugin '{plugin}' takes {self.seconds:.2f} s to import (added to every core "
+                "command); do slow work inside the functions that need it"
+            )
+        return None
 
 
 _PROBE = """

@@ -10,16 +10,27 @@ from __future__ import annotations
 import difflib
 import functools
 import os
+import re
+import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
 from core import hookspecs
 from core._entry_points import PluginEntryPoint, entry_points
-from core._plugin_guard import HookManager, PluginFailure, callback, guard, incompatibility
+from core._plugin_guard import (
+    ExitCalled,
+    HookManager,
+    PluginFailure,
+    Watch,
+    callback,
+    guard,
+    incompatibility,
+)
 from core._version import __version__
-from core.errors import PluginError
+from core.errors import CoreError, PluginError
 from core.kinds import PRETRAINED, Kind
 from core.registry import Registry
 
@@ -29,10 +40,13 @@ __all__ = [
     "PluginRecord",
     "get_manager",
     "set_manager",
+    "lingering_threads",
 ]
 
 ENTRY_POINT_GROUP = "core"
 BUILTIN_PLUGIN = "core"
+#: command names a plugin may add: no spaces, no control characters, no leading dash.
+_COMMAND_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 
 @dataclass
@@ -52,6 +66,8 @@ class PluginRecord:
     kinds: list[str] = field(default_factory=list)
     components: dict[str, int] = field(default_factory=dict)
     builtin: bool = False
+    #: names of the non-daemon threads its import or hooks left running (core exits past them).
+    threads: list[str] = field(default_factory=list)
     traceback: str | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -89,6 +105,9 @@ class PluginManager:
         #: plugin name -> hook name -> that plugin's implementations (collected once).
         self._impls: dict[str, dict[str, list[Any]]] = {}
         self._pm.add_hookspecs(hookspecs)
+        self.registry.reserved_hooks.update(hookspecs.HOOKS)
+        #: plugin name -> the non-daemon threads its guarded steps left running.
+        self._threads: dict[str, list[threading.Thread]] = {}
         self._builtins_loaded = False
         self._entry_points_loaded = False
 
@@ -115,6 +134,7 @@ class PluginManager:
         allow = _env_list("CORE_LOAD_PLUGINS")
         block = _env_list("CORE_DISABLE_PLUGINS") or set()
         declared: list[tuple[Any, PluginRecord]] = []
+        first: dict[str, PluginEntryPoint] = {}
         for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             record = PluginRecord(ep.name, ep.dist, ep.version, ep.value)
             record.requires_core = ep.requires_core
@@ -122,6 +142,10 @@ class PluginManager:
             if (allow is not None and not labels & allow) or labels & block:
                 why = "CORE_DISABLE_PLUGINS" if labels & block else "CORE_LOAD_PLUGINS"
                 self._set_unavailable(record, "disabled", f"disabled by {why}")
+                continue
+            taken = first.setdefault(ep.name, ep)
+            if taken is not ep:
+                self._refuse_duplicate(ep, taken, record)
                 continue
             why = incompatibility(record.requires_core)
             if why:
@@ -137,13 +161,34 @@ class PluginManager:
         for plugin, record in declared:
             self._register_components(plugin, record)
 
+    def _refuse_duplicate(
+        self, ep: PluginEntryPoint, taken: PluginEntryPoint, record: PluginRecord
+    ) -> None:
+        """A second distribution giving an entry-point name: listed, never imported."""
+        why = (
+            f"not loaded: the entry point name '{ep.name}' is taken by {taken.dist} "
+            f"({taken.value}), found first; rename one or disable one with CORE_DISABLE_PLUGINS"
+        )
+        self._set_unavailable(record, "failed", why, key=f"{ep.name} ({ep.dist})")
+        if self.strict:
+            raise PluginError(f"plugin '{ep.name}' ({ep.dist}) {why} (CORE_STRICT_PLUGINS is set)")
+
     def _import(self, ep: PluginEntryPoint, record: PluginRecord) -> Any:
+        watch = Watch()
         try:
-            with guard("failed to import"):
+            with guard("failed to import", record.name) as watch:
                 return ep.load()
         except PluginFailure as failure:
             self._record_failure(record, failure)
             return None
+        finally:
+            self._note_threads(record, watch)
+
+    def _note_threads(self, record: PluginRecord, watch: Watch) -> None:
+        """Remember the non-daemon threads a step of the plugin left running."""
+        if watch.threads:
+            self._threads.setdefault(record.name, []).extend(watch.threads)
+            record.threads += [t.name for t in watch.threads]
 
     def add_plugin(
         self,
@@ -178,9 +223,13 @@ class PluginManager:
             self._record_failure(record, failure)
             return False
         self._impls[record.name] = self._pm.own_hookimpls(plugin)
+        watch = Watch()
         try:
             self._refuse_wrappers(record.name)
-            with guard("raised while declaring kinds"), self.registry.staged() as (kinds, _):
+            with (
+                guard("raised while declaring kinds", record.name) as watch,
+                self.registry.staged() as (kinds, _),
+            ):
                 self._call_own(
                     plugin,
                     record.name,
@@ -191,6 +240,8 @@ class PluginManager:
             self._pm.unregister(plugin)
             self._record_failure(record, failure)
             return False
+        finally:
+            self._note_threads(record, watch)
         for kind in kinds:
             self._add_kind_hookspec(kind)
         record.kinds = [k.name for k in kinds]
@@ -208,8 +259,12 @@ class PluginManager:
             distribution=record.distribution,
             version=record.version,
         )
+        watch = Watch()
         try:
-            with guard("raised while registering"), self.registry.staged() as (_, staged):
+            with (
+                guard("raised while registering", record.name) as watch,
+                self.registry.staged() as (_, staged),
+            ):
                 kind_of_hook = {k.hook: k.name for k in self.registry.kinds.values()}
                 kind_of_hook["register_pretrained"] = PRETRAINED
                 for hook in [h for h in kind_of_hook if h in self._impls[record.name]]:
@@ -224,6 +279,8 @@ class PluginManager:
             self.registry.remove_plugin(record.name)
             self._record_failure(record, failure)
             return
+        finally:
+            self._note_threads(record, watch)
         for entry in staged:
             record.components[entry.kind] = record.components.get(entry.kind, 0) + 1
 
@@ -263,19 +320,23 @@ class PluginManager:
                     "core hooks return nothing (register through the callback)"
                 )
 
-    def _set_unavailable(self, record: PluginRecord, status: str, why: str) -> None:
+    def _set_unavailable(
+        self, record: PluginRecord, status: str, why: str, key: str | None = None
+    ) -> None:
         record.status, record.error = status, why
-        self.records[record.name] = record
+        self.records[key or record.name] = record
         if record.distribution:
             self.registry.unavailable[record.distribution] = why
 
     def _record_failure(self, record: PluginRecord, failure: PluginFailure) -> PluginRecord:
         exc = failure.exc
         detail = str(exc) if str(exc) else repr(exc)
-        if isinstance(exc, SystemExit):
+        if isinstance(exc, SystemExit) and not isinstance(exc, ExitCalled):
             detail = f"exit status {exc.code!r}"
-        if isinstance(exc, PluginError) and detail.startswith(f"plugin '{record.name}'"):
-            record_error = detail.removeprefix(f"plugin '{record.name}': ")
+        if isinstance(exc, ExitCalled):
+            record_error = f"{failure.what}: {exc}"
+        elif isinstance(exc, CoreError) and detail.startswith(f"plugin '{record.name}'"):
+            record_error = detail.removeprefix(f"plugin '{record.name}'").lstrip(": ")
         else:
             record_error = f"{failure.what}: {type(exc).__name__}: {detail}"
         record.traceback = "".join(traceback.format_exception(exc))
@@ -296,19 +357,34 @@ class PluginManager:
         self._impls.pop(name, None)
 
     # -- using -------------------------------------------------------------------------------
-    def add_commands(self, cli: Any) -> None:
-        """Let every loaded plugin add its commands to the root click group (once per group)."""
+    def add_commands(self, cli: Any, group: Callable[[], Any]) -> None:
+        """Let every loaded plugin add its commands to the root click group (once per group).
+
+        Each plugin adds to a fresh ``group()`` of its own, merged into ``cli`` afterwards: a
+        plugin never sees core's commands, and one giving a name ``cli`` already has (core's own
+        command or another plugin's) fails with none of its commands added.
+        """
         added: set[str] = cli.__dict__.setdefault("_core_plugins_added", set())
+        owners: dict[str, str] = cli.__dict__.setdefault("_core_command_owners", {})
         for record in list(self.records.values()):
             plugin = self._pm.get_plugin(record.name)
             if plugin is None or record.status != "loaded" or record.name in added:
                 continue
             added.add(record.name)
+            own, watch = group(), Watch()
             try:
-                with guard("raised while adding commands"):
-                    self._call_own(plugin, record.name, "register_commands", cli=cli)
+                with guard("raised while adding commands", record.name) as watch:
+                    self._call_own(plugin, record.name, "register_commands", cli=own)
+                    for name in own.commands:
+                        _check_command_name(record.name, name, cli.commands, owners)
             except PluginFailure as failure:
                 self._record_failure(record, failure)
+                continue
+            finally:
+                self._note_threads(record, watch)
+            for name, command in own.commands.items():
+                owners[name] = record.name
+                cli.add_command(command, name)
 
     def plugins(self, include_builtins: bool = True) -> list[PluginRecord]:
         """Records of every plugin seen, loaded or not."""
@@ -326,7 +402,21 @@ class PluginManager:
                 close = difflib.get_close_matches(hook, self._known_hooks(), n=1, cutoff=0.8)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 problems.append(f"plugin '{record.name}' implements unknown hook '{hook}'{hint}")
+            if record.threads:
+                problems.append(
+                    f"plugin '{record.name}' left non-daemon thread(s) running after loading: "
+                    f"{', '.join(record.threads)}; core exits without waiting for them "
+                    "(start them as daemon threads, or only when a command needs them)"
+                )
         return problems + registry_problems(self.registry)
+
+    def lingering_threads(self) -> dict[str, list[str]]:
+        """Plugin -> names of the non-daemon threads it left that still run."""
+        alive = {
+            name: [t.name for t in threads if t.is_alive()]
+            for name, threads in self._threads.items()
+        }
+        return {name: names for name, names in alive.items() if names}
 
     def _known_hooks(self) -> list[str]:
         return [name for name, caller in vars(self._pm.hook).items() if caller.has_spec()]
@@ -341,6 +431,28 @@ def get_manager(*, entry_points: bool = True) -> PluginManager:
     if _manager is None:
         _manager = PluginManager()
     return _manager.load(entry_points=entry_points)
+
+
+def lingering_threads() -> dict[str, list[str]]:
+    """The process-wide manager's plugins whose non-daemon threads still run (none if unused)."""
+    return _manager.lingering_threads() if _manager is not None else {}
+
+
+def _check_command_name(
+    plugin: str, name: Any, commands: dict[str, Any], owners: dict[str, str]
+) -> None:
+    """Refuse a plugin command that would replace another or fake lines in ``core --help``."""
+    if not isinstance(name, str) or not _COMMAND_NAME.match(name):
+        raise PluginError(
+            f"plugin '{plugin}' adds a command with an invalid name {name!r}: command names "
+            "start with a letter or digit and hold no spaces or control characters"
+        )
+    if name in commands:
+        owner = f"plugin '{owners[name]}' adds" if name in owners else "is one of core's own"
+        raise PluginError(
+            f"plugin '{plugin}' adds the command '{name}', which {owner}; "
+            "a plugin cannot replace another command"
+        )
 
 
 def set_manager(manager: PluginManager | None) -> PluginManager | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from core._imports import import_object, is_lazy_reference
 from core.errors import AmbiguousNameError, PluginError, RegistryError, UnknownComponentError
-from core.kinds import BUILTIN_KINDS, KIND_NAME, PRETRAINED, Kind
+from core.kinds import BUILTIN_KINDS, KIND_NAME, PRETRAINED, Kind, kind_clash
 from core.providers import provider_hint
 
 __all__ = ["Entry", "Registry", "PRETRAINED_KIND"]
@@ -64,6 +64,10 @@ class Entry:
     def answers_to(self, name: str) -> bool:
         return name == self.name or name in self.aliases
 
+    def answers_to_folded(self, folded: str) -> bool:
+        """Whether a name or alias equals ``folded`` once case is ignored (``DCGAN``, ``dcgan``)."""
+        return any(label.casefold() == folded for label in (self.name, *self.aliases))
+
     def load(self) -> Any:
         """Import (once) and return the target."""
         if self._loaded_target is None:
@@ -113,7 +117,11 @@ class Registry:
     def __init__(self) -> None:
         self.kinds: dict[str, Kind] = {kind.name: kind for kind in BUILTIN_KINDS}
         self._entries: dict[str, list[Entry]] = {kind: [] for kind in (*self.kinds, PRETRAINED)}
+        #: kind -> the (plugin, name) pairs in ``_entries``, so that adding one stays O(1).
+        self._keys: dict[str, set[tuple[str, str]]] = {kind: set() for kind in self._entries}
         self._staging: tuple[list[Kind], list[Entry]] | None = None
+        #: hook names no kind may take (the plugin manager adds every hook core defines).
+        self.reserved_hooks: set[str] = set()
         #: installed distributions whose plugin is not loaded -> why (set by the manager).
         self.unavailable: dict[str, str] = {}
 
@@ -140,6 +148,16 @@ class Registry:
             raise RegistryError(
                 f"plugin '{plugin}' declares the kind '{name}', which plugin '{owner}' declares"
             )
+        if not isinstance(plural, str):
+            raise RegistryError(
+                f"plugin '{plugin}' declares the kind '{name}' with a plural that is not a "
+                f"string: {type(plural).__name__}"
+            )
+        kind = Kind(name, str(description), base=base, plugin=plugin, plural=plural)
+        declared = (*self.kinds.values(), *pending, Kind(PRETRAINED, "", plural=PRETRAINED))
+        clash = kind_clash(kind, declared, self.reserved_hooks)
+        if clash:
+            raise RegistryError(f"plugin '{plugin}' declares the kind '{name}', {clash}")
         if base is not None and not isinstance(base, (str, type)):
             raise RegistryError(
                 f"kind '{name}' from plugin '{plugin}': base must be a class, a Protocol or a "
@@ -150,7 +168,6 @@ class Registry:
                 f"kind '{name}' from plugin '{plugin}': lazy base {base!r} must look like "
                 "'package.module:attr'"
             )
-        kind = Kind(name, str(description), base=base, plugin=plugin, plural=plural)
         if self._staging is not None:
             self._staging[0].append(kind)
         else:
@@ -160,6 +177,7 @@ class Registry:
     def _add_kind(self, kind: Kind) -> None:
         self.kinds[kind.name] = kind
         self._entries.setdefault(kind.name, [])
+        self._keys.setdefault(kind.name, set())
 
     def kind(self, name: str) -> Kind:
         """The declaration of a kind (``model``, ``models`` and ``lr_schedule`` are accepted)."""
@@ -241,8 +259,11 @@ class Registry:
         return entry
 
     def _add(self, entry: Entry) -> None:
-        entries = self._entries[entry.kind]
-        entries[:] = [e for e in entries if not (e.plugin == entry.plugin and e.name == entry.name)]
+        entries, keys = self._entries[entry.kind], self._keys[entry.kind]
+        key = (entry.plugin, entry.name)
+        if key in keys:  # the plugin registers the name again: the new entry replaces it
+            entries[:] = [e for e in entries if (e.plugin, e.name) != key]
+        keys.add(key)
         entries.append(entry)
 
     @contextlib.contextmanager
@@ -264,12 +285,14 @@ class Registry:
     def remove_plugin(self, plugin: str) -> int:
         """Drop every entry and kind of a plugin; returns how many entries were removed."""
         removed = 0
-        for entries in self._entries.values():
+        for kind, entries in self._entries.items():
             before = len(entries)
             entries[:] = [e for e in entries if e.plugin != plugin]
+            self._keys[kind] = {(e.plugin, e.name) for e in entries}
             removed += before - len(entries)
         for name in [k.name for k in self.kinds.values() if k.plugin == plugin]:
             del self.kinds[name]
+            self._keys.pop(name, None)
             removed += len(self._entries.pop(name, []))
         return removed
 
@@ -307,6 +330,14 @@ class Registry:
         if not isinstance(name, str) or not name:
             raise UnknownComponentError(f"a {kind} name must be a non-empty string, got {name!r}")
         matches = self.find(name, kind)
+        if matches and ":" not in name:  # names that differ only in case are one name
+            mine = {e.plugin for e in matches}
+            folded = name.casefold()
+            matches += [
+                e
+                for e in self._entries[kind]
+                if e.plugin not in mine and e.answers_to_folded(folded)
+            ]
         if not matches:
             matches = [e for e in self.find(name) if kind in e.former_kinds]
             if matches:
@@ -351,14 +382,19 @@ class Registry:
         return message
 
     def conflicts(self) -> list[tuple[str, str, list[str]]]:
-        """(kind, name, qualified names) for every short name given by several plugins."""
+        """(kind, name, qualified names) for every short name given by several plugins.
+
+        Names that differ only in case are one name (``DCGAN`` beside ``dcgan``).
+        """
         found = []
         for kind, entries in self._entries.items():
-            by_label: dict[str, set[str]] = {}
+            by_label: dict[str, tuple[set[str], set[str]]] = {}
             for e in entries:
                 for label in (e.name, *e.aliases):
-                    by_label.setdefault(label, set()).add(e.qualified_name)
-            for label, owners in sorted(by_label.items()):
+                    labels, owners = by_label.setdefault(label.casefold(), (set(), set()))
+                    labels.add(label)
+                    owners.add(e.qualified_name)
+            for _, (labels, owners) in sorted(by_label.items()):
                 if len({o.split(":")[0] for o in owners}) > 1:
-                    found.append((kind, label, sorted(owners)))
+                    found.append((kind, min(labels), sorted(owners)))
         return found

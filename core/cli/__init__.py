@@ -1,7 +1,12 @@
-"""The ``core`` command line (click). Listing and describing never import torch."""
+"""The ``core`` command line (click). Listing and describing never import torch.
+
+Core's own commands are added here; plugins add theirs through the ``register_commands`` hook.
+"""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import sys
 import traceback
@@ -10,7 +15,9 @@ from collections.abc import Sequence
 import click
 
 from core._version import __version__
+from core.cli import components_cmd, new_plugin_cmd, plugins_cmd, pretrained_cmd, run_cmd
 from core.errors import CoreError
+from core.plugins import get_manager, lingering_threads
 
 __all__ = ["main", "build_cli", "CoreGroup"]
 
@@ -27,20 +34,19 @@ class CoreGroup(click.Group):
     """
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        from core.plugins import get_manager
-
-        for entry_points in (False, True):
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            self.add_plugin_commands()
             command = super().get_command(ctx, cmd_name)
-            if command is not None:
-                return command
-            get_manager(entry_points=entry_points).add_commands(self)
-        return super().get_command(ctx, cmd_name)
+        return command
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        from core.plugins import get_manager
-
-        get_manager().add_commands(self)
+        self.add_plugin_commands()
         return super().list_commands(ctx)
+
+    def add_plugin_commands(self) -> None:
+        """Load every plugin and add its commands (none may replace a command already here)."""
+        get_manager().add_commands(self, group=click.Group)
 
 
 def _root_group() -> click.Group:
@@ -58,8 +64,6 @@ def _root_group() -> click.Group:
 
 def build_cli() -> click.Group:
     """A fresh root group with core's own commands; plugin commands join on demand."""
-    from core.cli import components_cmd, plugins_cmd, pretrained_cmd
-
     root = _root_group()
     for command in (
         plugins_cmd.plugins,
@@ -67,6 +71,10 @@ def build_cli() -> click.Group:
         components_cmd.info,
         components_cmd.schema,
         pretrained_cmd.pretrained,
+        run_cmd.train,
+        run_cmd.sample,
+        run_cmd.evaluate,
+        new_plugin_cmd.new_plugin,
     ):
         root.add_command(command)
     return root
@@ -85,8 +93,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return 2
-    except click.Abort:
-        click.echo("aborted", err=True)
+    except click.Abort as exc:
+        interrupt = exc.__context__  # a PluginInterrupt names the plugin that was running
+        why = (
+            f": {interrupt}" if isinstance(interrupt, KeyboardInterrupt) and str(interrupt) else ""
+        )
+        click.echo(f"aborted{why}", err=True)
         return 1
     except CoreError as exc:
         if debug:
@@ -100,10 +112,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         click.echo(f"error: {exc.strerror or exc}{where}", err=True)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        if str(exc):  # a PluginInterrupt names the plugin that was running
+            click.echo(f"aborted: {exc}", err=True)
         return 130
 
 
 def run() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    exit_past_plugin_threads(main())
+
+
+def exit_past_plugin_threads(code: int) -> None:
+    """Exit with ``code``; past (not waiting for) non-daemon threads that plugins left running.
+
+    Python waits for every non-daemon thread before it exits, so a plugin whose import starts
+    one would hang every command; where such threads run, core flushes its output, runs the
+    ``atexit`` handlers and ends the process itself.
+    """
+    left = lingering_threads()
+    if not left:
+        sys.exit(code)
+    for plugin, names in left.items():
+        click.echo(
+            f"warning: plugin '{plugin}' left thread(s) {', '.join(names)} running; "
+            "core exits without waiting for them",
+            err=True,
+        )
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed or broken stream
+            stream.flush()
+    os._exit(code)

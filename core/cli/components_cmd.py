@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from core._markdown import one_line
 from core.cli._output import echo_json, echo_table
 from core.errors import RegistryError, UnknownComponentError
 from core.plugins import get_manager
@@ -117,7 +118,7 @@ def info(name: str, kind: str | None, as_json: bool) -> None:
         if entry.aliases:
             click.echo(f"  aliases:     {', '.join(entry.aliases)}")
         if entry.description:
-            click.echo(f"  description: {entry.description}")
+            click.echo(f"  description: {one_line(entry.description)}")
         if config is None:
             click.echo("  parameters:  no schema declared (receives its config as given)")
             continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from core._markdown import one_line
 from core.cli._output import echo_json, echo_table
 from core.errors import PluginError
 from core.plugins import get_manager
@@ -56,34 +57,34 @@ def list_plugins(as_json: bool, show_all: bool) -> None:
         )
     for r in records:
         if r.error:
-            click.echo(f"{r.name}: {r.error}")
+            click.echo(f"{one_line(r.name)}: {one_line(r.error)}")
     for kind, name, owners in conflicts:
         click.echo(f"conflict: {kind} '{name}' is given by {', '.join(owners)}")
 
 
 @plugins.command("check")
-def check_plugins() -> None:
-    """Load every plugin, import every target, compare configs, time imports; exit 2 on problems.
+@click.pass_context
+def check_plugins(ctx: click.Context) -> None:
+    """Load every plugin, add its commands, import every target, compare configs, time imports.
 
-    A plugin whose import pulls in torch is a warning: it slows every `core` command.
+    Exit 2 on problems. A plugin whose import pulls in torch or takes over a second is a
+    warning: it slows every `core` command.
     """
     from core.plugin_checks import measure_import
 
     manager = get_manager()
+    manager.add_commands(ctx.find_root().command, group=click.Group)
     problems = manager.check()
     loaded = sum(r.status == "loaded" for r in manager.plugins())
     components = len(manager.registry.entries())
     for record in manager.plugins(include_builtins=False):
         if record.status != "loaded" or not record.module:
             continue
-        cost = measure_import(record.module)
-        if cost.imports_torch:
-            click.echo(
-                f"warning: plugin '{record.name}' imports torch when it loads ({cost.seconds:.2f} s "
-                "added to every core command); import torch inside the functions that need it"
-            )
+        warning = measure_import(record.module).warning(record.name)
+        if warning:
+            click.echo(f"warning: {warning}")
     for problem in problems:
-        click.echo(f"problem: {problem}")
+        click.echo(f"problem: {one_line(problem, 1000)}")
     if problems:
         raise PluginError(f"{len(problems)} problem(s) found in {len(manager.plugins())} plugin(s)")
     click.echo(f"ok: {loaded} plugin(s), {components} component(s), every target imports")
