@@ -267,3 +267,10 @@ def test_a_long_target_name_gives_a_valid_staging_name(tmp_path):
         assert len(staging.name) < 255
     assert target.is_dir()
     assert staging_name(".x-").startswith(".x-")
+
+
+def test_a_folder_of_many_files_is_flushed_and_swapped_in_whole(tmp_path):
+    with atomic_directory(tmp_path / "many") as staging:
+        for i in range(100):  # more than one syncfs' worth of separate fsyncs
+            (staging / f"{i}.bin").write_bytes(bytes([i]) * 10)
+    assert sorted(int(p.stem) for p in (tmp_path / "many").iterdir()) == list(range(100))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import torch
 
 from core import BaseModel, build
+from core.atomic import atomic_directory, atomic_write_text
 from core.errors import ConfigError, DataError
 from core_autoencoder._util import as_targets, freeze
 from core_autoencoder.checkpoints import load_part
@@ -181,42 +183,58 @@ class Autoencoder(BaseModel):
         """Encode every item and write ``latents/<i>.safetensors`` plus ``manifest.csv``.
 
         The manifest has columns ``latent`` (relative path) and, when the dataset gives them,
-        ``label``; read it back with the ``manifest`` dataset.
+        ``label``; read it back with the ``manifest`` dataset. ``output_dir`` is one unit
+        (``core.atomic.atomic_directory``): written beside, swapped in whole when complete. It
+        must be new, empty or an earlier embedding (which stays until the new one is done).
         """
         from safetensors.torch import save_file
 
-        out = Path(output_dir)
-        (out / "latents").mkdir(parents=True, exist_ok=True)
+        out = _embedding_folder(Path(output_dir))
         loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
         device = torch.device(device) if device is not None else self.device
         was_training = self.training
         self.eval()
         rows: list[dict[str, Any]] = []
         try:
-            for batch in loader:
-                targets = as_targets(batch)
-                if "image" not in targets:
-                    raise DataError(
-                        f"embed_dataset: items need an image (got {', '.join(targets)})"
-                    )
-                latents = self.encode(targets["image"].to(device), sample=sample)["latent"].cpu()
-                labels = targets.get("label")
-                for j, latent in enumerate(latents):
-                    index = len(rows)
-                    rel = f"latents/{index:06d}.safetensors"
-                    save_file({"latent": latent.contiguous()}, str(out / rel))
-                    row: dict[str, Any] = {"latent": rel}
-                    if labels is not None:
-                        row["label"] = int(torch.as_tensor(labels[j]).reshape(-1)[0])
-                    rows.append(row)
+            with atomic_directory(out, overwrite=True) as staging:
+                (staging / "latents").mkdir()
+                for batch in loader:
+                    targets = as_targets(batch)
+                    if "image" not in targets:
+                        raise DataError(
+                            f"embed_dataset: items need an image (got {', '.join(targets)})"
+                        )
+                    encoded = self.encode(targets["image"].to(device), sample=sample)
+                    latents = encoded["latent"].cpu()
+                    labels = targets.get("label")
+                    for j, latent in enumerate(latents):
+                        rel = f"latents/{len(rows):06d}.safetensors"
+                        save_file({"latent": latent.contiguous()}, str(staging / rel))
+                        row: dict[str, Any] = {"latent": rel}
+                        if labels is not None:
+                            row["label"] = int(torch.as_tensor(labels[j]).reshape(-1)[0])
+                        rows.append(row)
+                if not rows:
+                    raise DataError("embed_dataset: the dataset is empty")
+                text = io.StringIO(newline="")
+                writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+                atomic_write_text(staging / "manifest.csv", text.getvalue())
         finally:
             self.train(was_training)
-        if not rows:
-            raise DataError("embed_dataset: the dataset is empty")
-        tmp = out / ".manifest.csv.tmp"
-        with tmp.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, out / "manifest.csv")
         return out / "manifest.csv"
+
+
+def _embedding_folder(out: Path) -> Path:
+    """``out`` if it is new, empty or an earlier embedding; anything else is refused."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"embed_dataset: {out} exists and is not a directory")
+    if out.is_dir():
+        other = sorted(p.name for p in out.iterdir() if p.name not in ("manifest.csv", "latents"))
+        if other:
+            raise ConfigError(
+                f"embed_dataset: {out} holds {other[0]!r}, not an embedding: "
+                "give a new or empty folder"
+            )
+    return out
