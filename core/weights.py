@@ -10,9 +10,9 @@ from typing import Any
 import torch
 
 from core.atomic import atomic_write_bytes
-from core.errors import WeightsError
+from core.errors import CoreError, WeightsError
 
-__all__ = ["save_weights", "read_weights", "load_weights", "check_state_dict"]
+__all__ = ["save_weights", "read_weights", "read_torch_file", "load_weights", "check_state_dict"]
 
 _LEGACY_SUFFIXES = {".pth", ".pt", ".bin"}
 
@@ -64,23 +64,59 @@ def read_weights(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         ) from None
 
 
-def _read_legacy(path: Path) -> dict[str, torch.Tensor]:
-    import pickle
+def read_torch_file(
+    path: str | os.PathLike[str],
+    what: str = "legacy checkpoint",
+    error: type[CoreError] = WeightsError,
+) -> Any:
+    """What a ``torch.save`` file holds: tensors and plain data only (``weights_only=True``,
+    nothing unpickled runs), and sizes checked before anything is allocated.
 
+    Only the zip format (torch >= 1.6) is read, with its records stored as ``torch.save``
+    writes them: the older format declares storage sizes that are allocated before they are
+    read, and a compressed record may expand a thousandfold. Anything else is one ``error``.
+    """
+    import pickle
+    import zipfile
+
+    path = Path(path)
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+            if magic != b"PK\x03\x04":
+                raise error(
+                    f"{path}: refused: not a zip-format torch.save file (torch >= 1.6 writes "
+                    "one; the older format declares sizes that are allocated before they can be "
+                    "checked); save it again with torch.save, or as safetensors"
+                )
+            with zipfile.ZipFile(handle) as archive:
+                packed = next(
+                    (i for i in archive.infolist() if i.compress_type != zipfile.ZIP_STORED), None
+                )
+        if packed is not None:
+            raise error(
+                f"{path}: refused: record {packed.filename!r} is compressed (torch.save stores "
+                "records as they are; a compressed one may expand a thousandfold)"
+            )
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except CoreError:
+        raise
     except pickle.UnpicklingError as exc:
         detail = next((x for x in str(exc).splitlines() if "GLOBAL" in x or "Unsupported" in x), "")
-        raise WeightsError(
-            f"{path}: refused: a legacy checkpoint may hold only tensors and plain data "
+        detail = detail.split(" was not an allowed global")[0]  # not torch's advice to allow it
+        raise error(
+            f"{path}: refused: a {what} may hold only tensors and plain data "
             f"(read with weights_only=True, nothing unpickled){': ' + detail.strip() if detail else ''}"
         ) from None
     except Exception as exc:  # noqa: BLE001 - truncated, empty, not a torch file at all
         first = (str(exc).splitlines() or [""])[0]
-        raise WeightsError(
-            f"{path}: not a readable legacy checkpoint (truncated or corrupt?): "
-            f"{type(exc).__name__}: {first}"
+        raise error(
+            f"{path}: not a readable {what} (truncated or corrupt?): {type(exc).__name__}: {first}"
         ) from None
+
+
+def _read_legacy(path: Path) -> dict[str, torch.Tensor]:
+    data = read_torch_file(path)
     if isinstance(data, Mapping) and isinstance(data.get("state_dict"), Mapping):
         data = data["state_dict"]
     if not isinstance(data, Mapping) or not all(

@@ -87,16 +87,11 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"{path}: no such checkpoint file")
+    from core.weights import read_torch_file, read_weights
+
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(path))
-        except Exception as exc:  # safetensors raises its own error types
-            raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from None
-    from core.weights import read_torch_file
-
-    data = read_torch_file(path, "tensor-only PyTorch checkpoint")
+        return read_weights(path)
+    data = read_torch_file(path, "checkpoint")
     for key in ("state_dict", "model_state_dict", "model"):
         if isinstance(data, Mapping) and isinstance(data.get(key), Mapping):
             data = data[key]
@@ -106,6 +101,13 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     bad = [k for k, v in data.items() if not isinstance(v, torch.Tensor)]
     if bad:
         raise WeightsError(f"{path}: entry {bad[0]!r} is not a tensor; expected a state dict")
+    for key, value in data.items():  # a view may declare far more values than the file holds
+        stored = value.untyped_storage().nbytes()
+        if value.numel() * value.element_size() > stored:
+            raise WeightsError(
+                f"{path}: {key!r} declares {value.numel():,} values of shape "
+                f"{tuple(value.shape)} over {stored:,} stored bytes (an expanded view); refused"
+            )
     return {str(k).removeprefix("module."): v for k, v in data.items()}
 
 
@@ -236,7 +238,9 @@ def _check_layer_size(i: int, count: int, n: int, mapping: int, values: int, sou
     """Refuse, from shapes alone, a node input count the model cannot hold or a model too big."""
     from core_difflut.configs import ModelConfig
 
-    bound = next(m.le for m in ModelConfig.model_fields["node_input_dim"].metadata if hasattr(m, "le"))
+    bound = next(
+        m.le for m in ModelConfig.model_fields["node_input_dim"].metadata if hasattr(m, "le")
+    )
     if not 1 <= n <= bound:
         raise WeightsError(
             f"{source}: layers.{i} gives its nodes {n} inputs; a feedforward node takes 1 to "

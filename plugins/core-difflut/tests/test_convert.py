@@ -155,7 +155,7 @@ def test_bad_checkpoints_name_the_problem_and_write_nothing(tmp_path, edit, erro
 
 def test_refusals(tmp_path) -> None:
     torch.save({"net": torch.nn.Linear(2, 2)}, tmp_path / "pickled.pth")  # pickled module
-    with pytest.raises(WeightsError, match="not a tensor-only PyTorch checkpoint"):
+    with pytest.raises(WeightsError, match="refused: a checkpoint may hold only tensors"):
         convert_checkpoint(tmp_path / "pickled.pth", tmp_path / "a", num_classes=3)
     torch.save(upstream_state("dwn"), tmp_path / "up.pth")
     with pytest.raises(WeightsError, match="node type 'probabilistic' was given"):
