@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -99,15 +100,7 @@ class DigitClassifier(BaseModel):
         batch_size: int = 500,
     ) -> torch.Tensor:
         """Features of any-size images in ``value_range``, in eval mode, batched."""
-        was = self.training
-        self.eval()
-        out = []
-        try:
-            for chunk in images.split(batch_size):
-                x = to_classifier_input(chunk.to(self.device), self.config.image_size, value_range)
-                out.append(self.features(x).float().cpu())
-        finally:
-            self.train(was)
+        out = self._in_batches(lambda x: self.features(x).float(), images, value_range, batch_size)
         return torch.cat(out) if out else torch.empty(0, self.config.feature_dim)
 
     @torch.no_grad()
@@ -118,18 +111,27 @@ class DigitClassifier(BaseModel):
         batch_size: int = 500,
     ) -> torch.Tensor:
         """Predicted labels of any-size images in ``value_range``."""
+        out = self._in_batches(lambda x: self(x).argmax(1), images, value_range, batch_size)
+        return torch.cat(out) if out else torch.empty(0, dtype=torch.long)
+
+    def _in_batches(
+        self,
+        fn: Callable[[torch.Tensor], torch.Tensor],
+        images: torch.Tensor,
+        value_range: tuple[float, float],
+        batch_size: int,
+    ) -> list[torch.Tensor]:
+        """``fn`` of the classifier inputs made from ``images``, batch by batch, in eval mode."""
         was = self.training
         self.eval()
         try:
-            out = [
-                self(to_classifier_input(c.to(self.device), self.config.image_size, value_range))
-                .argmax(1)
-                .cpu()
-                for c in images.split(batch_size)
+            size = self.config.image_size
+            return [
+                fn(to_classifier_input(chunk.to(self.device), size, value_range)).cpu()
+                for chunk in images.split(batch_size)
             ]
         finally:
             self.train(was)
-        return torch.cat(out)
 
     def compute_loss(self, batch: Any) -> dict[str, torch.Tensor]:
         x, y = unpack_batch(batch)

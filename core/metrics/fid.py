@@ -87,6 +87,9 @@ def load_classifier(reference: str = "digit-classifier", device: Any = "cpu") ->
 
 
 class _FeatureMetric(Component):
+    """``metric(samples, reference, value_range=(-1, 1))``: ``score`` of the classifier
+    features of both sets."""
+
     kind = "metric"
     config_section = "metric"
 
@@ -97,13 +100,6 @@ class _FeatureMetric(Component):
         classifier = load_classifier(self.config.classifier)
         return classifier.features_of(images, value_range, self.config.batch_size)
 
-
-class FeatureFID(_FeatureMetric):
-    """``metric(samples, reference, value_range=(-1, 1)) -> {"feature_fid": ...}``."""
-
-    config_class = FeatureFIDConfig
-    key = "feature_fid"
-
     def __call__(
         self,
         samples: torch.Tensor,
@@ -111,9 +107,21 @@ class FeatureFID(_FeatureMetric):
         value_range: tuple[float, float] = (-1.0, 1.0),
         **_: Any,
     ) -> dict[str, float]:
-        fa = self.features(samples, value_range)
-        fb = self.features(reference, value_range)
-        return {self.key: frechet_distance(fa.numpy(), fb.numpy())}
+        fa = self.features(samples, value_range).numpy()
+        return self.score(fa, self.features(reference, value_range).numpy())
+
+    def score(self, a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+        raise NotImplementedError
+
+
+class FeatureFID(_FeatureMetric):
+    """``metric(samples, reference, value_range=(-1, 1)) -> {"feature_fid": ...}``."""
+
+    config_class = FeatureFIDConfig
+    key = "feature_fid"
+
+    def score(self, a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+        return {self.key: frechet_distance(a, b)}
 
 
 class KID(_FeatureMetric):
@@ -122,19 +130,7 @@ class KID(_FeatureMetric):
     config_class = KIDConfig
     key = "kid"
 
-    def __call__(
-        self,
-        samples: torch.Tensor,
-        reference: torch.Tensor,
-        value_range: tuple[float, float] = (-1.0, 1.0),
-        **_: Any,
-    ) -> dict[str, float]:
+    def score(self, a: np.ndarray, b: np.ndarray) -> dict[str, float]:
         c = self.config
-        mean, std = kid_score(
-            self.features(samples, value_range).numpy(),
-            self.features(reference, value_range).numpy(),
-            c.subset_size,
-            c.subsets,
-            c.seed,
-        )
+        mean, std = kid_score(a, b, c.subset_size, c.subsets, c.seed)
         return {"kid": mean, "kid_std": std}

@@ -58,13 +58,7 @@ class DDPMUNet(UNetBase):
         self.skip_channels = (b, 2 * b, 4 * b)
         self.middle_channels = 4 * b
 
-    def encode(
-        self,
-        x: torch.Tensor,
-        t: torch.Tensor,
-        y: torch.Tensor | None = None,
-        cond: torch.Tensor | None = None,
-    ) -> UNetFeatures:
+    def encode(self, x: torch.Tensor, t: Any, y: Any = None, cond: Any = None) -> UNetFeatures:
         """The encoder path: skip features, the bottleneck's output and the embedding."""
         t, y, _ = check_network_inputs(
             self.network_name, self.config, self.downsample_factor, x, t, y, cond

@@ -154,7 +154,7 @@ class UNet(UNetBase):
         ``input_residual`` (B, base_channels, H, W) is added after the input conv and
         ``embedding_residual`` (B, time_dim) to the time embedding.
         """
-        return _encode(self, "unet", x, t, y, cond, input_residual, embedding_residual)
+        return _encode(self, x, t, y, cond, input_residual, embedding_residual)
 
     def _decode(self, features: UNetFeatures) -> torch.Tensor:
         h, emb, skips = features.middle, features.embedding, list(features.skips)
@@ -173,6 +173,8 @@ class UNetEncoder(nn.Module):
     arguments.
     """
 
+    network_name = "unet-encoder"
+
     def __init__(self, unet: UNet) -> None:
         super().__init__()
         self.config = unet.config
@@ -182,22 +184,12 @@ class UNetEncoder(nn.Module):
         for name in _ENCODER_PATH:
             setattr(self, name, copy.deepcopy(getattr(unet, name)))
 
-    def forward(
-        self,
-        x: torch.Tensor,
-        t: torch.Tensor,
-        y: torch.Tensor | None = None,
-        cond: torch.Tensor | None = None,
-        *,
-        input_residual: torch.Tensor | None = None,
-        embedding_residual: torch.Tensor | None = None,
-    ) -> UNetFeatures:
-        return _encode(self, "unet-encoder", x, t, y, cond, input_residual, embedding_residual)
+    #: the encoder path, run as ``UNet.encode`` runs it
+    forward = UNet.encode
 
 
 def _encode(
     path: UNet | UNetEncoder,
-    name: str,
     x: torch.Tensor,
     t: torch.Tensor,
     y: torch.Tensor | None,
@@ -205,7 +197,9 @@ def _encode(
     input_residual: torch.Tensor | None,
     embedding_residual: torch.Tensor | None,
 ) -> UNetFeatures:
-    t, y, cond = check_network_inputs(name, path.config, path.downsample_factor, x, t, y, cond)
+    t, y, cond = check_network_inputs(
+        path.network_name, path.config, path.downsample_factor, x, t, y, cond
+    )
     if cond is not None:
         x = torch.cat([x, cond], 1)
     emb = time_embedding(path, t, y, path.config.base_channels, x.dtype)
