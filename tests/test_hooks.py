@@ -1,4 +1,4 @@
-"""Every hook has a test of its own here and a section in docs/reference/hooks.md."""
+"""Every hook is tested here (per-kind hooks over the declared kinds) and documented in hooks.md."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 import core
-from core.hookspecs import HOOKS, KIND_HOOKS
+from core.hookspecs import HOOKS, PLATFORM_HOOKS
+from core.kinds import BUILTIN_KINDS
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "reference" / "hooks.md"
 
@@ -21,8 +22,9 @@ def test_every_hook_is_documented(hook):
     assert re.search(rf"^## `{hook}\(", text, re.M), f"{hook} has no section in {DOCS}"
 
 
-@pytest.mark.parametrize("hook", HOOKS)
-def test_every_hook_has_its_own_test(hook):
+@pytest.mark.parametrize("hook", PLATFORM_HOOKS)
+def test_every_platform_hook_has_its_own_test(hook):
+    """Per-kind hooks share ``test_register_kind_hook``, parametrized over the declared kinds."""
     assert callable(getattr(sys.modules[__name__], f"test_{hook}", None)), f"no test_{hook}"
 
 
@@ -33,8 +35,11 @@ def test_every_hookspec_has_a_docstring():
         assert (getattr(hookspecs, hook).__doc__ or "").strip(), hook
 
 
-def _kind_hook_roundtrip(kind, tmp_plugin, tmp_path, monkeypatch):
-    module = f"hookmod_{kind}"
+@pytest.mark.parametrize("kind", BUILTIN_KINDS, ids=lambda kind: kind.hook)
+def test_register_kind_hook(kind, tmp_plugin, tmp_path, monkeypatch):
+    """Each declared kind's hook registers a lazy component that core lists, gets and builds."""
+    name = kind.name
+    module = f"hookmod_{kind.identifier}"
     (tmp_path / f"{module}.py").write_text(
         "from core import Component\n"
         "from core.schema import ComponentConfig, Field\n"
@@ -45,72 +50,18 @@ def _kind_hook_roundtrip(kind, tmp_plugin, tmp_path, monkeypatch):
         "        self.config = self.resolve_config(config, **kw)\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    hook = KIND_HOOKS[kind]
-    identifier = kind.replace("-", "_")
 
     def impl(register):
-        register(f"my-{kind}", f"{module}:Thing", config=f"{module}:Cfg", aliases=[f"My{kind}"])
+        register(f"my-{name}", f"{module}:Thing", config=f"{module}:Cfg", aliases=[f"My{name}"])
 
-    record = tmp_plugin(name=f"hp-{kind}", **{hook: impl})
-    assert record.status == "loaded" and record.components == {kind: 1}
+    record = tmp_plugin(name=f"hp-{name}", **{kind.hook: impl})
+    assert record.status == "loaded" and record.components == {name: 1}
     assert module not in sys.modules  # registration is lazy
-    cls = getattr(core, f"get_{identifier}")(f"my-{kind}")
+    cls = getattr(core, f"get_{kind.identifier}")(f"my-{name}")
     assert cls.__name__ == "Thing"
-    built = core.build(kind, {"type": f"My{kind}", "size": 5})
+    built = core.build(name, {"type": f"My{name}", "size": 5})
     assert built.config.size == 5
-    assert core.list_components(kind, "my-*") == [f"my-{kind}"]
-
-
-def test_register_models(tmp_plugin, tmp_path, monkeypatch):
-    _kind_hook_roundtrip("model", tmp_plugin, tmp_path, monkeypatch)
-
-
-def test_register_encoders(tmp_plugin, tmp_path, monkeypatch):
-    _kind_hook_roundtrip("encoder", tmp_plugin, tmp_path, monkeypatch)
-
-
-def test_register_nodes(tmp_plugin, tmp_path, monkeypatch):
-    _kind_hook_roundtrip("node", tmp_plugin, tmp_path, monkeypatch)
-
-
-def test_register_layers(tmp_plugin, tmp_path, monkeypatch):
-    _kind_hook_roundtrip("layer", tmp_plugin, tmp_path, monkeypatch)
-
-
-def test_register_losses(tmp_plugin, tmp_path, monkeypatch):
-    _kind_hook_roundtrip("loss", tmp_plugin, tmp_path, monkeypatch)
-
-
-def test_register_decoders(tmp_plugin, tmp_path, monkeypatch):
-    _kind_hook_roundtrip("decoder", tmp_plugin, tmp_path, monkeypatch)
-
-
-def test_register_loggers(tmp_plugin, tmp_path, monkeypatch):
-    _kind_hook_roundtrip("logger", tmp_plugin, tmp_path, monkeypatch)
-
-
-def test_register_lr_schedules(tmp_plugin, tmp_path, monkeypatch):
-    _kind_hook_roundtrip("lr-schedule", tmp_plugin, tmp_path, monkeypatch)
-
-
-def test_register_schedulers(tmp_plugin, tmp_path, monkeypatch):
-    _kind_hook_roundtrip("scheduler", tmp_plugin, tmp_path, monkeypatch)
-
-
-def test_register_heads(tmp_plugin, tmp_path, monkeypatch):
-    _kind_hook_roundtrip("head", tmp_plugin, tmp_path, monkeypatch)
-
-
-def test_register_samplers(tmp_plugin, tmp_path, monkeypatch):
-    _kind_hook_roundtrip("sampler", tmp_plugin, tmp_path, monkeypatch)
-
-
-def test_register_datasets(tmp_plugin, tmp_path, monkeypatch):
-    _kind_hook_roundtrip("dataset", tmp_plugin, tmp_path, monkeypatch)
-
-
-def test_register_metrics(tmp_plugin, tmp_path, monkeypatch):
-    _kind_hook_roundtrip("metric", tmp_plugin, tmp_path, monkeypatch)
+    assert core.list_components(name, "my-*") == [f"my-{name}"]
 
 
 def test_register_pretrained(tmp_plugin, tmp_path, monkeypatch):
