@@ -36,6 +36,8 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "CORE_DISABLE_PLUGINS": "gan,vae,di
 
 
 def _helper(name: str) -> Any:
+    if str(HELPERS) not in sys.path:  # helpers import their siblings by name (from _toy import ...)
+        sys.path.append(str(HELPERS))
     spec = importlib.util.spec_from_file_location(f"_rel_{name}", HELPERS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module

@@ -16,30 +16,23 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from _toy import toy_run  # this folder is on sys.path (load_helper, the benchmark's _helper)
 
 CORE = str(Path(sys.executable).with_name("core"))
 
-RUN_CONFIG: dict[str, Any] = {
-    "model": {
-        "type": "ddpm",
-        "timesteps": 20,
-        "data_dim": 2,
-        "scheduler": {"type": "cosine"},
-        "network": {"type": "mlp-denoiser", "hidden_dim": 32, "num_timesteps": 20},
-    },
-    "data": {"type": "toy2d", "size": 512},
-    "train": {
-        "steps": 300,
-        "batch_size": 32,
-        "lr": 0.003,
-        "checkpoint_every": 10,
-        "keep_checkpoints": 2,
-        "log_every": 10,
-        "ema_decay": 0.99,
-        "device": "cpu",
-    },
-    "sample": {"n": 4},
-}
+RUN_CONFIG: dict[str, Any] = toy_run(
+    timesteps=20,
+    hidden=32,
+    size=512,
+    steps=300,
+    batch_size=32,
+    lr=0.003,
+    checkpoint_every=10,
+    keep_checkpoints=2,
+    log_every=10,
+    ema_decay=0.99,
+    device="cpu",
+)
 
 
 def write_config(directory: Path, steps: int | None = None) -> Path:

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from _toy import toy_run  # this folder is on sys.path (load_helper, the benchmark's _helper)
+
 from core.testing.refusals import expect_cli_refused, expect_refused
 
 __all__ = [
@@ -246,18 +248,7 @@ def trained_toy_run(work: Path) -> Path:
     """A trained run directory in ``work`` (DDPM on 2-D points, two steps)."""
     from core.training import Trainer
 
-    run = {
-        "model": {
-            "type": "ddpm",
-            "timesteps": 4,
-            "data_dim": 2,
-            "scheduler": {"type": "linear"},
-            "network": {"type": "mlp-denoiser", "hidden_dim": 8, "num_timesteps": 4},
-        },
-        "data": {"type": "toy2d", "size": 64},
-        "train": {"steps": 2, "batch_size": 16},
-        "sample": {"n": 4},
-    }
+    run = toy_run(timesteps=4, scheduler="linear", steps=2, batch_size=16)
     Trainer(run, run_dir=work / "run", quiet=True).fit()
     return work / "run"
 
@@ -317,17 +308,7 @@ def _train_override(override: str) -> Callable[[Path], str]:
     def check(work: Path) -> str:
         import yaml
 
-        config = {
-            "model": {
-                "type": "ddpm",
-                "timesteps": 4,
-                "data_dim": 2,
-                "scheduler": {"type": "linear"},
-                "network": {"type": "mlp-denoiser", "hidden_dim": 8, "num_timesteps": 4},
-            },
-            "data": {"type": "toy2d", "size": 64},
-            "train": {"steps": 2, "batch_size": 16},
-        }
+        config = toy_run(timesteps=4, scheduler="linear", steps=2, batch_size=16)
         (work / "run.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
         result = expect_cli_refused(
             "train", str(work / "run.yaml"), override, "--runs-dir", str(work / "runs"), "-q"

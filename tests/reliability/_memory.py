@@ -6,6 +6,8 @@ import json
 import os
 import sys
 
+from _toy import toy_run  # this folder is on sys.path: a script's own, or load_helper's
+
 
 def rss_mb() -> float:
     with open("/proc/self/statm") as handle:
@@ -19,25 +21,18 @@ def main(epochs: int, run_dir: str) -> None:
     from core.training import Trainer
 
     torch.set_num_threads(1)
-    config = {
-        "model": {
-            "type": "ddpm",
-            "timesteps": 50,
-            "data_dim": 2,
-            "scheduler": {"type": "cosine"},
-            "network": {"type": "mlp-denoiser", "hidden_dim": 64, "num_timesteps": 50},
-        },
-        "data": {"type": "toy2d", "size": 1024},
-        "train": {
-            "epochs": epochs,
-            "batch_size": 64,
-            "log_every": 4,
-            "checkpoint_every": 16,
-            "ema_decay": 0.99,
-            "device": "cpu",
-        },
-        "sample": {"n": 16},
-    }
+    config = toy_run(
+        timesteps=50,
+        hidden=64,
+        size=1024,
+        samples=16,
+        epochs=epochs,
+        batch_size=64,
+        log_every=4,
+        checkpoint_every=16,
+        ema_decay=0.99,
+        device="cpu",
+    )
     trainer = Trainer(config, run_dir=run_dir, quiet=True)
     peaks: dict[int, float] = {}
     original = trainer._train_step

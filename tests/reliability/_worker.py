@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import sys
 
+from _toy import toy_run  # this folder is on sys.path: a script's own, or load_helper's
+
 
 def save(writers: int) -> None:
     """Import torch once, then fork the writers: separate processes racing on the store."""
@@ -54,18 +56,7 @@ def ddp_fail(run_dir: str) -> None:
     from core.training import Trainer
 
     rank = int(os.environ.get("RANK", "0"))
-    config = {
-        "model": {
-            "type": "ddpm",
-            "timesteps": 10,
-            "data_dim": 2,
-            "scheduler": {"type": "cosine"},
-            "network": {"type": "mlp-denoiser", "hidden_dim": 8, "num_timesteps": 10},
-        },
-        "data": {"type": "toy2d", "size": 256},
-        "train": {"steps": 1000, "batch_size": 16, "log_every": 1, "device": "cpu"},
-        "sample": {"n": 4},
-    }
+    config = toy_run(size=256, steps=1000, batch_size=16, log_every=1, device="cpu")
     trainer = Trainer(config, run_dir=run_dir, quiet=True)
     original = trainer._train_step
 

@@ -15,8 +15,14 @@ PYTHON = sys.executable
 
 
 def load_helper(name: str) -> ModuleType:
-    """Import ``tests/reliability/<name>.py`` once (test folders are not packages)."""
+    """Import ``tests/reliability/<name>.py`` once (test folders are not packages).
+
+    The folder goes on ``sys.path`` so that helpers import their siblings by name
+    (``from _toy import toy_run``), as they do when run as scripts.
+    """
     key = f"_core_reliability_{name}"
+    if str(HERE) not in sys.path:
+        sys.path.append(str(HERE))
     if key not in sys.modules:
         spec = importlib.util.spec_from_file_location(key, HERE / f"{name}.py")
         module = importlib.util.module_from_spec(spec)

@@ -85,18 +85,7 @@ def test_store_save_write_failure_claims_no_version(store, monkeypatch):
     assert [p.name for p in (store / "mlp-denoiser" / "tiny").iterdir()] == ["v1"]
 
 
-RUN = {
-    "model": {
-        "type": "ddpm",
-        "timesteps": 10,
-        "data_dim": 2,
-        "scheduler": {"type": "cosine"},
-        "network": {"type": "mlp-denoiser", "hidden_dim": 8, "num_timesteps": 10},
-    },
-    "data": {"type": "toy2d", "size": 64},
-    "train": {"steps": 4, "batch_size": 16, "checkpoint_every": 2, "log_every": 1},
-    "sample": {"n": 4},
-}
+RUN = load_helper("_toy").toy_run(steps=4, batch_size=16, checkpoint_every=2, log_every=1)
 
 
 @pytest.mark.parametrize("file", ["model.safetensors", "optimizer.pt", "state.json"])

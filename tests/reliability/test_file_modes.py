@@ -18,6 +18,8 @@ from core.pretrained import save_to_pretrained
 from core.training.checkpoint import save_torch
 from core.weights import save_weights
 
+from .conftest import load_helper
+
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
 
 
@@ -95,18 +97,7 @@ def test_weights_checkpoint_files_and_store_versions_are_group_readable(tmp_path
 def test_a_training_run_writes_no_private_files(tmp_path):
     from core.training import Trainer
 
-    run = {
-        "model": {
-            "type": "ddpm",
-            "timesteps": 10,
-            "data_dim": 2,
-            "scheduler": {"type": "cosine"},
-            "network": {"type": "mlp-denoiser", "hidden_dim": 8, "num_timesteps": 10},
-        },
-        "data": {"type": "toy2d", "size": 64},
-        "train": {"steps": 2, "batch_size": 16, "checkpoint_every": 1, "log_every": 1},
-        "sample": {"n": 4},
-    }
+    run = load_helper("_toy").toy_run(steps=2, batch_size=16, checkpoint_every=1, log_every=1)
     with umask_set(0o022):
         Trainer(run, run_dir=tmp_path / "run", quiet=True).fit()
     files = [p for p in (tmp_path / "run").rglob("*") if p.is_file()]

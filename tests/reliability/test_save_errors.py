@@ -15,6 +15,8 @@ from core.errors import CoreError
 from core.pretrained import list_pretrained, save_to_pretrained
 from core.weights import read_weights, save_weights
 
+from .conftest import load_helper
+
 FAILURES = {
     "disk-full": OSError(errno.ENOSPC, "No space left on device"),
     "permission": PermissionError(errno.EACCES, "Permission denied"),
@@ -77,18 +79,7 @@ def test_failed_pretrained_save_claims_no_version(store, monkeypatch):
     assert save_to_pretrained(model, "tiny").version == 2
 
 
-_RUN = {
-    "model": {
-        "type": "ddpm",
-        "timesteps": 10,
-        "data_dim": 2,
-        "scheduler": {"type": "cosine"},
-        "network": {"type": "mlp-denoiser", "hidden_dim": 8, "num_timesteps": 10},
-    },
-    "data": {"type": "toy2d", "size": 64},
-    "train": {"steps": 4, "batch_size": 16, "checkpoint_every": 2, "log_every": 1},
-    "sample": {"n": 4},
-}
+_RUN = load_helper("_toy").toy_run(steps=4, batch_size=16, checkpoint_every=2, log_every=1)
 
 
 def test_failed_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch):
