@@ -96,7 +96,11 @@ class Entry:
 
 
 def _attach_registry_info(target: Any, entry: Entry) -> None:
-    """Tell a component class its registered name and config class, when it has none."""
+    """Tell a component class its registered name and config class, when it has none.
+
+    The registration's ``config=`` is the one declaration: a class that names no
+    ``config_class`` itself (it may inherit its base's) gets the registered one.
+    """
     if not isinstance(target, type):
         return
     if "model_type" not in vars(target) or vars(target)["model_type"] is None:
@@ -105,7 +109,8 @@ def _attach_registry_info(target: Any, entry: Entry) -> None:
     if "_core_provider" not in vars(target):
         with contextlib.suppress(AttributeError, TypeError):
             target._core_provider = entry.provider
-    if getattr(target, "config_class", None) is None and entry.config is not None:
+    own = vars(target).get("config_class")
+    if entry.config is not None and (own is None or vars(target).get("_core_attached_config")):
         with contextlib.suppress(AttributeError, TypeError):
             target.config_class = entry.load_config()
             target._core_attached_config = True

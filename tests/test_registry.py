@@ -107,3 +107,29 @@ def test_staged_registrations_roll_back_on_error():
     with registry.staged():
         registry.register("model", "whole", "json:dumps", plugin="p")
     assert registry.names("model") == ["whole"]
+
+
+def test_registered_config_is_the_one_declaration_even_over_an_inherited_one():
+    from pydantic import BaseModel as Schema
+
+    class BaseConfig(Schema):
+        width: int = 1
+
+    class OwnConfig(BaseConfig):
+        depth: int = 2
+
+    class Base:
+        config_class = BaseConfig
+
+    class Child(Base):  # names no config_class: the registration gives it
+        pass
+
+    class Explicit(Base):
+        config_class = BaseConfig
+
+    reg = Registry()
+    reg.register("model", "child", Child, config=OwnConfig)
+    reg.register("model", "explicit", Explicit, config=OwnConfig)
+    assert reg.get("model", "child").load().config_class is OwnConfig
+    assert Base.config_class is BaseConfig
+    assert Explicit.config_class is BaseConfig  # a class's own declaration is kept

@@ -9,8 +9,6 @@ from core import BaseModel
 from core.errors import ConfigError
 from torch import nn
 
-from {{ cookiecutter.package_name }}.configs import ImageHeadConfig
-
 __all__ = ["ImageHead"]
 
 
@@ -19,7 +17,6 @@ class ImageHead(BaseModel):
 
     kind = "head"
     config_section = "head"
-    config_class = ImageHeadConfig
 
     def __init__(self, config: Any = None, /, **overrides: Any) -> None:
         super().__init__(config, **overrides)

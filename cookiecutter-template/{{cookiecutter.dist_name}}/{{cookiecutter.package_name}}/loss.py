@@ -9,8 +9,6 @@ import torch.nn.functional as F
 from core import Component
 from core.errors import ConfigError
 
-from {{ cookiecutter.package_name }}.configs import ELBOLossConfig
-
 __all__ = ["ELBOLoss"]
 
 
@@ -19,7 +17,6 @@ class ELBOLoss(Component):
 
     kind = "loss"
     config_section = "loss"
-    config_class = ELBOLossConfig
 
     def __init__(self, config: Any = None, /, **overrides: Any) -> None:
         self.config = self.resolve_config(config, **overrides)

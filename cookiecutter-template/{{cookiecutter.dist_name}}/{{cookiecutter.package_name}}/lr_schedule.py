@@ -6,8 +6,6 @@ from typing import Any
 
 from core import Component
 
-from {{ cookiecutter.package_name }}.configs import ExponentialDecayConfig
-
 __all__ = ["ExponentialDecay"]
 
 
@@ -21,7 +19,6 @@ class ExponentialDecay(Component):
 
     kind = "lr-schedule"
     config_section = "lr_schedule"
-    config_class = ExponentialDecayConfig
 
     def __init__(self, config: Any = None, /, **overrides: Any) -> None:
         self.config = self.resolve_config(config, **overrides)

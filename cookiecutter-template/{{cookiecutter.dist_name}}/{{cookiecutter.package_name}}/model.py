@@ -11,8 +11,6 @@ from core.batches import unpack_batch
 from core.errors import ConfigError, DataError
 from torch import nn
 
-from {{ cookiecutter.package_name }}.configs import {{ cookiecutter.__class_name }}Config
-
 __all__ = ["{{ cookiecutter.__class_name }}"]
 
 _ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "gelu": nn.GELU}
@@ -26,7 +24,6 @@ class {{ cookiecutter.__class_name }}(BaseModel):
     ``core train``; ``sample(n)`` draws images in [0, 1].
     """
 
-    config_class = {{ cookiecutter.__class_name }}Config
     sample_range = (0.0, 1.0)
 
     def __init__(self, config: Any = None, /, **overrides: Any) -> None:
