@@ -28,6 +28,13 @@ if missing:
         f"the template has no example of kind(s) {', '.join(missing)} (kinds '{KINDS}'); "
         f"its examples: model, {', '.join(EXAMPLES)}"
     )
+try:  # what installing it would shadow: core's own check (absent without core)
+    from core.cli.new_plugin_cmd import shadowed_by
+except ImportError:
+    shadowed_by = None
+clash = shadowed_by(DIST, PACKAGE) if shadowed_by and not problems else None
+if clash:
+    problems.append(f"{clash}; installing the plugin would shadow it: choose another name")
 if problems:
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import json
+import logging
 import os
 import re
+import sys
 import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,7 +18,14 @@ import click
 from core.errors import ConfigError
 from core.kinds import builtin_kind
 
-__all__ = ["new_plugin", "render_plugin", "template_dir", "template_examples"]
+__all__ = [
+    "new_plugin",
+    "render_plugin",
+    "shadowed_by",
+    "template_dir",
+    "template_examples",
+    "template_names",
+]
 
 _NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 _PACKAGED = Path(__file__).resolve().parents[1] / "_template"
@@ -58,6 +69,62 @@ def template_examples(template: str | os.PathLike[str] | None = None) -> dict[st
         raise ConfigError(f"{path}: not a readable JSON file ({exc})") from exc
     examples = data.get("_examples") if isinstance(data, dict) else None
     return dict(examples) if isinstance(examples, dict) else {}
+
+
+def template_names(template: str | os.PathLike[str], context: Mapping[str, str]) -> dict[str, str]:
+    """``{"dist_name": ..., "package_name": ...}`` the template derives from ``context``.
+
+    Rendered by cookiecutter from the template's own ``cookiecutter.json`` (its defaults, as
+    ``--no-input`` renders them); empty for a template that is not a local directory.
+    """
+    path = Path(template) / "cookiecutter.json"
+    if not path.is_file():
+        return {}
+    from cookiecutter.exceptions import CookiecutterException
+    from cookiecutter.generate import generate_context
+    from cookiecutter.prompt import prompt_for_config
+
+    try:
+        answers = prompt_for_config(
+            generate_context(context_file=str(path), extra_context=dict(context)), no_input=True
+        )
+    except (CookiecutterException, ValueError, TypeError) as exc:
+        raise ConfigError(f"could not render the plugin template: {exc}") from exc
+    return {key: str(answers[key]) for key in ("dist_name", "package_name") if key in answers}
+
+
+def shadowed_by(
+    dist: str | None, package: str | None, target: str | os.PathLike[str] | None = None
+) -> str | None:
+    """What installing distribution ``dist`` with import package ``package`` would shadow.
+
+    An installed distribution of that name, a standard-library module, or an importable
+    top-level module or package; ``None`` when nothing is. A package found inside ``target``
+    (the folder being rendered again, installed in editable mode) is the plugin itself.
+    """
+    spec = None
+    if package:
+        if package in sys.stdlib_module_names or package in sys.builtin_module_names:
+            return f"import package '{package}' is a module of Python's standard library"
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError):  # a broken installed package still takes the name
+            return f"import package '{package}' is already installed"
+        if spec is not None and target is not None:
+            origin = spec.origin or next(iter(spec.submodule_search_locations or []), "")
+            inside = Path(target).resolve()
+            if origin and inside in Path(origin).resolve().parents:
+                return None
+        if spec is not None:
+            where = spec.origin or next(iter(spec.submodule_search_locations or []), "?")
+            return f"import package '{package}' is already installed ({where})"
+    if dist:
+        try:
+            found = importlib.metadata.distribution(dist)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+        return f"distribution '{dist}' is already installed ({found.metadata['Name']})"
+    return None
 
 
 def parse_kinds(kinds: str, examples: Mapping[str, object]) -> list[str]:
@@ -118,7 +185,11 @@ def render_plugin(
 ) -> Path:
     """Render the template; returns the new distribution's directory."""
     try:
-        from cookiecutter.exceptions import CookiecutterException, OutputDirExistsException
+        from cookiecutter.exceptions import (
+            CookiecutterException,
+            FailedHookException,
+            OutputDirExistsException,
+        )
         from cookiecutter.main import cookiecutter
     except ImportError as exc:
         raise ConfigError(
@@ -135,9 +206,18 @@ def render_plugin(
     source = Path(template) if template else template_dir()
     output = Path(output_dir)
     target = output / f"core-{plugin}"
+    names = template_names(source, context)
+    clash = shadowed_by(names.get("dist_name"), names.get("package_name"), target)
+    if clash:
+        raise ConfigError(
+            f"plugin name '{plugin}': its {clash}; installing the plugin would shadow it. "
+            f"Choose another name (e.g. my-{plugin})"
+        )
     if no_input and target.exists() and not overwrite:
         raise ConfigError(f"{target} already exists (choose another -o DIR or use --overwrite)")
     output.mkdir(parents=True, exist_ok=True)
+    quiet = logging.NullHandler()  # cookiecutter logs a failed hook's traceback; we say one line
+    logging.getLogger("cookiecutter").addHandler(quiet)
     try:
         rendered = cookiecutter(
             str(source),
@@ -148,8 +228,14 @@ def render_plugin(
         )
     except OutputDirExistsException as exc:
         raise ConfigError(f"{exc} (choose another -o DIR or use --overwrite)") from exc
+    except FailedHookException as exc:
+        raise ConfigError(
+            f"the plugin template refused the answers ({exc}; its reasons are above)"
+        ) from exc
     except CookiecutterException as exc:
         raise ConfigError(f"could not render the plugin template: {exc}") from exc
+    finally:
+        logging.getLogger("cookiecutter").removeHandler(quiet)
     return Path(rendered)
 
 
