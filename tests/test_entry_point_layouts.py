@@ -30,16 +30,19 @@ GROUP = "core_layout_test"
 
 def write_metadata_dir(
     parent: Path,
-    dirname: str,
-    *,
     name: str,
     version: str,
     entries: dict[str, str],
+    *,
+    dirname: str | None = None,
     requires: tuple[str, ...] = (),
     metadata_file: str = "METADATA",
 ) -> Path:
-    """A ``*.dist-info`` / ``*.egg-info`` / ``EGG-INFO`` folder with an entry_points.txt."""
-    info = parent / dirname
+    """A ``*.dist-info`` / ``*.egg-info`` / ``EGG-INFO`` folder with an entry_points.txt.
+
+    The folder is ``<name with _>-<version>.dist-info`` unless ``dirname`` names it.
+    """
+    info = parent / (dirname or f"{name.replace('-', '_')}-{version}.dist-info")
     info.mkdir(parents=True)
     headers = "".join(f"Requires-Dist: {r}\n" for r in requires)
     (info / metadata_file).write_text(
@@ -110,10 +113,9 @@ def test_wheel_dist_info_in_site_packages(tmp_path, discovery):
     site_dir = tmp_path / "site-packages"
     write_metadata_dir(
         site_dir,
-        "layout_wheel-1.0.dist-info",
-        name="layout-wheel",
-        version="1.0",
-        entries={"wheel": "layout_wheel.plugin"},
+        "layout-wheel",
+        "1.0",
+        {"wheel": "layout_wheel.plugin"},
         requires=("core<0.2,>=0.1",),
     )
     write_package(site_dir, "layout_wheel")
@@ -124,13 +126,7 @@ def test_wheel_dist_info_in_site_packages(tmp_path, discovery):
 
 def test_editable_install_through_a_pth_path(tmp_path, discovery):
     site_dir, source = tmp_path / "site-packages", tmp_path / "project" / "src"
-    write_metadata_dir(
-        site_dir,
-        "layout_pth-0.3.dist-info",
-        name="layout-pth",
-        version="0.3",
-        entries={"pth": "layout_pth.plugin"},
-    )
+    write_metadata_dir(site_dir, "layout-pth", "0.3", {"pth": "layout_pth.plugin"})
     (site_dir / "_layout_pth.pth").write_text(f"{source}\n")
     write_package(source, "layout_pth")
     site.addsitedir(str(site_dir))
@@ -142,13 +138,7 @@ def test_editable_install_through_a_pth_path(tmp_path, discovery):
 def test_editable_install_through_an_import_finder(tmp_path, discovery):
     """setuptools (PEP 660) and hatchling ``editables``: a .pth installs a find_spec finder."""
     site_dir, source = tmp_path / "site-packages", tmp_path / "project"
-    write_metadata_dir(
-        site_dir,
-        "layout_finder-2.0.dist-info",
-        name="layout-finder",
-        version="2.0",
-        entries={"finder": "layout_finder.plugin"},
-    )
+    write_metadata_dir(site_dir, "layout-finder", "2.0", {"finder": "layout_finder.plugin"})
     write_package(source, "layout_finder")
     (site_dir / "__editable__.layout_finder-2.0.pth").write_text(
         "import __editable___layout_finder_2_0_finder; "
@@ -202,19 +192,9 @@ class DistributionsFinder:
 @pytest.mark.parametrize("position", ["before", "after"])
 def test_meta_path_finder_providing_distributions_falls_back(tmp_path, discovery, position):
     from_finder = write_metadata_dir(
-        tmp_path / "off-path",
-        "layout_meta-2.0.dist-info",
-        name="layout-meta",
-        version="2.0",
-        entries={"meta": "json:loads"},
+        tmp_path / "off-path", "layout-meta", "2.0", {"meta": "json:loads"}
     )
-    write_metadata_dir(
-        tmp_path / "on-path",
-        "layout_meta-1.0.dist-info",
-        name="layout-meta",
-        version="1.0",
-        entries={"meta": "json:dumps"},
-    )
+    write_metadata_dir(tmp_path / "on-path", "layout-meta", "1.0", {"meta": "json:dumps"})
     sys.path.insert(0, str(tmp_path / "on-path"))
     finder = DistributionsFinder(from_finder)
     if position == "before":
@@ -232,11 +212,7 @@ def test_meta_path_without_path_finder_falls_back(discovery):
 
 def test_dist_info_on_pythonpath(tmp_path):
     write_metadata_dir(
-        tmp_path,
-        "layout_pythonpath-1.5.dist-info",
-        name="layout-pythonpath",
-        version="1.5",
-        entries={"pythonpath": "layout_pythonpath.plugin"},
+        tmp_path, "layout-pythonpath", "1.5", {"pythonpath": "layout_pythonpath.plugin"}
     )
     write_package(tmp_path, "layout_pythonpath")
     code = textwrap.dedent(f"""
@@ -262,10 +238,10 @@ def test_egg_info_folder_named_with_version_and_python_tag(tmp_path, discovery):
     """``setup.py install`` / legacy pip: ``name-version-pyX.Y.egg-info`` with PKG-INFO."""
     write_metadata_dir(
         tmp_path,
-        "layout_egginfo-1.0-py3.11.egg-info",
-        name="layout-egginfo",
-        version="1.0",
-        entries={"egginfo": "json:dumps"},
+        "layout-egginfo",
+        "1.0",
+        {"egginfo": "json:dumps"},
+        dirname="layout_egginfo-1.0-py3.11.egg-info",
         metadata_file="PKG-INFO",
     )
     sys.path.insert(0, str(tmp_path))
@@ -276,10 +252,10 @@ def test_egg_info_in_a_develop_source_tree(tmp_path, discovery):
     """``setup.py develop``: ``name.egg-info`` beside the package, the tree on sys.path."""
     write_metadata_dir(
         tmp_path,
-        "layout_develop.egg-info",
-        name="layout-develop",
-        version="0.0.1.dev0",
-        entries={"develop": "layout_develop.plugin"},
+        "layout-develop",
+        "0.0.1.dev0",
+        {"develop": "layout_develop.plugin"},
+        dirname="layout_develop.egg-info",
         metadata_file="PKG-INFO",
     )
     write_package(tmp_path, "layout_develop")
@@ -296,13 +272,7 @@ def test_egg_info_file_shadows_a_later_distribution(tmp_path, discovery):
     (tmp_path / "first" / "layout_shadow-1.0-py3.11.egg-info").write_text(
         "Metadata-Version: 1.0\nName: layout-shadow\nVersion: 1.0\n"
     )
-    write_metadata_dir(
-        tmp_path / "second",
-        "layout_shadow-2.0.dist-info",
-        name="layout-shadow",
-        version="2.0",
-        entries={"shadowed": "json:dumps"},
-    )
+    write_metadata_dir(tmp_path / "second", "layout-shadow", "2.0", {"shadowed": "json:dumps"})
     sys.path[:0] = [str(tmp_path / "first"), str(tmp_path / "second")]
     assert discovery.check(fast=True) == []
     sys.path.remove(str(tmp_path / "first"))
@@ -314,10 +284,10 @@ def test_egg_folder_on_the_path(tmp_path, discovery):
     egg = tmp_path / "layout_eggdir-1.2-py3.11.egg"
     write_metadata_dir(
         egg,
-        "EGG-INFO",
-        name="layout-eggdir",
-        version="1.2",
-        entries={"eggdir": "layout_eggdir.plugin"},
+        "layout-eggdir",
+        "1.2",
+        {"eggdir": "layout_eggdir.plugin"},
+        dirname="EGG-INFO",
         requires=("core>=0.1",),
         metadata_file="PKG-INFO",
     )
@@ -357,13 +327,7 @@ def test_zipped_egg_on_the_path_falls_back(tmp_path, discovery):
 
 
 def test_path_object_on_sys_path_falls_back(tmp_path, discovery):
-    write_metadata_dir(
-        tmp_path,
-        "layout_pathobj-1.0.dist-info",
-        name="layout-pathobj",
-        version="1.0",
-        entries={"pathobj": "json:dumps"},
-    )
+    write_metadata_dir(tmp_path, "layout-pathobj", "1.0", {"pathobj": "json:dumps"})
     sys.path.insert(0, tmp_path)  # not a str: importlib reads it, the scan does not try
     assert discovery.check(fast=False) == [("pathobj", "json:dumps", "layout-pathobj", "1.0")]
 
@@ -371,26 +335,11 @@ def test_path_object_on_sys_path_falls_back(tmp_path, discovery):
 def test_duplicates_in_one_folder_and_across_spellings(tmp_path, discovery):
     for version in ("1.0", "2.0"):
         write_metadata_dir(
-            tmp_path / "first",
-            f"layout_dup-{version}.dist-info",
-            name="layout-dup",
-            version=version,
-            entries={"dup": f"json:v{version[0]}"},
+            tmp_path / "first", "layout-dup", version, {"dup": f"json:v{version[0]}"}
         )
-    write_metadata_dir(
-        tmp_path / "second",
-        "Layout.Dup-3.0.dist-info",  # the same name, spelled differently
-        name="Layout.Dup",
-        version="3.0",
-        entries={"dup": "json:v3"},
-    )
-    write_metadata_dir(
-        tmp_path / "second",
-        "layout_other-1.0.dist-info",
-        name="layout-other",
-        version="1.0",
-        entries={"other": "json:dumps"},
-    )
+    # the same name, spelled differently
+    write_metadata_dir(tmp_path / "second", "Layout.Dup", "3.0", {"dup": "json:v3"})
+    write_metadata_dir(tmp_path / "second", "layout-other", "1.0", {"other": "json:dumps"})
     sys.path[:0] = [str(tmp_path / "first"), str(tmp_path / "second")]
     found = discovery.check(fast=True)
     assert [row[0] for row in found] == ["dup", "other"]
@@ -400,18 +349,12 @@ def test_duplicates_in_one_folder_and_across_spellings(tmp_path, discovery):
 def test_upper_case_suffix_takes_its_name_from_the_metadata(tmp_path, discovery):
     write_metadata_dir(
         tmp_path / "first",
-        "Whatever-1.0.DIST-INFO",
-        name="layout-upper",
-        version="1.0",
-        entries={"upper": "json:dumps"},
+        "layout-upper",
+        "1.0",
+        {"upper": "json:dumps"},
+        dirname="Whatever-1.0.DIST-INFO",
     )
-    write_metadata_dir(
-        tmp_path / "second",
-        "layout_upper-2.0.dist-info",
-        name="layout-upper",
-        version="2.0",
-        entries={"upper": "json:loads"},
-    )
+    write_metadata_dir(tmp_path / "second", "layout-upper", "2.0", {"upper": "json:loads"})
     sys.path[:0] = [str(tmp_path / "first"), str(tmp_path / "second")]
     assert discovery.check(fast=True) == [("upper", "json:dumps", "layout-upper", "1.0")]
 
