@@ -19,6 +19,28 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _train(cli_script, config_path, name: str, *, ranks: int = 1) -> None:
+    """``core train CONFIG --run-name NAME`` in the config's folder, under torchrun with ranks > 1."""
+    launcher = [sys.executable]
+    if ranks > 1:
+        launcher += [
+            "-m",
+            "torch.distributed.run",
+            f"--nproc_per_node={ranks}",
+            f"--master_port={_free_port()}",
+            "--master_addr=127.0.0.1",
+        ]
+    done = subprocess.run(
+        [*launcher, str(cli_script), "train", str(config_path), "--run-name", name, "--quiet"],
+        cwd=config_path.parent,
+        env={**os.environ, "CORE_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
 @pytest.mark.slow
 def test_torchrun_two_processes_match_single_process(cli_script, tmp_path):
     config = {
@@ -35,33 +57,8 @@ def test_torchrun_two_processes_match_single_process(cli_script, tmp_path):
     }
     path = tmp_path / "ddp.yaml"
     path.write_text(yaml.safe_dump(config))
-    env = {**os.environ, "CORE_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1"}
-    single = subprocess.run(
-        [sys.executable, str(cli_script), "train", str(path), "--run-name", "single", "--quiet"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert single.returncode == 0, single.stderr
-    launcher = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node=2",
-        f"--master_port={_free_port()}",
-        "--master_addr=127.0.0.1",
-    ]
-    ddp = subprocess.run(
-        [*launcher, str(cli_script), "train", str(path), "--run-name", "ddp", "--quiet"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    _train(cli_script, path, "single")
+    _train(cli_script, path, "ddp", ranks=2)
     a = read_weights(tmp_path / "runs/single/final/tiny-regressor.safetensors")
     b = read_weights(tmp_path / "runs/ddp/final/tiny-regressor.safetensors")
     start = read_weights(tmp_path / "runs/ddp/checkpoints/step_8/model.safetensors")
@@ -87,24 +84,7 @@ def test_torchrun_two_optimizer_model(cli_script, tmp_path):
     }
     path = tmp_path / "gan.yaml"
     path.write_text(yaml.safe_dump(config))
-    env = {**os.environ, "CORE_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1"}
-    launcher = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node=2",
-        f"--master_port={_free_port()}",
-        "--master_addr=127.0.0.1",
-    ]
-    done = subprocess.run(
-        [*launcher, str(cli_script), "train", str(path), "--run-name", "gan", "--quiet"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    _train(cli_script, path, "gan", ranks=2)
     run = tmp_path / "runs/gan"
     assert (run / "final/tiny-gan.safetensors").is_file() and (run / "samples.png").is_file()
     lines = (run / "metrics.jsonl").read_text().splitlines()
