@@ -47,6 +47,7 @@ class TensorBoardLogger(Logger):
             purge_step=resume_step + 1 if resume_step else None,
             flush_secs=self.config.flush_secs,
         )
+        self._guard = _guard_writer_thread(self.writer)
         config = plain_config(config)
         params = {key: _hparam(value) for key, value in flatten_config(config).items()}
         metrics = dict.fromkeys(self.config.hparam_metrics, 0.0)
@@ -61,6 +62,7 @@ class TensorBoardLogger(Logger):
         self.open(run_dir, config)
 
     def log_scalars(self, values: Mapping[str, float], step: int) -> None:
+        self._check_writes()
         for tag, value in values.items():
             self.writer.add_scalar(tag, float(value), step)
 
@@ -68,6 +70,7 @@ class TensorBoardLogger(Logger):
         import numpy as np
         from PIL import Image
 
+        self._check_writes()
         with Image.open(path) as image:
             pixels = np.asarray(image.convert("RGB"))
         self.writer.add_image(tag, pixels, step, dataformats="HWC")
@@ -75,9 +78,72 @@ class TensorBoardLogger(Logger):
     def close(self) -> None:
         writer = getattr(self, "writer", None)
         if writer is not None:
+            self.writer = None
             writer.flush()
             writer.close()
-            self.writer = None
+            self._raise_failure()
+
+    def _check_writes(self) -> None:
+        """A write the writer thread could not make stops this logger (the trainer warns once)."""
+        guard = getattr(self, "_guard", None)
+        if guard is not None and guard.error is not None:
+            self.close()  # stops the writer thread, then raises the failure
+            self._raise_failure()  # closed already
+
+    def _raise_failure(self) -> None:
+        guard = getattr(self, "_guard", None)
+        if guard is not None and guard.error is not None:
+            error = guard.error
+            detail = error.strerror if isinstance(error, OSError) and error.strerror else error
+            raise TrainingError(f"cannot write its events to {self.log_dir}: {detail}") from error
+
+
+class _GuardedRecords:
+    """The event file's record writer, as the writer thread sees it: the first failure is
+    kept (read by the logger in the main thread) and every later write is dropped, so the
+    thread never dies printing a traceback."""
+
+    def __init__(self, records: Any) -> None:
+        self.records = records
+        self.error: BaseException | None = None
+
+    def _call(self, method: str, *args: Any) -> None:
+        if self.error is None:
+            try:
+                getattr(self.records, method)(*args)
+            except Exception as exc:  # noqa: BLE001 - any failure of the folder or the disk
+                self.error = exc
+
+    def write(self, data: bytes) -> None:
+        self._call("write", data)
+
+    def flush(self) -> None:
+        self._call("flush")
+
+    def close(self) -> None:
+        self._call("close")
+
+    @property
+    def closed(self) -> bool:
+        return bool(self.error is not None or self.records.closed)
+
+
+def _guard_writer_thread(writer: Any) -> _GuardedRecords | None:
+    """Route the SummaryWriter's event file writes (its thread's and close's) through a guard.
+
+    ``tensorboard``'s writer thread re-raises a failed write, and the thread's traceback is
+    printed; the guard keeps the failure instead. ``None`` where a tensorboard release lays
+    out its writer otherwise (a test checks the installed one).
+    """
+    events = getattr(getattr(writer, "file_writer", None), "event_writer", None)
+    queue = getattr(events, "_async_writer", None)
+    worker = getattr(queue, "_worker", None)
+    records = getattr(worker, "_record_writer", None)
+    if records is None or getattr(queue, "_writer", None) is not records:
+        return None
+    guard = _GuardedRecords(records)
+    queue._writer = worker._record_writer = guard
+    return guard
 
 
 def _hparam(value: Any) -> Any:

@@ -88,3 +88,77 @@ def test_missing_package_fails_in_open_with_one_line(run_dir, run_config, monkey
         "the tensorboard logger needs the package 'tensorboard': pip install 'core[tensorboard]'"
     )
     assert not (run_dir / "tensorboard").exists()
+
+
+def _wait_for_failure(logger, seconds: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while logger._guard.error is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert logger._guard.error is not None, "the writer thread never met the failure"
+
+
+def _gone(folder):
+    import shutil
+
+    shutil.rmtree(folder)
+
+
+def _a_file(folder):
+    import shutil
+
+    shutil.rmtree(folder)
+    folder.write_text("not a folder")
+
+
+def test_the_installed_tensorboard_writer_is_guarded(run_dir, run_config):
+    logger = build("logger", {"type": "tensorboard"})
+    logger.open(run_dir, run_config)
+    try:
+        assert logger._guard is not None, "tensorboard lays out its writer thread otherwise"
+    finally:
+        logger.close()
+
+
+@pytest.mark.parametrize("fail", [_gone, _a_file], ids=["removed", "replaced-by-a-file"])
+def test_a_folder_failing_mid_run_is_one_warning_and_the_run_goes_on(
+    run_dir, run_config, capfd, fail
+):
+    from core.loggers.run import RunLoggers
+
+    logger = build("logger", {"type": "tensorboard"})
+    loggers = RunLoggers([("tensorboard", logger), ("jsonl", build("logger", {"type": "jsonl"}))])
+    loggers.open(run_dir, run_config)
+    loggers.log_scalars({"loss": 1.0}, 1)
+    logger.writer.flush()
+    fail(run_dir / "tensorboard")
+    loggers.log_scalars({"loss": 0.5}, 2)  # queued; the writer thread fails on it
+    _wait_for_failure(logger)
+    for step in range(3, 6):
+        loggers.log_scalars({"loss": 0.25}, step)
+    loggers.close()
+    err = capfd.readouterr().err
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("warning: logger 'tensorboard' failed at step 3 (TrainingError: ")
+    assert "the run goes on without it" in lines[0]
+    steps = [line for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
+    assert len(steps) == 5, "the other logger kept every step"
+
+
+def test_a_failure_met_only_while_closing_is_one_warning(run_dir, run_config, capfd):
+    from core.loggers.run import RunLoggers
+
+    logger = build("logger", {"type": "tensorboard"})
+    loggers = RunLoggers([("tensorboard", logger)])
+    loggers.open(run_dir, run_config)
+    logger.writer.flush()
+    _gone(run_dir / "tensorboard")
+    loggers.log_scalars({"loss": 1.0}, 1)  # the last call: the thread fails after it
+    _wait_for_failure(logger)
+    loggers.close()
+    lines = capfd.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in lines[0], lines
+    assert lines[0].startswith("warning: logger 'tensorboard' failed to close: cannot write")
