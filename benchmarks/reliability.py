@@ -226,68 +226,49 @@ def store(writers: int) -> dict[str, Any]:
     return summary
 
 
+# part -> the (figure, result) of its summary line on the performance page
+_ROW_TEXT: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
+    "fuzz": lambda f: (
+        f"config fuzz ({f['components']} components x {f['examples_per_component']} cases)",
+        f"{f['total']['cases']} cases: {f['total']['built']} built, "
+        f"{f['total']['core_error']} CoreError, {f['total']['other']} other",
+    ),
+    "hostile": lambda h: (
+        f"hostile inputs ({h['count']} cases: files, data, CLI, configs, store)",
+        f"{h['passed']} of {h['count']} as promised",
+    ),
+    "round3": lambda h: (
+        f"hostile inputs, round 3 ({h['count']} cases: one path per concern)",
+        f"{h['passed']} of {h['count']} as promised",
+    ),
+    "kills": lambda k: (
+        f"SIGKILL during training ({k['steps']} steps)",
+        f"{k['kills_done']} kills, {k['runs_with_problems']} with a partial file; "
+        f"resumed == uninterrupted: {k['final_weights_equal_uninterrupted']}",
+    ),
+    "ddp": lambda d: (
+        "DDP (2 CPU ranks), rank 1 raises",
+        f"exit {d['exit_code']} after {d['seconds_to_exit']} s, error shown: {d['error_reported']}",
+    ),
+    "memory": lambda m: (
+        f"peak RSS over {m['epochs']} epochs",
+        f"epoch 1 {m['peak_rss_epoch1_mb']} MB, last {m['peak_rss_last_mb']} MB, "
+        f"growth after epoch 1 {m['growth_after_epoch1_mb']} MB",
+    ),
+    "store": lambda s: (
+        f"{s['writers']} concurrent store saves",
+        f"{s['distinct']} distinct versions, listed {s['listed']}",
+    ),
+}
+
+
 def _rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     """One summary line per figure (the performance page shows these)."""
     rows = []
-    if "fuzz" in results:
-        f = results["fuzz"]
-        t = f["total"]
-        rows.append(
-            {
-                "figure": f"config fuzz ({f['components']} components x {f['examples_per_component']} cases)",
-                "result": f"{t['cases']} cases: {t['built']} built, {t['core_error']} CoreError, {t['other']} other",
-            }
-        )
-    if "hostile" in results:
-        h = results["hostile"]
-        rows.append(
-            {
-                "figure": f"hostile inputs ({h['count']} cases: files, data, CLI, configs, store)",
-                "result": f"{h['passed']} of {h['count']} as promised",
-            }
-        )
-    if "round3" in results:
-        h = results["round3"]
-        rows.append(
-            {
-                "figure": f"hostile inputs, round 3 ({h['count']} cases: one path per concern)",
-                "result": f"{h['passed']} of {h['count']} as promised",
-            }
-        )
-    if "kills" in results:
-        k = results["kills"]
-        rows.append(
-            {
-                "figure": f"SIGKILL during training ({k['steps']} steps)",
-                "result": f"{k['kills_done']} kills, {k['runs_with_problems']} with a partial file; "
-                f"resumed == uninterrupted: {k['final_weights_equal_uninterrupted']}",
-            }
-        )
-    if "ddp" in results:
-        d = results["ddp"]
-        rows.append(
-            {
-                "figure": "DDP (2 CPU ranks), rank 1 raises",
-                "result": f"exit {d['exit_code']} after {d['seconds_to_exit']} s, error shown: {d['error_reported']}",
-            }
-        )
-    if "memory" in results:
-        m = results["memory"]
-        rows.append(
-            {
-                "figure": f"peak RSS over {m['epochs']} epochs",
-                "result": f"epoch 1 {m['peak_rss_epoch1_mb']} MB, last {m['peak_rss_last_mb']} MB, "
-                f"growth after epoch 1 {m['growth_after_epoch1_mb']} MB",
-            }
-        )
-    if "store" in results:
-        s = results["store"]
-        rows.append(
-            {
-                "figure": f"{s['writers']} concurrent store saves",
-                "result": f"{s['distinct']} distinct versions, listed {s['listed']}",
-            }
-        )
+    for part, text in _ROW_TEXT.items():
+        if part in results:
+            figure, result = text(results[part])
+            rows.append({"figure": figure, "result": result})
     return rows
 
 
