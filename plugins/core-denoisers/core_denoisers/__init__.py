@@ -10,17 +10,6 @@ from core.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "__version__",
-    "MLPDenoiser",
-    "CNNDenoiser",
-    "CNNDenoiserLarge",
-    "MLPDenoiserConfig",
-    "CNNDenoiserConfig",
-    "CNNDenoiserLargeConfig",
-    "sinusoidal_embedding",
-]
-
 _LAZY = {
     "MLPDenoiser": "core_denoisers.mlp",
     "CNNDenoiser": "core_denoisers.cnn",
@@ -31,5 +20,6 @@ _LAZY = {
     "sinusoidal_embedding": "core_denoisers.embedding",
 }
 
+__all__ = ["__version__", *_LAZY]  # every public name is a lazy export
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -4,26 +4,6 @@ from __future__ import annotations
 
 from core.lazy import lazy_exports
 
-__all__ = [
-    "DDPM",
-    "UNet",
-    "UNetEncoder",
-    "UNetFeatures",
-    "DDPMUNet",
-    "NoiseSchedule",
-    "LinearSchedule",
-    "CosineSchedule",
-    "QuadraticSchedule",
-    "SigmoidSchedule",
-    "Sampler",
-    "DDPMSampler",
-    "DDIMSampler",
-    "DPMSolverPPSampler",
-    "DPMSolverPPSDESampler",
-    "HeunKarrasSampler",
-    "sinusoidal_embedding",
-]
-
 _LAZY = {
     "DDPM": "core_diffusion.ddpm",
     "UNet": "core_diffusion.unet",
@@ -44,5 +24,6 @@ _LAZY = {
     "HeunKarrasSampler": "core_diffusion.samplers",
 }
 
+__all__ = [*_LAZY]  # every public name is a lazy export
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
