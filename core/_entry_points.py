@@ -114,15 +114,21 @@ def _core_specifier(requirements: Iterable[str]) -> str | None:
     return None if ranges is None else ",".join(ranges)
 
 
-def _requires_from_requires_txt(text: str) -> Iterator[str]:
-    """``requires.txt`` of an egg as ``Requires-Dist`` lines, as importlib.metadata converts it."""
+def _sectioned_lines(text: str) -> Iterator[tuple[str | None, str]]:
+    """``(section, line)`` for each content line of an INI-like file (``[section]`` headers)."""
     section = None
     for line in map(str.strip, text.splitlines()):
         if not line or line.startswith("#"):
             continue
         if line.startswith("[") and line.endswith("]"):
             section = line.strip("[]")
-            continue
+        else:
+            yield section, line
+
+
+def _requires_from_requires_txt(text: str) -> Iterator[str]:
+    """``requires.txt`` of an egg as ``Requires-Dist`` lines, as importlib.metadata converts it."""
+    for section, line in _sectioned_lines(text):
         extra, _, markers = (section or "").partition(":")
         if extra and markers:
             markers = f"({markers})"
@@ -226,16 +232,10 @@ def _distributions_in(entry: str) -> Iterator[tuple[str, str | None]]:
 
 
 def _group_entries(text: str, group: str) -> Iterator[tuple[str, str]]:
-    section = None
-    for line in map(str.strip, text.splitlines()):
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            section = line.strip("[]")
-        elif section == group:
-            name, sep, value = line.partition("=")
-            if sep:
-                yield name.strip(), value.strip()
+    for section, line in _sectioned_lines(text):
+        name, sep, value = line.partition("=")
+        if section == group and sep:
+            yield name.strip(), value.strip()
 
 
 def _scan(group: str) -> list[PluginEntryPoint]:
