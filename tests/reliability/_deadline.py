@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
@@ -13,11 +13,11 @@ class TooSlow(BaseException):
 
 
 @contextlib.contextmanager
-def time_limit(seconds: int) -> Iterator[None]:
-    """Raise TooSlow in the main thread after ``seconds``."""
+def time_limit(seconds: int, error: Callable[[], BaseException] | None = None) -> Iterator[None]:
+    """Raise ``error()`` (default TooSlow) in the main thread after ``seconds``."""
 
     def fire(signum: int, frame: Any) -> None:
-        raise TooSlow(f"took more than {seconds}s")
+        raise error() if error is not None else TooSlow(f"took more than {seconds}s")
 
     previous = signal.signal(signal.SIGALRM, fire)
     signal.alarm(seconds)

@@ -13,19 +13,17 @@ and the name), so a run is reproducible, and adding a component changes no other
 from __future__ import annotations
 
 import collections
-import contextlib
 import hashlib
 import math
 import os
-import signal
 import tempfile
 import time
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
+from _deadline import time_limit  # a sibling: load_helper puts this folder on sys.path
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -146,20 +144,6 @@ def mutations(draw: Any, kind: str, name: str) -> dict[str, Any]:
     return {"set": setting, "drop": drop, "override": [k for k in as_override if k in setting]}
 
 
-@contextlib.contextmanager
-def _time_limit(seconds: int) -> Iterator[None]:
-    def fire(signum: int, frame: Any) -> None:
-        raise Hang(f"case ran for more than {seconds}s")
-
-    previous = signal.signal(signal.SIGALRM, fire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 class CaseResult:
     """What one fuzz case did: ``ok``, ``core-error`` (expected) or a failure."""
 
@@ -209,7 +193,9 @@ def run_case(kind: str, name: str, mutation: dict[str, Any], section: str = "par
         os.chdir(work_dir)
         outcome, error = "ok", None
         try:
-            with _time_limit(_CASE_SECONDS):
+            with time_limit(
+                _CASE_SECONDS, lambda: Hang(f"case ran for more than {_CASE_SECONDS}s")
+            ):
                 config = Config(configs_dir / "child.yaml", overrides=overrides)
                 value = config.to_dict()[section]
                 if mutation["drop"] and set(mutation["drop"]) & set(mutation["set"]):
