@@ -11,6 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from core._messages import clip
+from core.config import read_text_file
+from core.errors import CoreError
+from core.plugins import get_manager
+
 __all__ = ["model_provider", "run_evaluations", "command_line"]
 
 _SECRET_KEY = re.compile(r"token|secret|password|passwd|api[_-]?key|credential", re.IGNORECASE)
@@ -26,7 +31,6 @@ def model_provider(model_type: str, target: Any = None) -> dict[str, str] | None
     """
     if not model_type:
         return None
-    from core.plugins import get_manager
 
     entries = get_manager().registry.find(model_type, "model")
     if target is not None:
@@ -47,9 +51,6 @@ def _loads_to(entry: Any, target: Any) -> bool:
 
 def run_evaluations(run_dir: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
     """A summary of each ``eval_*.json`` that ``core evaluate`` wrote into a run, by file name."""
-    from core._messages import clip
-    from core.config import read_text_file
-    from core.errors import CoreError
 
     found: dict[str, dict[str, Any]] = {}
     for path in sorted(Path(run_dir).glob("eval_*.json")):

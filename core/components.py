@@ -12,6 +12,7 @@ from pydantic import BaseModel as PydanticModel
 from core.config import Config, origin_of
 from core.errors import ConfigError, RegistryError
 from core.kinds import Kind
+from core.plugins import get_manager
 from core.registry import Entry
 from core.validation import describe_component, validate_section
 
@@ -31,7 +32,6 @@ __all__ = [
 
 
 def _registry() -> Any:
-    from core.plugins import get_manager
 
     return get_manager().registry
 
@@ -198,7 +198,7 @@ def _is_pretrained_reference(source: Any) -> bool:
 
 
 def _build_pretrained(reference: str, load_weights: bool, pairs: list[Any], device: Any) -> Any:
-    from core.loading import load_model  # upward: the one loader
+    from core.loading import load_model  # lazy: the loader is a layer up
 
     return load_model(reference, overrides=pairs, load_weights=load_weights, device=device)
 

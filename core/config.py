@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from core._messages import clip, short_repr
+from core.atomic import atomic_write_text
 from core.errors import ConfigError
 
 __all__ = [
@@ -531,6 +532,5 @@ class Config(MutableMapping[str, Any]):
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the config as YAML, atomically."""
-        from core.atomic import atomic_write_text
 
         atomic_write_text(path, self.to_yaml())

@@ -20,6 +20,7 @@ import yaml
 from core._card_facts import command_line, model_provider, run_evaluations
 from core._markdown import code_span, fenced_block, inline_text, one_line, table
 from core._store_files import CARD_NAME
+from core.atomic import atomic_write_text
 
 __all__ = [
     "CARD_NAME",
@@ -91,7 +92,6 @@ def render_stored_card(document: Mapping[str, Any], name: str | None = None) -> 
 
 def write_model_card(directory: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` as ``<directory>/README.md``, atomically."""
-    from core.atomic import atomic_write_text
 
     path = Path(directory) / CARD_NAME
     atomic_write_text(path, text)

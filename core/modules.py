@@ -89,7 +89,7 @@ class BaseModel(Component, torch.nn.Module):
     ) -> BaseModel:
         """Load, in eval mode, from a ``save_pretrained`` folder, a run directory, a checkpoint
         or a pretrained-store name; ``runtime_overrides`` may change runtime fields only."""
-        from core.loading import load_model  # upward: the one loader
+        from core.loading import load_model  # lazy: the loader is a layer up
 
         model = load_model(source, overrides=runtime_overrides, device=device, model_class=cls)
         return model.eval()

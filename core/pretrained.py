@@ -22,6 +22,8 @@ from core._staging import STORE_PREFIX, remove_entry, remove_stale_staging
 from core._store_files import pretrained_files, read_pretrained_yaml
 from core.atomic import stage_directory, swap_directory
 from core.errors import AtomicWriteError, CoreError, PretrainedError
+from core.plugins import get_manager
+from core.registry import PRETRAINED_KIND
 
 __all__ = [
     "PretrainedInfo",
@@ -225,8 +227,6 @@ def _is_inside(root: Path, path: Path) -> bool:
 
 def _plugin_entries(name: str | None = None) -> list[PretrainedInfo]:
     """The plugins' pretrained entries (only ``name`` when given); no file is read."""
-    from core.plugins import get_manager
-    from core.registry import PRETRAINED_KIND
 
     found = []
     for entry in get_manager().registry.entries(PRETRAINED_KIND):
@@ -317,7 +317,7 @@ def load_pretrained(
     **runtime_overrides: Any,
 ) -> Any:
     """Build and load a pretrained model by reference (through ``core.loading``), in eval mode."""
-    from core.modules import BaseModel
+    from core.modules import BaseModel  # lazy: keeps torch out of core.pretrained
 
     path = pretrained_path(reference, root)
     return BaseModel.from_pretrained(path, device=device, **runtime_overrides)

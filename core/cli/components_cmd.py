@@ -89,7 +89,7 @@ def info(name: str, kind: str | None, as_json: bool) -> None:
         config = _config_class(entry)
         params = []
         if config is not None:
-            from core.schema import runtime_fields
+            from core.schema import runtime_fields  # lazy: keeps pydantic out of listing
 
             runtime = runtime_fields(config)
             for field_name, field in config.model_fields.items():

@@ -7,7 +7,9 @@ import click
 from core._markdown import one_line
 from core.cli._output import echo_json, echo_table
 from core.errors import PluginError
+from core.plugin_checks import measure_import
 from core.plugins import get_manager
+from core.providers import provider_index
 
 
 @click.group()
@@ -36,8 +38,6 @@ def list_plugins(as_json: bool, show_all: bool) -> None:
         )
         return
     if not records:
-        from core.providers import provider_index
-
         known = sorted({d for names in provider_index().values() for d in names.values()})
         click.echo(f"no plugins installed (first-party: pip install {' '.join(known)})")
     else:
@@ -70,7 +70,6 @@ def check_plugins(ctx: click.Context) -> None:
     Exit 2 on problems. A plugin whose import pulls in torch or takes over a second is a
     warning: it slows every `core` command.
     """
-    from core.plugin_checks import measure_import
 
     manager = get_manager()
     manager.add_commands(ctx.find_root().command, group=click.Group)

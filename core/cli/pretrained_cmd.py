@@ -8,7 +8,11 @@ from pathlib import Path
 import click
 
 from core._messages import clip
+from core._store_files import pretrained_files, read_model_card, read_pretrained_yaml
 from core.cli._output import echo_json, echo_table
+from core.errors import CoreError, PretrainedError
+from core.model_card import CARD_NAME, render_stored_card
+from core.pretrained import list_pretrained, pretrained_info, store_root
 
 #: control characters a stored card may hold; never sent to the terminal.
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -23,7 +27,6 @@ def pretrained() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_cmd(as_json: bool) -> None:
     """List pretrained models: the store's versions and plugin-shipped weights."""
-    from core.pretrained import list_pretrained, store_root
 
     infos = list_pretrained()
     if as_json:
@@ -57,13 +60,9 @@ def info_cmd(reference: str, as_json: bool) -> None:
     rendered from their YAML (a note on stderr says so). --json prints the metadata, with the
     card's path under "card" (null when there is none).
     """
-    from core.errors import PretrainedError
-    from core.pretrained import pretrained_info
 
     info = pretrained_info(reference)
     if as_json:
-        from core.model_card import CARD_NAME
-
         card = info.path / CARD_NAME
         echo_json({**info.to_dict(), "card": str(card) if card.is_file() else None})
         return
@@ -74,9 +73,6 @@ def info_cmd(reference: str, as_json: bool) -> None:
 
 def _card_text(directory: Path) -> str:
     """The stored card, else one rendered from the YAML (saying why on stderr)."""
-    from core._store_files import pretrained_files, read_model_card, read_pretrained_yaml
-    from core.errors import CoreError
-    from core.model_card import render_stored_card
 
     try:
         card = read_model_card(directory)

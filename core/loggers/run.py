@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from core.components import build
 from core.config import origin_of
 from core.errors import ConfigError, TrainingError
 
@@ -22,7 +23,6 @@ def build_loggers(
 
     ``origins`` (as ``Config.origins``) names the file or ``<command line>`` in errors.
     """
-    from core.components import build
 
     origins = origins or {}
     built = []

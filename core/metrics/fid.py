@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from core.component import Component
+from core.components import build_model
 from core.errors import ConfigError
 from core.metrics.configs import FeatureFIDConfig, KIDConfig
 
@@ -73,7 +74,6 @@ def kid_score(
 
 @functools.lru_cache(maxsize=4)
 def _cached_classifier(reference: str, device: str) -> Any:
-    from core.components import build_model
 
     model = build_model(reference, device=device)
     if not hasattr(model, "features_of"):

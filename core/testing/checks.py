@@ -18,6 +18,11 @@ import typing
 from pathlib import Path
 from typing import Any
 
+import core
+from core.components import get_entry
+from core.config import Config
+from core.schema import runtime_fields
+
 __all__ = [
     "config_table",
     "check_config_reference",
@@ -54,7 +59,6 @@ def _bounds(field: Any) -> str:
 
 def config_table(schema: type) -> str:
     """Markdown table of a config schema: key, type, default, bounds, kind, description."""
-    from core.schema import runtime_fields
 
     rows = ["| key | type | default | bounds | kind | description |", "|---|---|---|---|---|---|"]
     runtime = runtime_fields(schema)
@@ -99,10 +103,7 @@ def run_python_blocks(page: str | os.PathLike[str]) -> int:
 def check_example_config(path: str | os.PathLike[str]) -> Any:
     """Build the model of the run config at ``path``, assert its image dataset agrees with it
     (value range, size, channels, where the dataset has them) and validate the run; the model."""
-    import core
-    from core.components import get_entry
-    from core.config import Config
-    from core.training.trainer import validate_run_config
+    from core.training.trainer import validate_run_config  # lazy: keeps torch out
 
     config = Config(path)
     model = core.build("model", config["model"], where="model", source=str(path))

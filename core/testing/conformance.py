@@ -18,6 +18,7 @@ import torch
 
 from core.components import build, get_entry, get_kind
 from core.errors import ConfigError
+from core.plugin_checks import config_mismatch
 from core.registry import Entry
 
 __all__ = [
@@ -92,7 +93,6 @@ def _label(case: ConformanceCase) -> str:
 # -- the checks ----------------------------------------------------------------------------------
 def check_builds(case: ConformanceCase) -> bool:
     """It builds from its config, and declares that config once."""
-    from core.plugin_checks import config_mismatch
 
     mismatch = config_mismatch(case.entry)
     assert mismatch is None, mismatch

@@ -11,13 +11,14 @@ import contextlib
 import io
 from collections.abc import Callable
 
+import core.errors
+from core.cli import main
+
 __all__ = ["expect_refused", "expect_cli_refused", "run_cli"]
 
 
 def expect_refused(error: str, action: Callable[[], object]) -> str:
     """Run ``action``; it must raise the ``core.errors`` class named ``error``, in one line."""
-    import core.errors
-
     try:
         action()
     except getattr(core.errors, error) as exc:
@@ -29,7 +30,6 @@ def expect_refused(error: str, action: Callable[[], object]) -> str:
 
 def run_cli(*args: str) -> tuple[int, str, str]:
     """``core ARGS`` in-process: (exit code, stdout, stderr)."""
-    from core.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

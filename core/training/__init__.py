@@ -37,7 +37,7 @@ _LAZY = {
 
 def train(config: Any, **kwargs: Any) -> dict[str, Any]:
     """Train from a run config: ``Trainer(config, **kwargs).fit()``."""
-    from core.training.trainer import Trainer
+    from core.training.trainer import Trainer  # lazy: keeps torch out of core.training
 
     return Trainer(config, **kwargs).fit()
 

@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from core.component import Component
+from core.components import build, get_entry
 from core.errors import ConfigError
 from core.training.configs import CosineLRConfig, LinearLRConfig, TrainConfig
 
@@ -72,7 +73,6 @@ def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: Any) -> 
 
 def build_lr_schedule(train: TrainConfig, source: str | None = None) -> Any:
     """The schedule ``train.lr_schedule`` names, with ``train.min_lr_ratio`` filled in."""
-    from core.components import build, get_entry
 
     section = (
         {"type": train.lr_schedule}

@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from core.config import origin_of
 from core.errors import ConfigError, TrainingError
 from core.training.previous_run import PreviousRun
 
@@ -189,7 +190,6 @@ def check_logger_paths(
 ) -> None:
     """Refuse a logger whose file (its ``run_paths()``) is one the run owns or another
     logger's, or leaves the run directory; a ConfigError names the logger, the path and why."""
-    from core.config import origin_of
 
     claimed: dict[str, str] = {}
     for index, (label, logger) in enumerate(loggers):

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from core._messages import first_of
+from core.components import get_entry
 from core.config import Config, origin_of
 from core.errors import ConfigError, RegistryError
 from core.training.configs import RUN_SECTIONS, EvaluateConfig
@@ -47,7 +48,6 @@ def validate_evaluate_section(
     )
     if "metric" not in section:
         return evaluate  # the default metric is core's own
-    from core.components import get_entry
 
     try:
         get_entry("metric", evaluate.metric)
