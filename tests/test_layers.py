@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
@@ -132,3 +133,28 @@ def test_every_module_of_core_sits_in_a_layer():
             unplaced.append(".".join(parts))
     # packages whose __init__ only re-exports lazily are not layers of their own
     assert set(unplaced) <= {"core.metrics"}, f"modules in no layer of the contract: {unplaced}"
+
+
+def _layer_modules() -> list[list[str]]:
+    """The contract's layers, top first, each a list of module names."""
+    return [[m.strip() for m in layer.split(":")] for layer in _contract()["layers"]]
+
+
+def test_architecture_md_shows_the_contracts_layers():
+    text = (ROOT / "ARCHITECTURE.md").read_text()
+    rows = [line for line in text.splitlines() if re.match(r"\| \d+ \| ", line)]
+    shown = [re.findall(r"`(core[\w.]*)`", row.split("|")[3]) for row in rows]
+    assert shown == _layer_modules(), "ARCHITECTURE.md's layer table differs from pyproject.toml"
+
+
+def test_the_four_lowest_layers_never_import_torch():
+    modules = [m for layer in _layer_modules()[-4:] for m in layer]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "heavy = [m for m in ('torch', 'numpy') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
