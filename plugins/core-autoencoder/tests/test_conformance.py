@@ -7,17 +7,8 @@ import pytest
 import core
 from core.testing import check_component
 
-ENCODER = {"type": "conv-encoder", "in_channels": 1, "latent_channels": 4, "base_channels": 8}
-DECODER = {
-    "type": "conv-decoder",
-    "latent_channels": 4,
-    "base_channels": 8,
-    "heads": [
-        {"type": "rgb", "name": "rgb", "out_channels": 1},
-        {"type": "segmentation", "name": "seg", "num_classes": 2},
-        {"type": "classification", "name": "cls", "num_classes": 10},
-    ],
-}
+from .conftest import DECODER, ENCODER
+
 UNET = {"type": "unet", "base_channels": 16, "channel_mults": [1, 2], "num_res_blocks": 1}
 
 CASES = [

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -38,15 +42,45 @@ def _train_on_integers(
         encoder_config={"name": encoder, "num_bits": 3},
     )
     model = build_model(config)
+    fit(model, x, y)
+    return model, q
+
+
+def fit(model, x: torch.Tensor, y: torch.Tensor, steps: int = 8, lr: float = 0.02) -> list[float]:
+    """Fit the encoder on x, then ``steps`` Adam steps on (x, y); the losses (model left in eval)."""
     model.fit_encoder(x)
-    opt = torch.optim.Adam(model.parameters(), lr=0.02)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
-    for _ in range(8):
+    losses = []
+    for _ in range(steps):
         loss = model.compute_loss((x, y))["loss"]
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return model.eval(), q
+        losses.append(float(loss.detach()))
+    model.eval()
+    return losses
+
+
+def exports_agree(model, x: torch.Tensor, folder: Path) -> Any:
+    """The numpy and C exports (in ``folder``) predict x as the model does; the C network.
+
+    The model must predict more than one class; the C half is skipped without gcc.
+    """
+    from core_difflut.export import export_model
+    from core_difflut.export.c import CNetwork
+    from core_difflut.export.numpy_eval import load as load_numpy
+
+    expected = model.predict(x).numpy()
+    assert len(np.unique(expected)) > 1  # a network that predicts more than one class
+    export_model(model, folder / "np", "numpy")
+    assert np.array_equal(load_numpy(str(folder / "np" / "model.npz")).predict(x.numpy()), expected)
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc not installed: C export not compiled")
+    export_model(model, folder / "c", "c", build=True)
+    net = CNetwork(folder / "c")
+    assert np.array_equal(net.predict(x.numpy()), expected)
+    return net
 
 
 @pytest.fixture

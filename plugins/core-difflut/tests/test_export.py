@@ -9,13 +9,14 @@ import pytest
 import torch
 from core_difflut import ModelConfig, build_model
 from core_difflut.export import export_model
-from core_difflut.export.c import CNetwork
 from core_difflut.export.integer_inputs import IntegerInputs
 from core_difflut.export.numpy_eval import load as load_numpy
 from core_difflut.export.spec import network_spec
 from core_difflut.export.verilog_sim import simulate_verilog
 
 from core.cli import main as core_main
+
+from .conftest import exports_agree, fit
 
 CASES = [
     ("dwn", "thermometer", 6, ["learnable", "random"]),
@@ -40,32 +41,15 @@ def trained(node: str, encoder: str, n: int, layer_type, features: int = 12):
     )
     model = build_model(config)
     x = torch.randn(400, features)
-    y = (x[:, 0] > 0).long() + (x[:, 1] > 0.5).long()
-    model.fit_encoder(x)
-    opt = torch.optim.Adam(model.parameters(), lr=0.02)
-    model.train()
-    for _ in range(8):
-        loss = model.compute_loss((x, y))["loss"]
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return model.eval(), x
+    fit(model, x, (x[:, 0] > 0).long() + (x[:, 1] > 0.5).long())
+    return model, x
 
 
 @pytest.mark.parametrize(("node", "encoder", "n", "layer_type"), CASES)
 def test_numpy_and_c_exports_are_bit_exact(tmp_path, node, encoder, n, layer_type) -> None:
     model, x = trained(node, encoder, n, layer_type)
+    net = exports_agree(model, x, tmp_path)
     expected = model.predict(x).numpy()
-    assert len(np.unique(expected)) > 1  # a network that predicts more than one class
-    export_model(model, tmp_path / "np", "numpy")
-    assert np.array_equal(
-        load_numpy(str(tmp_path / "np" / "model.npz")).predict(x.numpy()), expected
-    )
-    if shutil.which("gcc") is None:
-        pytest.skip("gcc not installed: C export not compiled")
-    export_model(model, tmp_path / "c", "c", build=True)
-    net = CNetwork(tmp_path / "c")
-    assert np.array_equal(net.predict(x.numpy()), expected)
     bits = model.encode(x).numpy().astype(np.uint8)
     assert np.array_equal(net.predict_packed(net.pack(bits))[: len(x)], expected)
 
