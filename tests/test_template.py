@@ -21,13 +21,15 @@ import pytest
 import yaml
 
 from core.cli.new_plugin_cmd import template_dir, template_examples
-from core.kinds import builtin_kind
+from core.kinds import BUILTIN_KINDS, builtin_kind
 
 pytestmark = pytest.mark.slow
 
 #: example kind -> its files, as the template declares them (cookiecutter.json's _examples).
 EXAMPLES = template_examples()
 ALL_KINDS = ["model", *EXAMPLES]
+#: the kinds of core the template has no example of.
+WITHOUT_EXAMPLE = [kind.name for kind in BUILTIN_KINDS if kind.name not in ALL_KINDS]
 
 
 def _env() -> dict[str, str]:
@@ -227,8 +229,10 @@ def test_kinds_choose_the_files(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["Bad Name!"], "must be kebab-case"),
-        (["ok-name", "--kinds", "model,sampler"], "no example of sampler"),
-        (["ok-name", "--kinds", "model,scheduler"], "no example of scheduler"),
+        *(
+            (["ok-name", "--kinds", f"model,{kind}"], f"no example of {kind}")
+            for kind in WITHOUT_EXAMPLE[:2]
+        ),
         (["ok-name", "--kinds", "loss,no-such"], "no-such: not a kind of core"),
     ],
 )
@@ -260,10 +264,10 @@ def test_cookiecutter_hook_refuses_a_kind_without_example(
             str(template_dir()),
             no_input=True,
             output_dir=str(tmp_path),
-            extra_context={"kinds": "model,sampler"},
+            extra_context={"kinds": f"model,{WITHOUT_EXAMPLE[0]}"},
         )
     stderr = capfd.readouterr().err
-    assert "no example of kind(s) sampler" in stderr
+    assert f"no example of kind(s) {WITHOUT_EXAMPLE[0]}" in stderr
     assert all(kind in stderr for kind in ALL_KINDS), stderr
     assert not any(tmp_path.iterdir()), "nothing is written when the hook refuses"
 

@@ -63,3 +63,9 @@ def test_listing_torch_free_passes_for_a_builtin_and_names_a_failure():
     check_listing_is_torch_free("dataset", "toy2d")
     with pytest.raises(AssertionError, match="not listed"):
         check_listing_is_torch_free("dataset", "no-such-dataset")
+
+
+def test_one_torch_thread_fixture_runs_the_test_on_one_thread(one_torch_thread):
+    import torch
+
+    assert torch.get_num_threads() == 1

@@ -21,6 +21,21 @@ def core_manager() -> Iterator[PluginManager]:
 
 
 @pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """Torch on one thread for one test (tiny models run fastest so, above all on a shared machine).
+
+    A plugin's conftest makes it automatic: ``@pytest.fixture(autouse=True)`` over
+    ``def _one_thread(one_torch_thread): pass``.
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture
 def tmp_plugin(core_manager: PluginManager) -> Callable[..., Any]:
     """Register an in-process plugin for one test: ``tmp_plugin(obj_with_hookimpls, name=...)``.
 

@@ -14,15 +14,10 @@ DIST = "{{ cookiecutter.dist_name }}"
 NAME = "{{ cookiecutter.__name }}"
 COMPONENTS = {
     "model": [NAME],
-{%- if 'lr-schedule' in kinds %}
-    "lr-schedule": [f"{NAME}-exp-decay"],
-{%- endif %}
-{%- if 'loss' in kinds %}
-    "loss": [f"{NAME}-elbo"],
-{%- endif %}
-{%- if 'head' in kinds %}
-    "head": [f"{NAME}-head"],
-{%- endif %}
+{%- for kind in cookiecutter._examples if kind in kinds %}
+{%- import 'examples/' ~ kind ~ '.jinja' as example with context %}
+    "{{ kind }}": [{{ example.component() }}],
+{%- endfor %}
 }
 
 

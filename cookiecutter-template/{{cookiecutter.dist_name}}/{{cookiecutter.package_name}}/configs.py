@@ -15,15 +15,10 @@ from pydantic import model_validator
 
 __all__ = [
     "{{ cookiecutter.__class_name }}Config",
-{%- if 'lr-schedule' in kinds %}
-    "ExponentialDecayConfig",
-{%- endif %}
-{%- if 'loss' in kinds %}
-    "ELBOLossConfig",
-{%- endif %}
-{%- if 'head' in kinds %}
-    "ImageHeadConfig",
-{%- endif %}
+{%- for kind in cookiecutter._examples if kind in kinds %}
+{%- import 'examples/' ~ kind ~ '.jinja' as example with context %}
+    "{{ example.config_name() }}",
+{%- endfor %}
 ]
 
 
@@ -49,42 +44,7 @@ class {{ cookiecutter.__class_name }}Config(ComponentConfig):
                 f"values channels * image_size**2 ({pixels})"
             )
         return self
-{%- if 'lr-schedule' in kinds %}
-
-
-class ExponentialDecayConfig(ComponentConfig):
-    """The LR decays exponentially from its peak to ``min_ratio`` of it, smoothly or in steps."""
-
-    min_ratio: float = Field(
-        0.01, gt=0.0, le=1.0, description="final LR / peak LR, reached at the last step"
-    )
-    drops: int = Field(
-        0,
-        ge=0,
-        le=1000,
-        description="0: decay smoothly; N: hold the LR in N + 1 equal stages (step decay)",
-    )
-{%- endif %}
-{%- if 'loss' in kinds %}
-
-
-class ELBOLossConfig(ComponentConfig):
-    """Negative evidence lower bound of a Gaussian-latent VAE, per image."""
-
-    reconstruction: Literal["bce", "mse"] = Field(
-        "bce", description="bce on logits for [0, 1] data, or mse"
-    )
-    beta: float = Field(1.0, ge=0.0, description="weight of the KL term")
-{%- endif %}
-{%- if 'head' in kinds %}
-
-
-class ImageHeadConfig(ComponentConfig):
-    """A 1x1 convolution from decoder features to image channels."""
-
-    in_channels: int = Field(32, ge=1, description="channels of the incoming features")
-    out_channels: int = Field(1, ge=1, le=4, description="channels of the image")
-    activation: Literal["sigmoid", "tanh", "none"] = Field(
-        "sigmoid", description="output activation: sigmoid for [0, 1], tanh for [-1, 1]"
-    )
-{%- endif %}
+{%- for kind in cookiecutter._examples if kind in kinds %}
+{%- import 'examples/' ~ kind ~ '.jinja' as example with context %}
+{{- example.config() }}
+{%- endfor %}

@@ -47,12 +47,6 @@ def ddpm_config() -> dict:
     return {"type": "ddpm", "timesteps": 50, "image_size": 8, "channels": 1, "network": dict(UNET)}
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _one_thread():
-    """Tiny models run fastest on one thread, above all on a shared machine."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+@pytest.fixture(autouse=True)
+def _one_thread(one_torch_thread):
+    """Tiny models run fastest on one thread (core.testing's fixture)."""

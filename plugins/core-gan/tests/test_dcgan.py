@@ -14,12 +14,8 @@ TINY = {"image_size": 16, "channels": 1, "ngf": 8, "ndf": 8, "latent_dim": 12}
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run faster on one thread, and much faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_torch_thread):
+    """Tiny models run fastest on one thread (core.testing's fixture)."""
 
 
 def _gan(**overrides):
