@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from core.atomic import atomic_write_text  # noqa: E402
-from core.kinds import BUILTIN_KINDS, DEFAULT_CHECKS, Kind  # noqa: E402
+from core.kinds import BUILTIN_KINDS, DEFAULT_CHECKS, Kind, hook_name  # noqa: E402
 
 OUTPUT = REPO / "docs" / "reference" / "hooks.md"
 DOCS = REPO / "docs"
@@ -54,7 +54,7 @@ register(name, target, config=None, aliases=(), description="", **meta)
 |---|---|
 | `name` | short kebab-case name (`dcgan`, `cnn-denoiser`); also reachable as `<plugin>:<name>` |
 | `target` | the class or factory, or a lazy `"package.module:attr"` string imported only when built |
-| `config` | the component's pydantic config class (subclass of `core.schema.ComponentConfig`), or a lazy string to a **torch-free** module; listing, `core info` and `core schema` import only this. It is the one declaration of the config: a class that also sets `config_class` must use the same class or one derived from it (`core plugins check` reports a mismatch) |
+| `config` | the component's pydantic config class (subclass of `core.schema.ComponentConfig`), or a lazy string to a **torch-free** module; listing, `core info` and `core schema` import only this. It is the one declaration of the config: the registry writes it onto the class as `config_class` (a class that sets its own must use the same class or a base of it; `core plugins check` reports a mismatch) |
 | `aliases` | other names it answers to (`["CosineScheduler"]`) |
 | `description` | one line shown by `core components list` |
 | `former_kinds` | kinds it used to be registered under; asking for it there still works, with a `DeprecationWarning` |
@@ -184,8 +184,9 @@ def kind_section(kind: Kind) -> str:
         f"- conformance checks: {checks}\n"
         f"- look up: `core.get_{kind.identifier}(name)`; build: "
         f'`core.build("{kind.name}", {{"type": name, ...}})`; list: '
-        f"`core components list {kind.name}`\n\n"
-        "```python\n"
+        f"`core components list {kind.name}`\n"
+        + "".join(former_line(kind, old) for old in kind.former_names)
+        + "\n```python\n"
         "from core import hookimpl\n\n\n"
         "@hookimpl\n"
         f"def {kind.hook}(register):\n"
@@ -199,9 +200,30 @@ def kind_section(kind: Kind) -> str:
     )
 
 
+def former_line(kind: Kind, old: str) -> str:
+    """The bullet naming a kind's former name."""
+    return (
+        f"- formerly `{old}`: `{hook_name(old + 's')}`, `core.get_{old.replace('-', '_')}`, "
+        f'`core.build("{old}", ...)` still work for a release, with a `DeprecationWarning`\n'
+    )
+
+
+def former_section(kind: Kind, old: str) -> str:
+    """The short section of a former hook name."""
+    return (
+        f"## `{hook_name(old + 's')}(register)`\n\n"
+        f"Deprecated: the former name of [`{kind.hook}`](#{kind.hook}register) (kind "
+        f"`{kind.name}`, formerly `{old}`). Core still calls it, with a `DeprecationWarning`; "
+        "it stops working in the next release.\n"
+    )
+
+
 def render() -> str:
     sections = "\n".join(kind_section(kind) for kind in BUILTIN_KINDS)
-    return f"{INTRO}\n{sections}\n{PLATFORM}"
+    former = "".join(
+        "\n" + former_section(kind, old) for kind in BUILTIN_KINDS for old in kind.former_names
+    )
+    return f"{INTRO}\n{sections}\n{PLATFORM}{former}"
 
 
 def listing(names: Iterable[str]) -> str:
