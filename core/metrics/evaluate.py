@@ -59,8 +59,6 @@ def load_model(
 
 def reference_data(section: dict[str, Any], split: str) -> Any:
     """The dataset of ``section`` with ``split``."""
-    from core.components import build
-
     section = dict(section)
     if "split" in section or section.get("type") in {
         "digits",
@@ -180,20 +178,8 @@ def score_model(
     model, info = load_model(source, device=device, raw=raw)
     if log and not info["run_dir"]:
         raise ConfigError(f"--log: {source} is not a run directory; it has no loggers to add to")
-    run_config = str(Path(info["run_dir"]) / "config.yaml") if info["run_dir"] else None
-    chosen = validate_evaluate_section(info.get("evaluate") or {}, source=run_config)
-    given = {k: v for k, v in (("metric", metric), ("n", n)) if v is not None}
-    if given:  # arguments win over the run's evaluate section, and are checked the same way
-        chosen = validate_evaluate_section({**chosen.model_dump(), **given})
-    data_section = dict(info.get("data") or {})
-    if overrides:
-        wrapped = {"data": data_section}
-        apply_overrides(wrapped, overrides)
-        data_section = wrapped["data"]
-    if not data_section.get("type"):
-        raise ConfigError(
-            f"{source}: no data section known; give one, e.g. data.type=digits data.image_size=16"
-        )
+    chosen = _chosen_metric(info, metric, n)
+    data_section = _data_section(info, overrides, source)
     scorer = build("metric", {"type": chosen.metric}, where="metric")
     sample_cfg = info.get("sample") or {}
     if guidance_scale is None:
@@ -219,6 +205,30 @@ def score_model(
     return Evaluation(result, name, _last_step(run_dir), run_dir, info.get("run_config"))
 
 
+def _chosen_metric(info: dict[str, Any], metric: str | None, n: int | None) -> Any:
+    """The metric and sample count: the arguments given, else the run's ``evaluate`` section."""
+    run_config = str(Path(info["run_dir"]) / "config.yaml") if info["run_dir"] else None
+    chosen = validate_evaluate_section(info.get("evaluate") or {}, source=run_config)
+    given = {k: v for k, v in (("metric", metric), ("n", n)) if v is not None}
+    if given:  # arguments win over the run's evaluate section, and are checked the same way
+        chosen = validate_evaluate_section({**chosen.model_dump(), **given})
+    return chosen
+
+
+def _data_section(info: dict[str, Any], overrides: list[str] | None, source: str) -> dict[str, Any]:
+    """The reference data section: the model's, changed by ``overrides`` (``data.key=value``)."""
+    data_section = dict(info.get("data") or {})
+    if overrides:
+        wrapped = {"data": data_section}
+        apply_overrides(wrapped, overrides)
+        data_section = wrapped["data"]
+    if not data_section.get("type"):
+        raise ConfigError(
+            f"{source}: no data section known; give one, e.g. data.type=digits data.image_size=16"
+        )
+    return data_section
+
+
 def _score(
     model: Any,
     scorer: Any,
@@ -235,18 +245,11 @@ def _score(
     reference = reference_data(data_section, split)
     ref_x, ref_y = _stack(reference)
     data_range = getattr(reference, "value_range", None)
-    sample_range = getattr(model, "sample_range", None) or data_range
     extra: dict[str, Any] = dict(settings["sampler_options"])
     if settings["guidance_scale"] is not None:
         extra["guidance_scale"] = settings["guidance_scale"]
-    labels = None
-    if key == "accuracy":
-        classes = int(getattr(model, "num_classes", 0) or 0)
-        if classes < 2:
-            raise ConfigError(
-                f"metric 'accuracy' scores class-conditional samples; {source} is not conditional"
-            )
-        labels = torch.arange(n) % classes
+    labels = _class_labels(model, n, source) if key == "accuracy" else None
+    if labels is not None:
         extra["y"] = labels.to(model.device)
     samples = draw_samples(
         model,
@@ -257,25 +260,17 @@ def _score(
         batch_size=batch_size,
         **extra,
     )
-    samples = _to_symmetric(samples, sample_range)
+    samples = _to_symmetric(samples, getattr(model, "sample_range", None) or data_range)
     ref_sym = _to_symmetric(ref_x, data_range)
-    if key == "accuracy":
+    if labels is not None:
         value = scorer(samples, labels=labels)
         floor_value = scorer(ref_sym, labels=ref_y)
         floor_text = f"classifier accuracy on the {len(ref_y)} real {split} images"
     else:
-        if samples.shape[1:] != ref_sym.shape[1:] and samples.ndim != 4:
-            raise ConfigError(
-                f"samples of shape {tuple(samples.shape[1:])} do not match the data's "
-                f"{tuple(ref_sym.shape[1:])}"
-            )
-        value = scorer(samples, ref_sym)
-        other_split = "train" if split == "test" else "test"
-        other_x, _ = _stack(reference_data(data_section, other_split))
-        generator = torch.Generator().manual_seed(settings["seed"])
-        pick = torch.randperm(len(other_x), generator=generator)[:n]
-        floor_value = scorer(_to_symmetric(other_x[pick], data_range), ref_sym)
-        floor_text = f"{len(pick)} real {other_split} images vs the {len(ref_sym)} {split} images"
+        value = _distance(scorer, samples, ref_sym)
+        floor_value, floor_text = _distance_floor(
+            scorer, ref_sym, data_section, split, data_range, n, settings["seed"]
+        )
     return {
         "metric": metric,
         "key": key,
@@ -288,6 +283,46 @@ def _score(
         "reference": {"data": data_section, "split": split, "size": len(ref_sym)},
         **settings,
     }
+
+
+def _class_labels(model: Any, n: int, source: str) -> torch.Tensor:
+    """The labels ``0, 1, ..`` of ``n`` class-conditional samples; refused for a model
+    without classes."""
+    classes = int(getattr(model, "num_classes", 0) or 0)
+    if classes < 2:
+        raise ConfigError(
+            f"metric 'accuracy' scores class-conditional samples; {source} is not conditional"
+        )
+    return torch.arange(n) % classes
+
+
+def _distance(scorer: Any, samples: torch.Tensor, reference: torch.Tensor) -> dict[str, Any]:
+    """``scorer`` between the samples and the reference images, once their shapes agree."""
+    if samples.shape[1:] != reference.shape[1:] and samples.ndim != 4:
+        raise ConfigError(
+            f"samples of shape {tuple(samples.shape[1:])} do not match the data's "
+            f"{tuple(reference.shape[1:])}"
+        )
+    return scorer(samples, reference)
+
+
+def _distance_floor(
+    scorer: Any,
+    reference: torch.Tensor,
+    data_section: dict[str, Any],
+    split: str,
+    data_range: Any,
+    n: int,
+    seed: int,
+) -> tuple[dict[str, Any], str]:
+    """What ``n`` real images of the other split score against ``reference``, and its text."""
+    other_split = "train" if split == "test" else "test"
+    other_x, _ = _stack(reference_data(data_section, other_split))
+    generator = torch.Generator().manual_seed(seed)
+    pick = torch.randperm(len(other_x), generator=generator)[:n]
+    floor_value = scorer(_to_symmetric(other_x[pick], data_range), reference)
+    text = f"{len(pick)} real {other_split} images vs the {len(reference)} {split} images"
+    return floor_value, text
 
 
 def evaluation_file_name(

@@ -98,7 +98,7 @@ def test_failed_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch):
                 return real_save(weights, path, metadata)
         return real_save(weights, path, metadata)
 
-    monkeypatch.setattr("core.weights.save_weights", flaky)
+    monkeypatch.setattr("core.training.loop.save_weights", flaky)  # the checkpoint writer
     with pytest.raises(AtomicWriteError, match="No space left on device"):
         trainer.fit()
     ckpt = latest_checkpoint(tmp_path / "run")
