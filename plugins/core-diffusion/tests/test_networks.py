@@ -134,31 +134,15 @@ def test_bad_unet_configs():
         net("ddpm-unet", time_dim=7)
 
 
-def test_conformance_unet():
-    check_component(
-        "model",
-        "unet",
-        {
-            "in_channels": 1,
-            "base_channels": 8,
-            "channel_mults": [1, 2],
-            "num_res_blocks": 1,
-            "attention_resolutions": [4],
-            "image_size": 8,
-        },
-    )
-    check_component(
-        "model",
-        "unet",
-        {
-            "in_channels": 1,
-            "base_channels": 8,
-            "channel_mults": [1, 2],
-            "num_res_blocks": 1,
-            "cond_channels": 1,
-            "num_classes": 2,
-        },
-    )
+_SMALL = {"in_channels": 1, "base_channels": 8, "channel_mults": [1, 2], "num_res_blocks": 1}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"attention_resolutions": [4], "image_size": 8}, {"cond_channels": 1, "num_classes": 2}],
+)
+def test_conformance_unet(extra):
+    check_component("model", "unet", {**_SMALL, **extra})
 
 
 def test_conformance_ddpm_unet():
@@ -166,10 +150,7 @@ def test_conformance_ddpm_unet():
 
 
 _UNET_SMALL = {
-    "in_channels": 1,
-    "base_channels": 8,
-    "channel_mults": [1, 2],
-    "num_res_blocks": 1,
+    **_SMALL,
     "attention_resolutions": [4],
     "image_size": 8,
     "num_classes": 3,
