@@ -97,7 +97,7 @@ def framework_train(network_cfg, steps, batch_size, timesteps, warmup, run_dir):
             "timesteps": timesteps,
             "image_size": 32,
             "channels": 1,
-            "scheduler": {"type": "linear"},
+            "noise_schedule": {"type": "linear"},
             "network": network_cfg,
         },
         "data": {"type": "digits", "image_size": 32},

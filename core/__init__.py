@@ -6,11 +6,12 @@ imported only by what needs it (``BaseModel``, weights, building a component).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from core import errors as _errors
+from core import kinds as _kinds
 from core._version import __version__
-from core.kinds import BUILTIN_KINDS
 from core.lazy import lazy_exports
 
 _LAZY = {
@@ -37,7 +38,15 @@ _LAZY = {
 _LAZY.update(dict.fromkeys(_errors.__all__, "core.errors"))
 #: ``get_<kind>`` / ``register_<kind>`` for every built-in kind, derived from core.kinds.
 _GENERATED = {
-    f"{verb}_{k.identifier}": k.name for k in BUILTIN_KINDS for verb in ("get", "register")
+    f"{verb}_{k.identifier}": k.name for k in _kinds.BUILTIN_KINDS for verb in ("get", "register")
+}
+
+#: the same under a kind's former name (``get_scheduler``): they warn, and are not in __all__.
+_FORMER = {
+    f"{verb}_{old.replace('-', '_')}": (old, k)
+    for k in _kinds.BUILTIN_KINDS
+    for old in k.former_names
+    for verb in ("get", "register")
 }
 
 __all__ = [
@@ -67,16 +76,35 @@ __all__ = [
 
 
 def _kind_function(name: str) -> Any:
-    """``get_<kind>`` / ``register_<kind>`` for a kind declared by core or a plugin."""
-    if name in _GENERATED or name.startswith(("get_", "register_")):
-        from core import components as _build
+    """``get_<kind>`` / ``register_<kind>`` of a kind known now; discovers no plugin.
 
-        kind = _GENERATED.get(name) or _build.declared_kind(name.partition("_")[2])
+    The built-in kinds always have them; a kind a plugin declares, once plugins are loaded
+    (``core.get_component(kind, name)`` loads them). Any other name is an AttributeError.
+    """
+    verb, _, identifier = name.partition("_")
+    if verb in ("get", "register"):
+        from core import plugins  # lazy: keeps `import core` light (pluggy, the manager)
+
+        former = _FORMER.get(name)
+        known = {k.identifier: k for k in plugins.known_kinds().values()}
+        kind = former[1] if former else known.get(identifier)
         if kind is not None:
-            return (
-                _build.make_getter(kind) if name.startswith("get_") else _build.make_decorator(kind)
-            )
+            from core import components as _build  # lazy: keeps `import core` light
+
+            make = _build.make_getter if verb == "get" else _build.make_decorator
+            return _renamed(make(kind.name), *former) if former else make(kind.name)
     raise AttributeError(f"module 'core' has no attribute '{name}'")
+
+
+def _renamed(function: Any, old: str, kind: _kinds.Kind) -> Any:
+    """``function`` under a kind's former name: each call warns (DeprecationWarning)."""
+
+    @functools.wraps(function)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        _kinds.warn_renamed(old, kind)
+        return function(*args, **kwargs)
+
+    return call
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, fallback=_kind_function)

@@ -1,28 +1,31 @@
 """The contracts component kinds promise, as runtime-checkable protocols (torch-free).
 
 ``core.kinds`` names one per kind; the conformance kit checks every built component against
-its kind's contract with ``isinstance``, then runs the kind's behavioural checks.
+its kind's contract with ``isinstance``, then runs the kind's behavioural checks. Each ends in
+``Protocol`` (``LoggerProtocol``), apart from the classes that implement it
+(``core.loggers.Logger``); the former short names still work, with a DeprecationWarning.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
     "Configured",
-    "Encoder",
-    "Decoder",
-    "Node",
-    "Layer",
-    "Loss",
-    "NoiseSchedule",
-    "Head",
-    "Sampler",
-    "Dataset",
-    "Metric",
-    "LRSchedule",
-    "Logger",
+    "EncoderProtocol",
+    "DecoderProtocol",
+    "NodeProtocol",
+    "LayerProtocol",
+    "LossProtocol",
+    "NoiseScheduleProtocol",
+    "HeadProtocol",
+    "SamplerProtocol",
+    "DatasetProtocol",
+    "MetricProtocol",
+    "LRScheduleProtocol",
+    "LoggerProtocol",
 ]
 
 
@@ -41,32 +44,32 @@ class _CallableComponent(Configured, Protocol):
 
 
 @runtime_checkable
-class Encoder(_CallableComponent, Protocol):
+class EncoderProtocol(_CallableComponent, Protocol):
     """``encoder(x)`` maps inputs to codes: bits, or latents (a tensor or a dict)."""
 
 
 @runtime_checkable
-class Decoder(_CallableComponent, Protocol):
+class DecoderProtocol(_CallableComponent, Protocol):
     """``decoder(z)`` maps latents to images or to a dict of named outputs."""
 
 
 @runtime_checkable
-class Node(_CallableComponent, Protocol):
+class NodeProtocol(_CallableComponent, Protocol):
     """``node(x)`` evaluates a lookup-table node (or its relaxation) on input bits."""
 
 
 @runtime_checkable
-class Layer(_CallableComponent, Protocol):
+class LayerProtocol(_CallableComponent, Protocol):
     """``layer(x)`` maps a batch of features to a batch of features."""
 
 
 @runtime_checkable
-class Loss(_CallableComponent, Protocol):
+class LossProtocol(_CallableComponent, Protocol):
     """``loss(outputs, targets)`` returns a scalar total, or a dict with ``loss`` and parts."""
 
 
 @runtime_checkable
-class NoiseSchedule(Configured, Protocol):
+class NoiseScheduleProtocol(Configured, Protocol):
     """A diffusion noise schedule over ``num_steps`` timesteps."""
 
     @property
@@ -76,17 +79,17 @@ class NoiseSchedule(Configured, Protocol):
 
 
 @runtime_checkable
-class Head(_CallableComponent, Protocol):
+class HeadProtocol(_CallableComponent, Protocol):
     """``head(features)`` gives one named output of a decoder."""
 
 
 @runtime_checkable
-class Sampler(_CallableComponent, Protocol):
+class SamplerProtocol(_CallableComponent, Protocol):
     """``sampler(model_fn, shape, schedule, ...)`` draws samples from noise."""
 
 
 @runtime_checkable
-class Dataset(Configured, Protocol):
+class DatasetProtocol(Configured, Protocol):
     """A map-style dataset: ``len(ds)`` items, ``ds[i]`` a tensor or a tuple/dict of them."""
 
     def __len__(self) -> int: ...
@@ -95,19 +98,19 @@ class Dataset(Configured, Protocol):
 
 
 @runtime_checkable
-class Metric(_CallableComponent, Protocol):
+class MetricProtocol(_CallableComponent, Protocol):
     """``metric(samples, reference, ...)`` returns a float or a dict of floats."""
 
 
 @runtime_checkable
-class LRSchedule(Configured, Protocol):
+class LRScheduleProtocol(Configured, Protocol):
     """``schedule(step, total_steps)``: LR multiplier for a step counted after warm-up."""
 
     def __call__(self, step: int, total_steps: int) -> float: ...
 
 
 @runtime_checkable
-class Logger(Configured, Protocol):
+class LoggerProtocol(Configured, Protocol):
     """An experiment tracker: opened once per run (rank 0), then fed scalars and images."""
 
     def open(self, run_dir: Any, config: Mapping[str, Any], *, resume_step: int = 0) -> None: ...
@@ -117,3 +120,20 @@ class Logger(Configured, Protocol):
     def log_image(self, tag: str, path: Any, step: int) -> None: ...
 
     def close(self) -> None: ...
+
+
+#: former name -> protocol, kept for a release (asking for one warns).
+_FORMER_NAMES = {name.removesuffix("Protocol"): name for name in __all__ if name != "Configured"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FORMER_NAMES:
+        new = _FORMER_NAMES[name]
+        warnings.warn(
+            f"core.contracts.{name} is now core.contracts.{new}; the old name will stop working "
+            "in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return globals()[new]
+    raise AttributeError(f"module 'core.contracts' has no attribute '{name}'")

@@ -22,7 +22,7 @@ import pluggy
 
 from core.kinds import BUILTIN_KINDS, Kind
 
-__all__ = ["hookspec", "hookimpl", "HOOKS", "PLATFORM_HOOKS", "KIND_HOOKS"]
+__all__ = ["hookspec", "hookimpl", "HOOKS", "PLATFORM_HOOKS", "KIND_HOOKS", "FORMER_KIND_HOOKS"]
 
 hookspec = pluggy.HookspecMarker("core")
 hookimpl = pluggy.HookimplMarker("core")
@@ -72,8 +72,17 @@ def _kind_hookspec(kind: Kind) -> Callable[[Register], None]:
     return hookspec(spec)
 
 
+def _former_hookspec(kind: Kind, hook: str) -> Callable[[Register], None]:
+    spec = _kind_hookspec(kind)
+    spec.__name__ = spec.__qualname__ = hook
+    spec.__doc__ = f"Deprecated: the former name of ``{kind.hook}`` (called, with a warning)."
+    return spec
+
+
 for _kind in BUILTIN_KINDS:
     globals()[_kind.hook] = _kind_hookspec(_kind)
+    for _hook in _kind.former_hooks:
+        globals()[_hook] = _former_hookspec(_kind, _hook)
 del _kind
 
 #: kind name -> its hook name, for the built-in kinds.
@@ -85,5 +94,9 @@ PLATFORM_HOOKS: tuple[str, ...] = (
     "register_pretrained",
     "register_commands",
 )
+#: former hook name -> kind name, for kinds that were renamed (still called, with a warning).
+FORMER_KIND_HOOKS: dict[str, str] = {
+    hook: kind.name for kind in BUILTIN_KINDS for hook in kind.former_hooks
+}
 #: every hook name, in documentation order.
-HOOKS: tuple[str, ...] = (*KIND_HOOKS.values(), *PLATFORM_HOOKS)
+HOOKS: tuple[str, ...] = (*KIND_HOOKS.values(), *PLATFORM_HOOKS, *FORMER_KIND_HOOKS)

@@ -13,9 +13,12 @@ This module is torch-free and imports nothing it declares.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from core._imports import import_object
 
 __all__ = [
     "Kind",
@@ -26,6 +29,8 @@ __all__ = [
     "builtin_kind",
     "hook_name",
     "kind_clash",
+    "renamed_kind",
+    "warn_renamed",
 ]
 
 #: kind names: lowercase words joined by single dashes (``lr-schedule``).
@@ -66,6 +71,8 @@ class Kind:
     examples: tuple[str, ...] = ()
     #: the plugin that declared the kind (``core`` for the built-in ones).
     plugin: str = "core"
+    #: names the kind had before; asking for one still works, with a DeprecationWarning.
+    former_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.plural:
@@ -75,6 +82,11 @@ class Kind:
     def hook(self) -> str:
         """Name of the per-kind registration hook (``register_models``)."""
         return hook_name(self.plural)
+
+    @property
+    def former_hooks(self) -> tuple[str, ...]:
+        """Hook names of the former names (``register_schedulers``), still called."""
+        return tuple(hook_name(f"{name}s") for name in self.former_names)
 
     @property
     def identifier(self) -> str:
@@ -89,106 +101,57 @@ class Kind:
         """The base class or protocol (imported on demand), or None."""
         if not isinstance(self.base, str):
             return self.base
-        from core._imports import import_object
 
         return import_object(self.base)
 
 
-_C = "core.contracts"
+def _builtin(
+    name: str,
+    base: str,
+    examples: str,
+    description: str,
+    *,
+    checks: tuple[str, ...] = DEFAULT_CHECKS,
+    **more: Any,
+) -> Kind:
+    """A built-in kind: ``base`` is a Protocol of ``core.contracts`` or a ``module:attr``."""
+    base = base if ":" in base else f"core.contracts:{base}"
+    return Kind(
+        name, description, base=base, checks=checks, examples=tuple(examples.split()), **more
+    )
 
-#: the built-in kinds, in documentation order.
+
+_SCHEDULE_CHECKS = (*DEFAULT_CHECKS, "noise-schedule")
+_DATASET_CHECKS = (*DEFAULT_CHECKS, "dataset-items")
+_LR_CHECKS = (*DEFAULT_CHECKS, "lr-schedule-range")
+_LOGGER_CHECKS = ("builds", "contract", "config-round-trip", "bad-config", "logger-lifecycle")
+
+#: the built-in kinds, in documentation order (one row each: name, contract, examples, description).
+# fmt: off
 BUILTIN_KINDS: tuple[Kind, ...] = (
-    Kind(
-        "model",
-        "trainable ``core.BaseModel`` subclasses that a run config's ``model:`` section builds",
-        base="core.modules:BaseModel",
-        examples=("dcgan", "ddpm", "unet"),
-    ),
-    Kind(
-        "encoder",
-        "input encoders (bits from numbers) or image encoders (images to latents)",
-        base=f"{_C}:Encoder",
-        examples=("thermometer", "conv-encoder"),
-    ),
-    Kind(
-        "decoder",
-        "decoders: latents back to images or named outputs",
-        base=f"{_C}:Decoder",
-        examples=("conv-decoder",),
-    ),
-    Kind(
-        "node",
-        "lookup-table nodes and their training relaxations",
-        base=f"{_C}:Node",
-        examples=("probabilistic", "dwn"),
-    ),
-    Kind(
-        "layer",
-        "layers built from nodes or blocks",
-        base=f"{_C}:Layer",
-        examples=("random", "learnable"),
-    ),
-    Kind(
-        "loss",
-        "callables returning a total and its named parts",
-        base=f"{_C}:Loss",
-        plural="losses",
-        examples=("mse", "composite"),
-    ),
-    Kind(
-        "scheduler",
-        "noise schedules of diffusion models: betas, alpha-bars, ``add_noise``",
-        base=f"{_C}:NoiseSchedule",
-        checks=(*DEFAULT_CHECKS, "noise-schedule"),
-        examples=("linear", "cosine"),
-    ),
-    Kind(
-        "head",
-        "output heads a decoder ends in",
-        base=f"{_C}:Head",
-        examples=("rgb", "segmentation"),
-    ),
-    Kind(
-        "sampler",
-        "ways to draw samples from a trained diffusion model",
-        base=f"{_C}:Sampler",
-        examples=("ddim", "dpm-solver++"),
-    ),
-    Kind(
-        "dataset",
-        "``torch.utils.data.Dataset`` factories",
-        base=f"{_C}:Dataset",
-        checks=(*DEFAULT_CHECKS, "dataset-items"),
-        examples=("digits", "image-folder"),
-    ),
-    Kind(
-        "metric",
-        "evaluation functions of samples against data",
-        base=f"{_C}:Metric",
-        examples=("feature-fid", "accuracy"),
-    ),
-    Kind(
-        "logger",
-        "experiment trackers a run sends its config, scalars, metrics and images to",
-        base=f"{_C}:Logger",
-        checks=("builds", "contract", "config-round-trip", "bad-config", "logger-lifecycle"),
-        examples=("jsonl", "tensorboard", "mlflow"),
-    ),
-    Kind(
-        "lr-schedule",
-        "learning-rate multipliers after warm-up that ``train.lr_schedule`` names",
-        base=f"{_C}:LRSchedule",
-        checks=(*DEFAULT_CHECKS, "lr-schedule-range"),
-        examples=("cosine", "constant"),
-    ),
+    _builtin("model", "core.modules:BaseModel", "dcgan ddpm unet", "trainable ``core.BaseModel`` subclasses that a run config's ``model:`` section builds"),
+    _builtin("encoder", "EncoderProtocol", "thermometer conv-encoder", "input encoders (bits from numbers) or image encoders (images to latents)"),
+    _builtin("decoder", "DecoderProtocol", "conv-decoder", "decoders: latents back to images or named outputs"),
+    _builtin("node", "NodeProtocol", "probabilistic dwn", "lookup-table nodes and their training relaxations"),
+    _builtin("layer", "LayerProtocol", "random learnable", "layers built from nodes or blocks"),
+    _builtin("loss", "LossProtocol", "mse composite", "callables returning a total and its named parts", plural="losses"),
+    _builtin("noise-schedule", "NoiseScheduleProtocol", "linear cosine", "noise schedules of diffusion models: betas, alpha-bars, ``add_noise``", checks=_SCHEDULE_CHECKS, former_names=("scheduler",)),
+    _builtin("head", "HeadProtocol", "rgb segmentation", "output heads a decoder ends in"),
+    _builtin("sampler", "SamplerProtocol", "ddim dpm-solver++", "ways to draw samples from a trained diffusion model"),
+    _builtin("dataset", "DatasetProtocol", "digits image-folder", "``torch.utils.data.Dataset`` factories", checks=_DATASET_CHECKS),
+    _builtin("metric", "MetricProtocol", "feature-fid accuracy", "evaluation functions of samples against data"),
+    _builtin("logger", "LoggerProtocol", "jsonl tensorboard mlflow", "experiment trackers a run sends its config, scalars, metrics and images to", checks=_LOGGER_CHECKS),
+    _builtin("lr-schedule", "LRScheduleProtocol", "cosine constant", "learning-rate multipliers after warm-up that ``train.lr_schedule`` names", checks=_LR_CHECKS),
 )
+# fmt: on
 
 _BY_NAME = {kind.name: kind for kind in BUILTIN_KINDS}
 
 
 def _spellings(kind: Kind) -> tuple[str, ...]:
-    """Every word that asks for ``kind``: its name, its plural and its name plus ``s``."""
-    return (kind.name, kind.plural, f"{kind.name}s")
+    """Every word that asks for ``kind``: its name, plural, name plus ``s`` and former names."""
+    former = (word for name in kind.former_names for word in (name, f"{name}s"))
+    return (kind.name, kind.plural, f"{kind.name}s", *former)
 
 
 def kind_clash(kind: Kind, declared: Iterable[Kind], hooks: Iterable[str]) -> str | None:
@@ -214,3 +177,18 @@ def kind_clash(kind: Kind, declared: Iterable[Kind], hooks: Iterable[str]) -> st
 def builtin_kind(name: str) -> Kind | None:
     """The built-in kind of that name, or None."""
     return _BY_NAME.get(name)
+
+
+def renamed_kind(word: str, kinds: Iterable[Kind]) -> Kind | None:
+    """The kind that ``word`` (a former name or its plural) used to name, or None."""
+    return next((k for k in kinds if word in k.former_names or word[:-1] in k.former_names), None)
+
+
+def warn_renamed(old: str, kind: Kind, *, stacklevel: int = 3) -> None:
+    """The DeprecationWarning for asking for ``kind`` by its former name ``old``."""
+    warnings.warn(
+        f"the kind '{old}' is now '{kind.name}' (hook {kind.hook}, core.get_{kind.identifier}); "
+        f"'{old}' will stop working in the next release",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )

@@ -13,12 +13,13 @@ import os
 import re
 import threading
 import traceback
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from core import hookspecs
+from core import _builtins, hookspecs
 from core._entry_points import PluginEntryPoint, entry_points
 from core._plugin_guard import (
     ExitCalled,
@@ -31,7 +32,8 @@ from core._plugin_guard import (
 )
 from core._version import __version__
 from core.errors import CoreError, PluginError
-from core.kinds import PRETRAINED, Kind
+from core.kinds import BUILTIN_KINDS, PRETRAINED, Kind
+from core.plugin_checks import registry_problems
 from core.registry import Registry
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "PluginRecord",
     "get_manager",
     "set_manager",
+    "known_kinds",
     "lingering_threads",
 ]
 
@@ -116,7 +119,6 @@ class PluginManager:
         """Load the built-ins and (unless ``entry_points=False``) every entry-point plugin, once."""
         if self.builtins and not self._builtins_loaded:
             self._builtins_loaded = True
-            from core import _builtins
 
             self.add_plugin(
                 _builtins,
@@ -266,8 +268,11 @@ class PluginManager:
                 self.registry.staged() as (_, staged),
             ):
                 kind_of_hook = {k.hook: k.name for k in self.registry.kinds.values()}
+                kind_of_hook.update(hookspecs.FORMER_KIND_HOOKS)
                 kind_of_hook["register_pretrained"] = PRETRAINED
                 for hook in [h for h in kind_of_hook if h in self._impls[record.name]]:
+                    if hook in hookspecs.FORMER_KIND_HOOKS:
+                        _warn_former_hook(record.name, hook, self.registry.kind(kind_of_hook[hook]))
                     self._call_own(
                         plugin, record.name, hook, register=callback(register, kind_of_hook[hook])
                     )
@@ -392,7 +397,6 @@ class PluginManager:
 
     def check(self) -> list[str]:
         """Problems: failed plugins, unknown hooks, conflicts, unimportable or mismatched configs."""
-        from core.plugin_checks import registry_problems
 
         problems = []
         for record in self.records.values():
@@ -422,6 +426,15 @@ class PluginManager:
         return [name for name, caller in vars(self._pm.hook).items() if caller.has_spec()]
 
 
+def _warn_former_hook(plugin: str, hook: str, kind: Kind) -> None:
+    warnings.warn(
+        f"plugin '{plugin}' implements {hook}, the former hook of the kind '{kind.name}': "
+        f"name it {kind.hook} (the old name will stop working in the next release)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+
+
 _manager: PluginManager | None = None
 
 
@@ -431,6 +444,13 @@ def get_manager(*, entry_points: bool = True) -> PluginManager:
     if _manager is None:
         _manager = PluginManager()
     return _manager.load(entry_points=entry_points)
+
+
+def known_kinds() -> dict[str, Kind]:
+    """The kinds the process-wide manager knows now (none loaded: the built-in ones); loads nothing."""
+    if _manager is None:
+        return {kind.name: kind for kind in BUILTIN_KINDS}
+    return dict(_manager.registry.kinds)
 
 
 def lingering_threads() -> dict[str, list[str]]:

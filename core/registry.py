@@ -13,7 +13,15 @@ from typing import Any
 
 from core._imports import import_object, is_lazy_reference
 from core.errors import AmbiguousNameError, PluginError, RegistryError, UnknownComponentError
-from core.kinds import BUILTIN_KINDS, KIND_NAME, PRETRAINED, Kind, kind_clash
+from core.kinds import (
+    BUILTIN_KINDS,
+    KIND_NAME,
+    PRETRAINED,
+    Kind,
+    kind_clash,
+    renamed_kind,
+    warn_renamed,
+)
 from core.providers import provider_hint
 
 __all__ = ["Entry", "Registry", "PRETRAINED_KIND"]
@@ -201,6 +209,10 @@ class Registry:
         plural = {k.plural: k.name for k in self.kinds.values()}
         if spelled in plural:
             return plural[spelled]
+        renamed = renamed_kind(spelled, self.kinds.values())
+        if renamed is not None:
+            warn_renamed(kind, renamed, stacklevel=4)
+            return renamed.name
         close = difflib.get_close_matches(spelled, known, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         raise RegistryError(

@@ -248,7 +248,7 @@ def trained_toy_run(work: Path) -> Path:
     """A trained run directory in ``work`` (DDPM on 2-D points, two steps)."""
     from core.training import Trainer
 
-    run = toy_run(timesteps=4, scheduler="linear", steps=2, batch_size=16)
+    run = toy_run(timesteps=4, noise_schedule="linear", steps=2, batch_size=16)
     Trainer(run, run_dir=work / "run", quiet=True).fit()
     return work / "run"
 
@@ -308,7 +308,7 @@ def _train_override(override: str) -> Callable[[Path], str]:
     def check(work: Path) -> str:
         import yaml
 
-        config = toy_run(timesteps=4, scheduler="linear", steps=2, batch_size=16)
+        config = toy_run(timesteps=4, noise_schedule="linear", steps=2, batch_size=16)
         (work / "run.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
         result = expect_cli_refused(
             "train", str(work / "run.yaml"), override, "--runs-dir", str(work / "runs"), "-q"

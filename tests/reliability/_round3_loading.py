@@ -113,7 +113,7 @@ def _base_outside(path: Path) -> None:
     (path.parent.parent / "elsewhere.yaml").write_text("sample: {n: 4}\n")
     path.write_text(
         "_base_: ../elsewhere.yaml\n"
-        "model: {type: ddpm, timesteps: 4, data_dim: 2, scheduler: {type: linear},\n"
+        "model: {type: ddpm, timesteps: 4, data_dim: 2, noise_schedule: {type: linear},\n"
         "  network: {type: mlp-denoiser, hidden_dim: 8, num_timesteps: 4}}\n"
     )
 

@@ -16,7 +16,7 @@ def toy_run(
     timesteps: int = 10,
     hidden: int = 8,
     size: int = 64,
-    scheduler: str = "cosine",
+    noise_schedule: str = "cosine",
     samples: int = 4,
     **train: Any,
 ) -> dict[str, Any]:
@@ -26,7 +26,7 @@ def toy_run(
             "type": "ddpm",
             "timesteps": timesteps,
             "data_dim": 2,
-            "scheduler": {"type": scheduler},
+            "noise_schedule": {"type": noise_schedule},
             "network": {"type": "mlp-denoiser", "hidden_dim": hidden, "num_timesteps": timesteps},
         },
         "data": {"type": "toy2d", "size": size},

@@ -8,10 +8,20 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
 PYTHON = sys.executable
+
+# hypothesis settings of most property tests here: 40 cases, the same ones on every run, no
+# per-case deadline, and function-scoped fixtures (tmp_path) shared by the cases on purpose
+REPEATABLE = settings(
+    max_examples=40,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 
 def load_helper(name: str) -> ModuleType:

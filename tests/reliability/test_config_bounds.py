@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import core.config
 from core.config import MAX_BASE_DEPTH, Config, deep_merge
 from core.errors import ConfigError
 
-from .conftest import load_helper
+from .conftest import REPEATABLE, load_helper
 
 time_limit = load_helper("_deadline").time_limit
 
@@ -137,12 +137,7 @@ def base_graphs(draw: st.DrawFn) -> list[tuple[list[int], int]]:
     ]
 
 
-@settings(
-    max_examples=40,
-    derandomize=True,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@REPEATABLE
 @given(files=base_graphs())
 def test_any_base_graph_merges_as_naive_resolution_reading_each_file_once(
     tmp_path_factory, monkeypatch, files

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.components import build, build_model
@@ -15,6 +15,8 @@ from core.config import COMMAND_LINE, Config
 from core.errors import ConfigError
 from core.training.configs import RUN_SECTIONS
 from core.training.trainer import validate_run_config
+
+from .conftest import REPEATABLE
 
 SHADOW = (
     "root:$6$Zq8saltSALT$SECRETHASHroot0123456789abcdefABCDEF:20228:0:99999:7:::\n"
@@ -60,12 +62,7 @@ def test_a_misspelt_section_is_named_with_a_suggestion(tmp_path):
     assert "run.yaml: unknown top-level section 'trian' (did you mean 'train'?)" in message
 
 
-@settings(
-    max_examples=40,
-    derandomize=True,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@REPEATABLE
 @given(
     secrets=st.dictionaries(
         st.text(min_size=1, max_size=30), st.text(max_size=40), min_size=1, max_size=8

@@ -93,7 +93,7 @@ model:
   type: ddpm
   timesteps: 10
   data_dim: 2
-  scheduler: {type: cosine}
+  noise_schedule: {type: cosine}
   network: {type: mlp-denoiser, hidden_dim: 8, num_timesteps: 10}
 data: {type: toy2d, size: 64}
 train: {steps: 2, batch_size: 8, lr: 0.001, betas: [0.9, 0.99]}
@@ -183,7 +183,7 @@ _KEYS = [
     "model.network.hidden_dim",
     "model.network",
     "model.network.type",
-    "model.scheduler.type",
+    "model.noise_schedule.type",
     "model.data_dim",
     "model.x.y.z",
     "data",

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import core._store_files
@@ -26,7 +26,7 @@ from core.pretrained import (
     save_to_pretrained,
 )
 
-from .conftest import load_helper
+from .conftest import REPEATABLE, load_helper
 
 time_limit = load_helper("_deadline").time_limit
 
@@ -166,12 +166,7 @@ def test_the_table_shows_a_status_column(store, good, capsys):
     assert rows["mlp-denoiser/bad/v1"][2] == "broken" and rows["mlp-denoiser/good/v1"][2] == "ok"
 
 
-@settings(
-    max_examples=40,
-    derandomize=True,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@REPEATABLE
 @given(content=st.binary(max_size=400) | st.text(max_size=400).map(str.encode))
 def test_any_yaml_bytes_leave_the_other_entries_readable(store, good, content):
     version = store / "mlp-denoiser" / "fuzzed" / "v1"

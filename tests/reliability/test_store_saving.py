@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import core._staging
@@ -19,6 +19,8 @@ from core._staging import STALE_STAGING_SECONDS, remove_stale_staging, staging_n
 from core.components import build_model
 from core.errors import PretrainedError
 from core.pretrained import list_pretrained, save_to_pretrained
+
+from .conftest import REPEATABLE
 
 
 def _tiny():
@@ -90,12 +92,7 @@ def _dead_pid() -> int:
     return process.pid
 
 
-@settings(
-    max_examples=40,
-    derandomize=True,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@REPEATABLE
 @given(
     host=st.sampled_from(["this", "other", "unnamed"]),
     alive=st.booleans(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from core_diffusion.configs import check_sampler
+from core_diffusion.configs import check_noise_schedule, check_sampler, noise_schedule_section
 from pydantic import BaseModel as _Pydantic
 from pydantic import ConfigDict, field_validator, model_validator
 
@@ -373,9 +373,10 @@ class LatentDiffusionConfig(ComponentConfig):
         description="denoising network section (core-diffusion unet by default)",
     )
     timesteps: int = Field(1000, ge=1, le=100_000, description="diffusion steps T")
-    scheduler: dict[str, Any] = Field(
+    noise_schedule: dict[str, Any] = Field(
         default_factory=lambda: {"type": "linear"},
-        description="noise schedule section (linear, cosine, quadratic, sigmoid)",
+        description="noise schedule section (linear, cosine, quadratic, sigmoid); formerly "
+        "scheduler",
     )
     prediction: Literal["epsilon", "v"] = Field("epsilon", description="network target")
     decoder: dict[str, Any] | None = Field(
@@ -398,9 +399,7 @@ class LatentDiffusionConfig(ComponentConfig):
     @classmethod
     def _aliases(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            data = dict(data)
-            if isinstance(data.get("scheduler"), str):
-                data["scheduler"] = {"type": data["scheduler"]}
+            data = noise_schedule_section(dict(data))
             if isinstance(data.get("decoder"), str):
                 data["decoder"] = {"pretrained": data["decoder"]}
         return data
@@ -409,14 +408,7 @@ class LatentDiffusionConfig(ComponentConfig):
     def _check(self) -> LatentDiffusionConfig:
         if not self.network.get("type"):
             raise ValueError("network must be a section with a 'type'")
-        if not self.scheduler.get("type"):
-            raise ValueError("scheduler must be a section with a 'type'")
-        steps = self.scheduler.get("timesteps", self.scheduler.get("num_steps"))
-        if steps is not None and steps != self.timesteps:
-            raise ValueError(
-                f"scheduler.timesteps ({steps}) disagrees with timesteps "
-                f"({self.timesteps}); set timesteps only"
-            )
+        check_noise_schedule(self.noise_schedule, self.timesteps)
         check_sampler(self.sampler)
         if self.sample_steps is not None and self.sample_steps > self.timesteps:
             raise ValueError(

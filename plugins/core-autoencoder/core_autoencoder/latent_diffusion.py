@@ -34,9 +34,11 @@ class LatentDiffusion(BaseModel):
     def __init__(self, config: Any = None, /, **overrides: Any) -> None:
         super().__init__(config, **overrides)
         c = self.config
-        schedule = {k: v for k, v in c.scheduler.items() if k not in ("timesteps", "num_steps")}
+        schedule = {
+            k: v for k, v in c.noise_schedule.items() if k not in ("timesteps", "num_steps")
+        }
         self.schedule = build(
-            "scheduler", {**schedule, "timesteps": c.timesteps}, where="model.scheduler"
+            "noise-schedule", {**schedule, "timesteps": c.timesteps}, where="model.noise_schedule"
         )
         network = dict(c.network)
         network.setdefault("in_channels", c.latent_channels)

@@ -29,9 +29,9 @@ def test_seed_aliases_resolve() -> None:
         ("head", "RGBHead", "rgb"),
         ("head", "SegmentationHead", "segmentation"),
         ("head", "ClassificationHead", "classification"),
-        ("scheduler", "LinearScheduler", "linear"),
-        ("scheduler", "CosineScheduler", "cosine"),
-        ("scheduler", "QuadraticScheduler", "quadratic"),
+        ("noise-schedule", "LinearScheduler", "linear"),
+        ("noise-schedule", "CosineScheduler", "cosine"),
+        ("noise-schedule", "QuadraticScheduler", "quadratic"),
     ]:
         assert core.get_component(kind, alias) is core.get_component(kind, name)
 

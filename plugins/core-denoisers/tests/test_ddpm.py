@@ -32,7 +32,7 @@ def make_ddpm(network: str, schedule: str = "linear", timesteps: int = 20, **net
         {
             "type": "ddpm",
             "timesteps": timesteps,
-            "scheduler": {"type": schedule},
+            "noise_schedule": {"type": schedule},
             "network": {**section, **network_extra},
             **data,
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
 from pydantic import AliasChoices, field_validator, model_validator
@@ -23,6 +24,8 @@ __all__ = [
     "DPMSolverSDEConfig",
     "HeunKarrasConfig",
     "check_sampler",
+    "noise_schedule_section",
+    "check_noise_schedule",
 ]
 
 
@@ -39,6 +42,38 @@ def check_guidance_interval(value: Any) -> tuple[float, float] | None:
     if not 0.0 <= low < high:
         raise ValueError(f"needs 0 <= low < high, got [{low:g}, {high:g}]")
     return low, high
+
+
+def noise_schedule_section(data: dict[str, Any]) -> dict[str, Any]:
+    """``noise_schedule`` of a model section as a section: a bare name is ``{type: name}``.
+
+    ``scheduler``, its former name, still works for a release, with a DeprecationWarning.
+    """
+    if "scheduler" in data:
+        if "noise_schedule" in data:
+            raise ValueError("give noise_schedule only (scheduler is its former name)")
+        warnings.warn(
+            "the model key 'scheduler' is now 'noise_schedule' (the kind noise-schedule); "
+            "'scheduler' will stop working in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        data["noise_schedule"] = data.pop("scheduler")
+    if isinstance(data.get("noise_schedule"), str):
+        data["noise_schedule"] = {"type": data["noise_schedule"]}
+    return data
+
+
+def check_noise_schedule(section: dict[str, Any], timesteps: int) -> None:
+    """A ``noise_schedule`` section has a type and no other number of timesteps."""
+    if not section.get("type"):
+        raise ValueError("noise_schedule must be a section with a 'type'")
+    steps = section.get("timesteps", section.get("num_steps"))
+    if steps is not None and steps != timesteps:
+        raise ValueError(
+            f"noise_schedule.timesteps ({steps}) disagrees with timesteps ({timesteps}); "
+            "set timesteps only"
+        )
 
 
 def check_sampler(name: str) -> str:
@@ -299,9 +334,10 @@ class DDPMConfig(ComponentConfig):
     base_channels: int | None = Field(
         None, ge=1, description="flat form: base_channels of the default ddpm-unet network"
     )
-    scheduler: dict[str, Any] = Field(
+    noise_schedule: dict[str, Any] = Field(
         default_factory=lambda: {"type": "linear"},
-        description="noise schedule section (type: linear, cosine, quadratic or sigmoid)",
+        description="noise schedule section (type: linear, cosine, quadratic or sigmoid); "
+        "formerly scheduler",
     )
     prediction: Literal["epsilon", "v"] = Field(
         "epsilon", description="what the network predicts: the noise or v"
@@ -373,23 +409,13 @@ class DDPMConfig(ComponentConfig):
                     )
                 network["base_channels"] = base
         data["network"] = network
-        scheduler = data.get("scheduler")
-        if isinstance(scheduler, str):
-            data["scheduler"] = {"type": scheduler}
-        return data
+        return noise_schedule_section(data)
 
     @model_validator(mode="after")
     def _checks(self) -> DDPMConfig:
         if not isinstance(self.network, dict) or not self.network.get("type"):
             raise ValueError("network must be a section with a 'type'")
-        if not self.scheduler.get("type"):
-            raise ValueError("scheduler must be a section with a 'type'")
-        sched_steps = self.scheduler.get("timesteps", self.scheduler.get("num_steps"))
-        if sched_steps is not None and sched_steps != self.timesteps:
-            raise ValueError(
-                f"scheduler.timesteps ({sched_steps}) disagrees with timesteps "
-                f"({self.timesteps}); set timesteps only"
-            )
+        check_noise_schedule(self.noise_schedule, self.timesteps)
         check_sampler(self.sampler)
         if self.sample_steps is not None and self.sample_steps > self.timesteps:
             raise ValueError(

@@ -31,9 +31,9 @@ class DDPM(BaseModel):
     def __init__(self, config: Any = None, /, **overrides: Any) -> None:
         super().__init__(config, **overrides)
         c = self.config
-        schedule = {k: v for k, v in c.scheduler.items() if k != "num_steps"}
+        schedule = {k: v for k, v in c.noise_schedule.items() if k != "num_steps"}
         schedule["timesteps"] = c.timesteps
-        self.schedule = build("scheduler", schedule, where="model.scheduler")
+        self.schedule = build("noise-schedule", schedule, where="model.noise_schedule")
         self.network = build("model", self._network_section(), where="model.network")
         self.ema_decay = c.ema
         self._check_guidance_setup()

@@ -35,7 +35,7 @@ def register_models(register: Any) -> None:
 
 
 @hookimpl
-def register_schedulers(register: Any) -> None:
+def register_noise_schedules(register: Any) -> None:
     register(
         "linear",
         "core_diffusion.schedules:LinearSchedule",

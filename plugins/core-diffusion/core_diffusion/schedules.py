@@ -60,8 +60,8 @@ class NoiseSchedule(BaseModel):
     they follow from the config) and ``timesteps`` (T).
     """
 
-    kind = "scheduler"
-    config_section = "scheduler"
+    kind = "noise-schedule"
+    config_section = "noise_schedule"
 
     def __init__(self, config: Any = None, /, **overrides: Any) -> None:
         super().__init__(config, **overrides)

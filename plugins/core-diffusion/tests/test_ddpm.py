@@ -44,11 +44,11 @@ def test_flat_form_configures_the_default_network():
 
 
 def test_network_and_schedule_are_filled_and_built():
-    m = tiny(scheduler={"type": "cosine"})
+    m = tiny(noise_schedule={"type": "cosine"})
     assert m.network.config.in_channels == 1 and m.network.config.out_channels == 1
     assert m.network.config.image_size == 8
     assert type(m.schedule).__name__ == "CosineSchedule" and m.schedule.timesteps == 50
-    m2 = tiny(scheduler="quadratic")
+    m2 = tiny(noise_schedule="quadratic")
     assert type(m2.schedule).__name__ == "QuadraticSchedule"
 
 
@@ -176,10 +176,10 @@ def test_bad_configs_are_clear():
         tiny(network={"type": "no-such-net"})
     with pytest.raises(core.ConfigError, match="network.*unknown key"):
         tiny(network={**TINY_UNET, "bogus_key": 1})
-    with pytest.raises(core.ConfigError, match="scheduler.timesteps"):
-        tiny(scheduler={"type": "linear", "timesteps": 10})
-    with pytest.raises(core.ConfigError, match="unknown scheduler 'zigzag'"):
-        tiny(scheduler={"type": "zigzag"})
+    with pytest.raises(core.ConfigError, match="noise_schedule.timesteps"):
+        tiny(noise_schedule={"type": "linear", "timesteps": 10})
+    with pytest.raises(core.ConfigError, match="unknown noise-schedule 'zigzag'"):
+        tiny(noise_schedule={"type": "zigzag"})
     with pytest.raises(core.ConfigError, match="disagrees"):
         tiny(base_channels=16)
 
@@ -202,7 +202,7 @@ def test_network_output_shape_is_checked():
 
 
 def test_save_load_round_trip(tmp_path):
-    m = tiny(scheduler={"type": "sigmoid"})
+    m = tiny(noise_schedule={"type": "sigmoid"})
     m.save_pretrained(tmp_path / "m")
     loaded = core.build_model(str(tmp_path / "m"))
     g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
@@ -230,11 +230,20 @@ def test_num_steps_alias_and_scheduler_name():
             "image_size": 8,
             "channels": 1,
             "network": TINY_UNET,
-            "scheduler": "CosineScheduler",
+            "noise_schedule": "CosineScheduler",
         },
     )
     assert m.timesteps == 30 and m.schedule.timesteps == 30
     assert m.get_config()["timesteps"] == 30
+
+
+def test_the_former_key_scheduler_still_works_with_a_warning(tmp_path):
+    with pytest.warns(DeprecationWarning, match="'scheduler' is now 'noise_schedule'"):
+        m = tiny(scheduler={"type": "cosine"})
+    assert m.get_config()["noise_schedule"] == {"type": "cosine"}
+    assert "scheduler" not in m.get_config()
+    with pytest.raises(core.ConfigError, match="give noise_schedule only"):
+        tiny(scheduler="cosine", noise_schedule="linear")
 
 
 def test_channels_last_gives_the_same_outputs_and_gradients():

@@ -164,7 +164,7 @@ def test_guidance_interval_refuses_bad_bounds(interval, message):
 
 
 def test_v_prediction_guidance():
-    m = tiny(label_dropout=0.1, prediction="v", scheduler={"type": "cosine"})
+    m = tiny(label_dropout=0.1, prediction="v", noise_schedule={"type": "cosine"})
     out = m.sample(2, sampler="dpm-solver++", steps=4, guidance_scale=2.0)
     assert out.shape == (2, 1, 8, 8) and torch.isfinite(out).all()
 

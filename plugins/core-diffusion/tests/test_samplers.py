@@ -36,7 +36,7 @@ def sample(name, schedule, n=2000, seed=0, **kw):
 
 @pytest.mark.parametrize("spacing", ["linear", "quadratic", "logsnr"])
 def test_timestep_grid(spacing):
-    ab = core.build("scheduler", {"type": "linear"}).alpha_bars.tolist()
+    ab = core.build("noise-schedule", {"type": "linear"}).alpha_bars.tolist()
     assert timestep_grid(1000, 1000, spacing, ab) == list(range(999, -1, -1))
     for steps in (2, 10, 20, 50, 999):
         grid = timestep_grid(1000, steps, spacing, ab)
@@ -48,7 +48,7 @@ def test_timestep_grid(spacing):
 
 
 def test_ddpm_and_ddim_eta1_agree_with_the_data_distribution():
-    sched = core.build("scheduler", {"type": "linear", "timesteps": 1000})
+    sched = core.build("noise-schedule", {"type": "linear", "timesteps": 1000})
     ddpm, s1 = sample("ddpm", sched)
     ddim, s2 = sample("ddim", sched, steps=1000, eta=1.0, seed=1)
     assert s1.last_nfe == 1000 and s2.last_nfe == 1000
@@ -61,7 +61,7 @@ def test_ddpm_and_ddim_eta1_agree_with_the_data_distribution():
 
 
 def test_ddim_eta1_is_the_ddpm_posterior_step():
-    sched = core.build("scheduler", {"type": "cosine", "timesteps": 50})
+    sched = core.build("noise-schedule", {"type": "cosine", "timesteps": 50})
     a, _ = sample("ddpm", sched, n=64, seed=3)
     b, _ = sample("ddim", sched, n=64, seed=3, steps=50, eta=1.0)
     assert torch.allclose(a, b, atol=1e-9)  # same noise draws, identical updates
@@ -77,7 +77,7 @@ def test_ddim_eta1_is_the_ddpm_posterior_step():
     ],
 )
 def test_fast_samplers_are_accurate(name, steps, rel):
-    sched = core.build("scheduler", {"type": "linear", "timesteps": 1000})
+    sched = core.build("noise-schedule", {"type": "linear", "timesteps": 1000})
     x, sampler = sample(name, sched, steps=steps)
     assert sampler.last_nfe == steps
     assert x.mean().item() == pytest.approx(MU, abs=0.02)
@@ -86,7 +86,7 @@ def test_fast_samplers_are_accurate(name, steps, rel):
 
 @pytest.mark.parametrize("schedule", ["linear", "cosine"])
 def test_stochastic_dpm_solver_converges_to_the_data_distribution(schedule):
-    sched = core.build("scheduler", {"type": schedule, "timesteps": 1000})
+    sched = core.build("noise-schedule", {"type": schedule, "timesteps": 1000})
     x, sampler = sample("dpm-solver++", sched, n=8000, steps=50, stochastic=True)
     assert sampler.last_nfe == 50
     # sampling error of mean and std with n=8000 is ~0.0035 and ~0.0025
@@ -100,7 +100,7 @@ def test_stochastic_dpm_solver_converges_to_the_data_distribution(schedule):
 
 
 def test_dpm_solver_second_order_beats_first_order():
-    sched = core.build("scheduler", {"type": "linear", "timesteps": 1000})
+    sched = core.build("noise-schedule", {"type": "linear", "timesteps": 1000})
     z = torch.randn(2000, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     exact, _ = sample("ddim", sched, steps=1000, x_T=z)
     errors = {}
@@ -111,7 +111,7 @@ def test_dpm_solver_second_order_beats_first_order():
 
 
 def test_ddim_eta0_is_deterministic():
-    sched = core.build("scheduler", {"type": "sigmoid", "timesteps": 100})
+    sched = core.build("noise-schedule", {"type": "sigmoid", "timesteps": 100})
     z = torch.randn(8, 1, dtype=torch.float64)
     a, _ = sample("ddim", sched, x_T=z, steps=10, seed=1)
     b, _ = sample("ddim", sched, x_T=z, steps=10, seed=2)
@@ -121,7 +121,7 @@ def test_ddim_eta0_is_deterministic():
 @pytest.mark.parametrize("schedule", ["linear", "cosine", "quadratic", "sigmoid"])
 @pytest.mark.parametrize("name", ["ddpm", "ddim", "dpm-solver++", "dpm-solver++-sde"])
 def test_every_sampler_with_every_schedule(name, schedule):
-    sched = core.build("scheduler", {"type": schedule, "timesteps": 1000})
+    sched = core.build("noise-schedule", {"type": schedule, "timesteps": 1000})
     steps = {"ddpm": 1000, "ddim": 100, "dpm-solver++": 20, "dpm-solver++-sde": 50}[name]
     x, sampler = sample(name, sched, n=1000, steps=steps)
     assert x.shape == (1000, 1) and torch.isfinite(x).all()
@@ -131,7 +131,7 @@ def test_every_sampler_with_every_schedule(name, schedule):
 
 
 def test_v_and_x0_predictions_give_the_same_samples():
-    sched = core.build("scheduler", {"type": "linear", "timesteps": 100})
+    sched = core.build("noise-schedule", {"type": "linear", "timesteps": 100})
     eps_fn = gaussian_eps(sched)
     ab = sched.alpha_bars.double()
 
@@ -149,7 +149,7 @@ def test_v_and_x0_predictions_give_the_same_samples():
 
 
 def test_sampler_errors():
-    sched = core.build("scheduler", {"type": "linear", "timesteps": 10})
+    sched = core.build("noise-schedule", {"type": "linear", "timesteps": 10})
     sampler = core.build("sampler", {"type": "ddim"})
     with pytest.raises(core.ConfigError, match="exceeds"):
         sampler(gaussian_eps(sched), (2, 1), sched)  # default 50 steps > 10
@@ -164,7 +164,7 @@ def test_sampler_errors():
 
 
 def test_conditioning_reaches_the_model():
-    sched = core.build("scheduler", {"type": "linear", "timesteps": 10})
+    sched = core.build("noise-schedule", {"type": "linear", "timesteps": 10})
     seen = []
 
     def model_fn(x, t, y=None):
@@ -210,7 +210,7 @@ def test_run_is_the_public_extension_point_and_the_former_run_name_keeps_working
         def run(self, predict, x, grid, alpha_bars, config, indices, generator):
             return x + self.noise_like(x, generator)
 
-    sched = core.build("scheduler", {"type": "cosine", "timesteps": 100})
+    sched = core.build("noise-schedule", {"type": "cosine", "timesteps": 100})
     z = torch.randn(32, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     kw = {"x_T": z, "dtype": torch.float64, "steps": 10}
     ddim = core.build("sampler", {"type": "ddim"})
@@ -241,7 +241,7 @@ def lambdas(schedule, grid):
 
 
 def test_cosine_logsnr_grid_is_clipped_and_has_no_pile_up():
-    cosine = core.build("scheduler", {"type": "cosine", "timesteps": 1000})
+    cosine = core.build("noise-schedule", {"type": "cosine", "timesteps": 1000})
     ab = cosine.alpha_bars_f64.tolist()
     # the clamped last beta: log-SNR jumps from -6.5 to -9.9 at t = 999
     assert lambdas(cosine, [998, 999]) == pytest.approx([-6.46, -9.92], abs=0.01)
@@ -255,7 +255,7 @@ def test_cosine_logsnr_grid_is_clipped_and_has_no_pile_up():
     old_gaps = [b - a for a, b in zip(lambdas(cosine, old), lambdas(cosine, old[1:]))]
     assert max(old_gaps) > 10 * min(old_gaps)
     # the linear schedule ends at -5.06: the clip leaves it alone
-    linear = core.build("scheduler", {"type": "linear"}).alpha_bars_f64.tolist()
+    linear = core.build("noise-schedule", {"type": "linear"}).alpha_bars_f64.tolist()
     assert timestep_grid(1000, 20, "logsnr", linear) == timestep_grid(
         1000, 20, "logsnr", linear, lambda_min=None
     )
@@ -275,7 +275,7 @@ def test_cosine_logsnr_grid_is_clipped_and_has_no_pile_up():
 
 
 def test_karras_grid():
-    sched = core.build("scheduler", {"type": "linear"})
+    sched = core.build("noise-schedule", {"type": "linear"})
     ab = sched.alpha_bars_f64.tolist()
     grid = timestep_grid(1000, 10, "karras", ab)
     assert grid[0] == 999 and grid[-1] == 0 and all(a > b for a, b in zip(grid, grid[1:]))
@@ -291,7 +291,7 @@ def test_karras_grid():
 
 
 def test_heun_karras_is_second_order_with_2n_minus_1_evaluations():
-    sched = core.build("scheduler", {"type": "linear", "timesteps": 1000})
+    sched = core.build("noise-schedule", {"type": "linear", "timesteps": 1000})
     x, sampler = sample("heun-karras", sched, n=4000, steps=25)
     assert sampler.last_nfe == 49
     assert x.mean().item() == pytest.approx(MU, abs=0.02)
@@ -309,7 +309,7 @@ def test_heun_karras_is_second_order_with_2n_minus_1_evaluations():
 
 
 def test_lower_order_final_false_stays_second_order_to_the_end():
-    sched = core.build("scheduler", {"type": "linear", "timesteps": 1000})
+    sched = core.build("noise-schedule", {"type": "linear", "timesteps": 1000})
     z = torch.randn(2000, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     exact, _ = sample("ddim", sched, steps=1000, x_T=z)
     default, _ = sample("dpm-solver++", sched, steps=8, x_T=z)

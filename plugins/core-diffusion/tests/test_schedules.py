@@ -14,7 +14,7 @@ SCHEDULES = ["linear", "cosine", "quadratic", "sigmoid"]
 
 
 def schedule(name: str, **kw):
-    return core.build("scheduler", {"type": name, **kw})
+    return core.build("noise-schedule", {"type": name, **kw})
 
 
 @pytest.mark.parametrize("name", SCHEDULES)
@@ -71,10 +71,10 @@ def test_add_noise_closed_form(name):
 
 
 def test_aliases_and_num_steps():
-    s = core.build("scheduler", {"type": "LinearScheduler", "num_steps": 30})
+    s = core.build("noise-schedule", {"type": "LinearScheduler", "num_steps": 30})
     assert s.timesteps == 30 and len(s.betas) == 30
-    assert core.build("scheduler", {"type": "CosineScheduler"}).timesteps == 1000
-    assert core.build("scheduler", {"type": "QuadraticScheduler"}).config.beta_end == 0.02
+    assert core.build("noise-schedule", {"type": "CosineScheduler"}).timesteps == 1000
+    assert core.build("noise-schedule", {"type": "QuadraticScheduler"}).config.beta_end == 0.02
 
 
 def test_bad_schedule_configs():
@@ -89,5 +89,5 @@ def test_bad_schedule_configs():
 
 @pytest.mark.parametrize("name", SCHEDULES)
 def test_conformance(name):
-    report = check_component("scheduler", name, {"timesteps": 100})
+    report = check_component("noise-schedule", name, {"timesteps": 100})
     assert "bad-config" in report.checks
