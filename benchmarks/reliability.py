@@ -28,6 +28,8 @@ from _common import machine, save_record
 from _common.markdown import META_KEYS, Col, Section, integer, label, sig, values, yes_no
 from _common.markdown import axes as plot_axes
 
+from core.atomic import atomic_write_text
+
 REPO = Path(__file__).resolve().parents[1]
 HELPERS = REPO / "tests" / "reliability"
 RESULTS = REPO / "benchmarks" / "results" / "reliability.json"
@@ -312,7 +314,7 @@ def main() -> None:
     text = page.PAGE.read_text(encoding="utf-8")
     updated = page.update_page(text, results)
     if updated != text:
-        page.PAGE.write_text(updated, encoding="utf-8")
+        atomic_write_text(page.PAGE, updated)
         print(f"rewrote the figures of {page.PAGE.relative_to(REPO)}")
 
 

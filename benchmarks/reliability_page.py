@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core.atomic import atomic_write_text
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "reliability.json"
 PAGE = REPO / "docs" / "reliability.md"
@@ -179,7 +181,7 @@ def main() -> int:
             return 1
         return 0
     if updated != text:
-        PAGE.write_text(updated, encoding="utf-8")
+        atomic_write_text(PAGE, updated)
         print(f"rewrote the figures of {PAGE.relative_to(REPO)}")
     return 0
 

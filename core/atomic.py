@@ -36,6 +36,7 @@ from core.errors import AtomicWriteError, CoreError
 
 __all__ = [
     "AtomicWriteError",
+    "append_text",
     "atomic_directory",
     "atomic_path",
     "atomic_write_bytes",
@@ -126,7 +127,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         os.chmod(tmp, 0o666 & ~current_umask())
         yield tmp
-        with open(tmp, "rb+") as handle:
+        with open(tmp, "rb+") as handle:  # own write: the fsync of our temporary file
             os.fsync(handle.fileno())
         check_target(target)  # again: something put there meanwhile is refused too
         os.replace(tmp, target)
@@ -205,11 +206,15 @@ def _write_all(path: Path, data: bytes | bytearray | memoryview) -> None:
     """Write every byte with ``os.write`` (a short write is continued, an error raised)."""
     fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
     try:
-        view = memoryview(data).cast("B")
-        while view:
-            view = view[os.write(fd, view) :]
+        _write_fd(fd, data)
     finally:
         os.close(fd)
+
+
+def _write_fd(fd: int, data: bytes | bytearray | memoryview) -> None:
+    view = memoryview(data).cast("B")
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes | bytearray | memoryview) -> None:
@@ -221,6 +226,24 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes | bytearray | m
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write UTF-8 text to ``path`` atomically."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def append_text(path: str | os.PathLike[str], text: str) -> None:
+    """Append UTF-8 ``text`` to ``path`` (made if missing) in one ``write``: an append-only log.
+
+    The target is checked as every write's is (a regular file, no link out of its folder).
+    """
+    target = check_target(path)
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped in after the check
+                raise AtomicWriteError(f"refusing to append to {target}: not a regular file")
+            _write_fd(fd, text.encode("utf-8"))
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise write_error(target, exc) from exc
 
 
 # -- folders ---------------------------------------------------------------------------------

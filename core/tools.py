@@ -281,7 +281,7 @@ def stage_input(source: str | os.PathLike[str], workdir: Path, name: str) -> str
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise ToolError(f"{source} is not a regular file")
         try:
-            with open(workdir / name, "xb") as writer:
+            with open(workdir / name, "xb") as writer:  # own write: a new copy in our work folder
                 shutil.copyfileobj(reader, writer, 1 << 20)
         except OSError as exc:
             raise ToolError(f"cannot copy {source} into {workdir}: {exc.strerror or exc}") from None

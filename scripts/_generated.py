@@ -7,6 +7,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from core.atomic import atomic_write_text
+
 
 def write_or_check(output: Path, render: Callable[[], str], description: str) -> int:
     """Write ``render()`` to ``output``; with ``--check``, exit 1 when the file differs."""
@@ -20,6 +22,6 @@ def write_or_check(output: Path, render: Callable[[], str], description: str) ->
             print(f"{output} is stale: run {sys.argv[0]}", file=sys.stderr)
             return 1
         return 0
-    output.write_text(text)
+    atomic_write_text(output, text)
     print(f"wrote {output}")
     return 0

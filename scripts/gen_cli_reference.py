@@ -17,6 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from core.atomic import atomic_write_text
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -164,7 +166,7 @@ def main() -> int:
         )
         return 1
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    OUTPUT.write_text(text)
+    atomic_write_text(OUTPUT, text)
     print(f"wrote {OUTPUT.relative_to(REPO)}")
     return 0
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from core.atomic import atomic_write_text
+from core.atomic import append_text, atomic_write_text
 from core.loggers.base import Logger
 from core.loggers.configs import JSONLLoggerConfig
 
@@ -30,7 +30,7 @@ class JSONLLogger(Logger):
                 if _step(line) <= resume_step
             ]
             atomic_write_text(self.path, "".join(line + "\n" for line in kept))
-        self.path.touch()
+        append_text(self.path, "")
 
     def run_paths(self) -> list[str]:
         return [self.config.filename]
@@ -40,8 +40,7 @@ class JSONLLogger(Logger):
         self.open(run_dir, config)
 
     def log_scalars(self, values: Mapping[str, float], step: int) -> None:
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"step": step, **values}) + "\n")
+        append_text(self.path, json.dumps({"step": step, **values}) + "\n")
 
 
 def _step(line: str) -> int:

@@ -12,7 +12,12 @@ from collections.abc import Iterator
 from core.lazy import lazy_exports
 from core.plugins import PluginManager, set_manager
 
-__all__ = ["isolated_manager", "check_component", "ConformanceReport"]
+__all__ = [
+    "isolated_manager",
+    "check_component",
+    "ConformanceReport",
+    "check_writes_through_atomic",
+]
 
 
 @contextlib.contextmanager
@@ -33,5 +38,6 @@ __getattr__, __dir__ = lazy_exports(
     {
         "check_component": "core.testing.conformance",
         "ConformanceReport": "core.testing.conformance",
+        "check_writes_through_atomic": "core.testing.writes",
     },
 )

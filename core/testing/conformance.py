@@ -226,7 +226,7 @@ def check_logger_lifecycle(case: ConformanceCase) -> bool:
         run_dir = Path(tmp) / "run"
         run_dir.mkdir()
         grid = run_dir / "samples.png"
-        Image.new("L", (8, 8), color=128).save(grid)
+        Image.new("L", (8, 8), color=128).save(grid)  # own write: a fixture in a temp folder
         config = {"model": {"type": "m"}, "train": {"steps": 2, "lr": 0.001}}
         for resume_step in (0, 2):
             logger.open(run_dir, config, resume_step=resume_step)
