@@ -1,23 +1,30 @@
-"""Regenerate docs/reference/hooks.md from the kind declarations in ``core.kinds``.
+"""Regenerate docs/reference/hooks.md and the docs' kind lists from ``core.kinds``.
 
-.venv/bin/python scripts/gen_hooks_reference.py           # rewrite the page
-.venv/bin/python scripts/gen_hooks_reference.py --check   # exit 1 if it is stale
+Every other page under docs/ names kinds or checks only inside a block
+``<!-- kinds:NAME -->...<!-- /kinds -->``, which this script fills from the declarations
+(``BLOCKS`` says what each NAME holds; ``tests/test_kind_lists.py`` refuses a list by hand).
+
+.venv/bin/python scripts/gen_hooks_reference.py           # rewrite the page and the blocks
+.venv/bin/python scripts/gen_hooks_reference.py --check   # exit 1 if any of them is stale
 """
 
 from __future__ import annotations
 
+import argparse
+import re
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
 
-from _generated import write_or_check  # noqa: E402
-
-from core.kinds import BUILTIN_KINDS, Kind, hook_name  # noqa: E402
+from core.atomic import atomic_write_text  # noqa: E402
+from core.kinds import BUILTIN_KINDS, DEFAULT_CHECKS, Kind, hook_name  # noqa: E402
 
 OUTPUT = REPO / "docs" / "reference" / "hooks.md"
+DOCS = REPO / "docs"
+BLOCK = re.compile(r"<!-- kinds:(?P<name>[a-z0-9-]+) -->(?P<text>.*?)<!-- /kinds -->", re.S)
 
 INTRO = """\
 # Hook reference
@@ -219,8 +226,68 @@ def render() -> str:
     return f"{INTRO}\n{sections}\n{PLATFORM}{former}"
 
 
-def main() -> int:
-    return write_or_check(OUTPUT, render, __doc__.splitlines()[0])
+def listing(names: Iterable[str]) -> str:
+    """``a``, ``b`` and ``c`` in backticks; each name once, in the given order."""
+    shown = [f"`{name}`" for name in dict.fromkeys(names)]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+
+
+#: block name -> its text, derived from the declarations.
+BLOCKS: dict[str, Callable[[], str]] = {
+    "names": lambda: listing(kind.name for kind in BUILTIN_KINDS),
+    "default-checks": lambda: listing(DEFAULT_CHECKS),
+    "own-checks": lambda: listing(
+        check for kind in BUILTIN_KINDS for check in kind.checks if check not in DEFAULT_CHECKS
+    ),
+}
+
+
+def fill(text: str, where: str) -> str:
+    """``text`` with every ``<!-- kinds:NAME -->`` block rewritten from the declarations."""
+
+    def block(match: re.Match[str]) -> str:
+        name = match.group("name")
+        if name not in BLOCKS:
+            raise SystemExit(f"{where}: unknown block kinds:{name} (known: {', '.join(BLOCKS)})")
+        return f"<!-- kinds:{name} -->{BLOCKS[name]()}<!-- /kinds -->"
+
+    return BLOCK.sub(block, text)
+
+
+def outputs(docs: Path = DOCS) -> dict[Path, str]:
+    """Every generated file under ``docs`` with the text it should hold."""
+    wanted = {}
+    for page in sorted(docs.rglob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        if "<!-- kinds:" in text:
+            wanted[page] = fill(text, str(page.relative_to(docs.parent)))
+    wanted[docs / OUTPUT.relative_to(DOCS)] = render()
+    return wanted
+
+
+def stale(wanted: dict[Path, str]) -> list[Path]:
+    """The files whose text on disk differs from ``wanted``."""
+    return [
+        path
+        for path, text in wanted.items()
+        if not path.is_file() or path.read_text(encoding="utf-8") != text
+    ]
+
+
+def main(argv: list[str] | None = None, docs: Path = DOCS) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if anything is stale")
+    args = parser.parse_args(argv)
+    wanted = outputs(docs)
+    changed = stale(wanted)
+    if args.check:
+        for path in changed:
+            print(f"{path} is stale: run {sys.argv[0]}", file=sys.stderr)
+        return 1 if changed else 0
+    for path in changed:
+        atomic_write_text(path, wanted[path])
+        print(f"wrote {path}")
+    return 0
 
 
 if __name__ == "__main__":
