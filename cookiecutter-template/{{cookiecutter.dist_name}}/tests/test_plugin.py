@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import core
 from core.hookspecs import KIND_HOOKS
+from core.testing import check_writes_through_atomic
 
 DIST = "{{ cookiecutter.dist_name }}"
 NAME = "{{ cookiecutter.__name }}"
+PACKAGE = Path(__file__).resolve().parents[1] / "{{ cookiecutter.package_name }}"
 COMPONENTS = {
     "model": [NAME],
 {%- for kind in cookiecutter._examples if kind in kinds %}
@@ -50,3 +53,8 @@ def test_listing_does_not_import_torch() -> None:
         "assert 'torch' not in sys.modules, 'plugin.py or configs.py imported torch'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_every_file_is_written_through_core_atomic() -> None:
+    """Write files with core.atomic (atomic_write_bytes/text, atomic_path, atomic_directory)."""
+    check_writes_through_atomic(PACKAGE)
