@@ -84,3 +84,17 @@ def test_a_plugin_kind_has_its_getter_once_plugins_are_loaded(tmp_plugin):
     tmp_plugin(register_kinds=lambda register: register("gadget", "gadgets"), name="gadgets")
     tmp_plugin(register_gadgets=lambda register: register("g", Schedule), name="g")
     assert core.get_gadget("g") is Schedule
+
+
+def test_user_docs_name_no_private_module_of_core():
+    """Underscore modules are core's own business: the user docs name public modules only
+    (ARCHITECTURE.md, the contributors' map, names them all)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    pages = [*root.joinpath("docs").rglob("*.md"), root / "README.md"]
+    pages += root.joinpath("plugins").glob("*/README.md")
+    private = re.compile(r"\bcore\._[a-z]\w*")
+    found = [f"{p.relative_to(root)}: {m}" for p in pages for m in private.findall(p.read_text())]
+    assert not found, found
