@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from core.errors import DataError
+from core.errors import ConfigError, DataError
 
-__all__ = ["unpack_batch"]
+__all__ = ["unpack_batch", "check_images"]
 
 _INPUT_KEYS = ("image", "x", "input", "latent")
 _TARGET_KEYS = ("label", "y", "target")
@@ -28,3 +28,21 @@ def unpack_batch(batch: Any) -> tuple[Any, Any]:
     if isinstance(batch, Sequence) and not isinstance(batch, str) and batch:
         return batch[0], (batch[1] if len(batch) > 1 else None)
     raise DataError(f"cannot take inputs from a batch of type {type(batch).__name__}")
+
+
+def check_images(x: Any, shape: tuple[int, int, int], who: str, what: str = "images") -> Any:
+    """``x`` if it is a ``(B, C, H, W)`` tensor with ``(C, H, W) == shape``, else a ConfigError.
+
+    The message names ``who`` (the model), ``what`` and the model's channels and image_size.
+    """
+    import torch  # not at the top: this module is read by torch-free code
+
+    if not isinstance(x, torch.Tensor):
+        raise ConfigError(f"{who}: {what} must be a tensor, got {type(x).__name__}")
+    if x.dim() != 4 or tuple(x.shape[1:]) != tuple(shape):
+        raise ConfigError(
+            f"{who}: expected {what} of shape (B, {', '.join(map(str, shape))}), "
+            f"got {tuple(x.shape)} (the model was built with channels={shape[0]}, "
+            f"image_size={shape[1]})"
+        )
+    return x

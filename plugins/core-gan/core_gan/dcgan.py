@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core import BaseModel
-from core.batches import unpack_batch
+from core.batches import check_images, unpack_batch
 from core.errors import ConfigError
 from core_gan.configs import DCGANConfig
 
@@ -125,16 +125,7 @@ class DCGAN(BaseModel):
         )
 
     def _check_images(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor):
-            raise ConfigError(f"dcgan: images must be a tensor, got {type(x).__name__}")
-        expected = self.image_shape
-        if x.dim() != 4 or tuple(x.shape[1:]) != expected:
-            raise ConfigError(
-                f"dcgan: expected images of shape (B, {', '.join(map(str, expected))}), "
-                f"got {tuple(x.shape)} (the model was built with channels={expected[0]}, "
-                f"image_size={expected[1]})"
-            )
-        return x
+        return check_images(x, self.image_shape, self.model_type)
 
     # -- public API ---------------------------------------------------------------------------
     def forward(self, z: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core import BaseModel
-from core.batches import unpack_batch
+from core.batches import check_images, unpack_batch
 from core.errors import ConfigError, DataError
 from core_vae.configs import BetaVAEConfig, VAEConfig
 
@@ -76,17 +76,7 @@ class VAE(BaseModel):
         return (c.channels, c.image_size, c.image_size)
 
     def _check_images(self, x: Any, what: str = "images") -> torch.Tensor:
-        name = self.model_type
-        if not isinstance(x, torch.Tensor):
-            raise ConfigError(f"{name}: {what} must be a tensor, got {type(x).__name__}")
-        expected = self.image_shape
-        if x.dim() != 4 or tuple(x.shape[1:]) != expected:
-            raise ConfigError(
-                f"{name}: expected {what} of shape (B, {', '.join(map(str, expected))}), "
-                f"got {tuple(x.shape)} (the model was built with channels={expected[0]}, "
-                f"image_size={expected[1]})"
-            )
-        return x
+        return check_images(x, self.image_shape, self.model_type, what)
 
     def _check_latent(self, z: Any) -> torch.Tensor:
         d = self.config.latent_dim
