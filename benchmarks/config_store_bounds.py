@@ -56,7 +56,7 @@ def _configs(folder: Path) -> list[dict[str, Any]]:
 
 
 def _store(folder: Path) -> list[dict[str, Any]]:
-    from core.components import build_model
+    from core.building import build_model
     from core.pretrained import list_pretrained, resolve_pretrained, save_to_pretrained
 
     os.environ["CORE_HOME"] = str(folder)

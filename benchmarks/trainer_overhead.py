@@ -47,7 +47,7 @@ def plain_loop(model_cfg, data_cfg, steps, batch_size, lr, seed) -> list[float]:
     """Seconds per step of each window of a hand-written loop (its own clock), the first left out."""
     import torch
 
-    from core.components import build
+    from core.building import build
 
     torch.manual_seed(seed)
     model = build("model", model_cfg)

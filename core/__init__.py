@@ -17,16 +17,16 @@ from core.lazy import lazy_exports
 _LAZY = {
     "hookimpl": "core.hookspecs",
     "Kind": "core.kinds",
-    "get_kind": "core.components",
-    "list_kinds": "core.components",
+    "get_kind": "core.building",
+    "list_kinds": "core.building",
     "Config": "core.config",
     "ComponentConfig": "core.schema",
     "Component": "core.component",
-    "BaseModel": "core.modules",
-    "build": "core.components",
-    "build_model": "core.components",
-    "get_component": "core.components",
-    "list_components": "core.components",
+    "BaseModel": "core.base_model",
+    "build": "core.building",
+    "build_model": "core.building",
+    "get_component": "core.building",
+    "list_components": "core.building",
     "get_manager": "core.plugins",
     "save_weights": "core.weights",
     "load_weights": "core.weights",
@@ -89,7 +89,7 @@ def _kind_function(name: str) -> Any:
         known = {k.identifier: k for k in plugins.known_kinds().values()}
         kind = former[1] if former else known.get(identifier)
         if kind is not None:
-            from core import components as _build  # lazy: keeps `import core` light
+            from core import building as _build  # lazy: keeps `import core` light
 
             make = _build.make_getter if verb == "get" else _build.make_decorator
             return _renamed(make(kind.name), *former) if former else make(kind.name)

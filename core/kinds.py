@@ -129,7 +129,7 @@ _LOGGER_CHECKS = ("builds", "contract", "config-round-trip", "bad-config", "logg
 #: the built-in kinds, in documentation order (one row each: name, contract, examples, description).
 # fmt: off
 BUILTIN_KINDS: tuple[Kind, ...] = (
-    _builtin("model", "core.modules:BaseModel", "dcgan ddpm unet", "trainable ``core.BaseModel`` subclasses that a run config's ``model:`` section builds"),
+    _builtin("model", "core.base_model:BaseModel", "dcgan ddpm unet", "trainable ``core.BaseModel`` subclasses that a run config's ``model:`` section builds"),
     _builtin("encoder", "EncoderProtocol", "thermometer conv-encoder", "input encoders (bits from numbers) or image encoders (images to latents)"),
     _builtin("decoder", "DecoderProtocol", "conv-decoder", "decoders: latents back to images or named outputs"),
     _builtin("node", "NodeProtocol", "probabilistic dwn", "lookup-table nodes and their training relaxations"),

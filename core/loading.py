@@ -29,7 +29,7 @@ from typing import Any
 
 from core._messages import short_repr
 from core._store_files import RUN_CONFIG, pretrained_files, read_pretrained_yaml, read_run_config
-from core.components import build, get_entry
+from core.building import build, get_entry
 from core.config import apply_overrides, parse_override
 from core.errors import ConfigError, PretrainedError, TrainingError, WeightsError
 from core.pretrained import pretrained_path

@@ -317,7 +317,7 @@ def load_pretrained(
     **runtime_overrides: Any,
 ) -> Any:
     """Build and load a pretrained model by reference (through ``core.loading``), in eval mode."""
-    from core.modules import BaseModel  # lazy: keeps torch out of core.pretrained
+    from core.base_model import BaseModel  # lazy: keeps torch out of core.pretrained
 
     path = pretrained_path(reference, root)
     return BaseModel.from_pretrained(path, device=device, **runtime_overrides)

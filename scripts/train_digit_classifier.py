@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from core.components import build
+from core.building import build
 from core.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.components import build
+from core.building import build
 from core.config import COMMAND_LINE, Config, parse_yaml
 from core.errors import ConfigError
 from core.training.trainer import validate_run_config

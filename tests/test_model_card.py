@@ -21,8 +21,8 @@ from markdown_it import MarkdownIt
 import core
 from core import BaseModel, ComponentConfig, hookimpl
 from core._store_files import read_pretrained_yaml
+from core.building import build_model
 from core.cli import main
-from core.components import build_model
 from core.model_card import command_line, render_model_card, run_evaluations
 from core.plugins import get_manager
 from core.schema import Field

@@ -98,3 +98,18 @@ def test_user_docs_name_no_private_module_of_core():
     private = re.compile(r"\bcore\._[a-z]\w*")
     found = [f"{p.relative_to(root)}: {m}" for p in pages for m in private.findall(p.read_text())]
     assert not found, found
+
+
+@pytest.mark.parametrize(("old", "new"), [("components", "building"), ("modules", "base_model")])
+def test_old_module_paths_warn_and_give_the_new_module(old, new):
+    code = (
+        "import importlib, warnings\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        f"    old = importlib.import_module('core.{old}')\n"
+        f"assert old is importlib.import_module('core.{new}'), old\n"
+        "assert any(issubclass(w.category, DeprecationWarning)\n"
+        f"           and 'core.{old} is now core.{new}' in str(w.message) for w in caught)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

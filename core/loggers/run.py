@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.components import build
+from core.building import build
 from core.config import origin_of
 from core.errors import ConfigError, TrainingError
 

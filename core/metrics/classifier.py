@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.base_model import BaseModel
 from core.batches import unpack_batch
 from core.errors import ConfigError
 from core.metrics.configs import DigitClassifierConfig
-from core.modules import BaseModel
 
 __all__ = ["DigitClassifier", "to_classifier_input"]
 

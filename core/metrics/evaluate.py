@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from core.atomic import atomic_write_text
-from core.components import build
+from core.building import build
 from core.config import apply_overrides
 from core.devices import resolve_device
 from core.errors import ConfigError

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from core.building import build_model
 from core.component import Component
-from core.components import build_model
 from core.errors import ConfigError
 from core.metrics.configs import FeatureFIDConfig, KIDConfig
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import core
-from core.components import get_entry
+from core.building import get_entry
 from core.config import Config
 from core.schema import runtime_fields
 
@@ -129,7 +129,7 @@ def check_listing_is_torch_free(kind: str, name: str) -> None:
     code = (
         "import sys, core; core.get_manager(); "
         f"assert {name!r} in core.list_components({kind!r}), 'not listed'; "
-        f"from core.components import get_entry; get_entry({kind!r}, {name!r}).load_config(); "
+        f"from core.building import get_entry; get_entry({kind!r}, {name!r}).load_config(); "
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from core.components import build, get_entry, get_kind
+from core.building import build, get_entry, get_kind
 from core.errors import ConfigError
 from core.plugin_checks import config_mismatch
 from core.registry import Entry

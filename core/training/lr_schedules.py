@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from core.building import build, get_entry
 from core.component import Component
-from core.components import build, get_entry
 from core.errors import ConfigError
 from core.training.configs import CosineLRConfig, LinearLRConfig, TrainConfig
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from core._messages import first_of
-from core.components import get_entry
+from core.building import get_entry
 from core.config import Config, origin_of
 from core.errors import ConfigError, RegistryError
 from core.training.configs import RUN_SECTIONS, EvaluateConfig

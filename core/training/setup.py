@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from core.components import build
+from core.building import build
 from core.config import Config
 from core.devices import resolve_device
 from core.errors import ConfigError, TrainingError

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.components import build
+from core.building import build
 from core.errors import ConfigError, DataError
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.components import build
+from core.building import build
 from core.errors import DataError
 
 

@@ -25,7 +25,7 @@ def test_conformance(name):
 
 def test_listed_and_described_without_importing_torch_or_the_trackers():
     code = (
-        "import sys; from core.components import get_entry, list_components\n"
+        "import sys; from core.building import get_entry, list_components\n"
         "names = list_components('logger')\n"
         "fields = [sorted(get_entry('logger', n).load_config().model_fields) "
         "for n in ('tensorboard', 'mlflow')]\n"

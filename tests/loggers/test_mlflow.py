@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from core.components import build
+from core.building import build
 from core.errors import TrainingError
 from core.loggers.mlflow import RUN_ID_FILE
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.components import build
+from core.building import build
 from core.errors import ConfigError
 from core.metrics.fid import frechet_distance, kid_score
 from core.metrics.sliced import sliced_wasserstein

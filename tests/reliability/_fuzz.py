@@ -166,7 +166,7 @@ def _listing(directory: Path) -> list[str]:
 
 def run_case(kind: str, name: str, mutation: dict[str, Any], section: str = "part") -> CaseResult:
     """YAML text -> ``_base_`` -> overrides -> validation -> build, in a scratch directory."""
-    from core.components import build
+    from core.building import build
 
     base = small_base(kind, name)
     child = {"type": name, **base}

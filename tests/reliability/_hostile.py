@@ -165,7 +165,7 @@ def _full_write(save: str) -> Callable[[Path], str]:
         os.environ["CORE_HOME"] = str(work / "store")
         model = None
         if save == "store":
-            from core.components import build_model
+            from core.building import build_model
 
             model = build_model({"model": {"type": "mlp-denoiser", "hidden_dim": 8}})
             save_to_pretrained(model, "tiny")
@@ -320,7 +320,7 @@ def _train_override(override: str) -> Callable[[Path], str]:
 
 
 def _broken_store_entry(work: Path) -> str:
-    from core.components import build_model
+    from core.building import build_model
     from core.pretrained import list_pretrained, save_to_pretrained
 
     os.environ["CORE_HOME"] = str(work / "store")

@@ -19,7 +19,7 @@ def save(writers: int) -> None:
 
     import torch
 
-    from core.components import build_model
+    from core.building import build_model
     from core.pretrained import save_to_pretrained
 
     torch.set_num_threads(1)

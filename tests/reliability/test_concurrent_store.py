@@ -11,7 +11,7 @@ import time
 import pytest
 import torch
 
-from core.modules import BaseModel
+from core.base_model import BaseModel
 from core.pretrained import list_pretrained, pretrained_files
 from core.weights import read_weights
 

@@ -10,7 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.components import build, build_model
+from core.building import build, build_model
 from core.config import COMMAND_LINE, Config
 from core.errors import ConfigError
 from core.training.configs import RUN_SECTIONS

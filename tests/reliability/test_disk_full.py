@@ -16,7 +16,7 @@ import torch
 import yaml
 
 from core.atomic import AtomicWriteError
-from core.components import build_model
+from core.building import build_model
 from core.pretrained import list_pretrained, save_to_pretrained
 from core.training.checkpoint import load_torch, save_torch
 from core.weights import read_weights, save_weights

@@ -8,7 +8,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.components import build_model
+from core.building import build_model
 from core.config import COMMAND_LINE, Config
 from core.errors import ConfigError
 from core.plugins import get_manager

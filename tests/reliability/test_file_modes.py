@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.atomic import atomic_write_bytes, atomic_write_text, current_umask
-from core.components import build_model
+from core.building import build_model
 from core.pretrained import save_to_pretrained
 from core.training.checkpoint import save_torch
 from core.weights import save_weights

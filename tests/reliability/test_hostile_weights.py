@@ -180,7 +180,7 @@ def test_good_files_still_load(tmp_path):
 
 
 def test_hostile_weights_in_a_pretrained_directory(tmp_path):
-    from core.components import build_model
+    from core.building import build_model
 
     model = build_model({"model": {"type": "mlp-denoiser", "hidden_dim": 8}})
     directory = model.save_pretrained(tmp_path / "pre", name="m")
@@ -188,7 +188,7 @@ def test_hostile_weights_in_a_pretrained_directory(tmp_path):
     weights.write_bytes(weights.read_bytes()[:-16])
     with pytest.raises(CoreError, match="m.safetensors"):
         build_model(str(directory))
-    from core.modules import BaseModel
+    from core.base_model import BaseModel
 
     with pytest.raises(WeightsError, match="truncated or corrupt"):
         BaseModel.from_pretrained(directory)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from core.building import build
 from core.cli import main
-from core.components import build
 from core.errors import AmbiguousNameError, ConfigError
 
 

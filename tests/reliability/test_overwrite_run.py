@@ -11,10 +11,10 @@ import pytest
 import torch
 import yaml
 
+from core.base_model import BaseModel
 from core.batches import unpack_batch
 from core.cli import main
 from core.errors import TrainingError
-from core.modules import BaseModel
 from core.schema import ComponentConfig, Field
 from core.training.trainer import Trainer
 

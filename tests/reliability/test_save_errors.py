@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from core.atomic import AtomicWriteError, atomic_write_text
-from core.components import build_model
+from core.building import build_model
 from core.errors import CoreError
 from core.pretrained import list_pretrained, save_to_pretrained
 from core.weights import read_weights, save_weights

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import core._store_files
-from core.components import build_model
+from core.building import build_model
 from core.errors import PretrainedError
 from core.pretrained import (
     list_pretrained,

@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 
-from core.components import build_model
+from core.base_model import BaseModel
+from core.building import build_model
 from core.errors import CoreError, PretrainedError, WeightsError
-from core.modules import BaseModel
 from core.pretrained import (
     list_pretrained,
     pretrained_files,

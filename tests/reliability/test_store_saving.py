@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import core._staging
 from core._staging import STALE_STAGING_SECONDS, remove_stale_staging, staging_name
-from core.components import build_model
+from core.building import build_model
 from core.errors import PretrainedError
 from core.pretrained import list_pretrained, save_to_pretrained
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from core.components import build_model
+from core.building import build_model
 from core.pretrained import save_to_pretrained
 
 pytestmark = pytest.mark.slow  # starts processes

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.base_model import BaseModel
 from core.batches import unpack_batch
-from core.modules import BaseModel
 from core.schema import ComponentConfig, Field
 
 
@@ -169,7 +169,7 @@ MODELS = {
 
 def register() -> None:
     """Register the tiny models in the process-wide registry (once)."""
-    from core.components import list_components, register_component
+    from core.building import list_components, register_component
 
     known = set(list_components("model"))
     for name, (cls, cfg) in MODELS.items():

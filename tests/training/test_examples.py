@@ -20,7 +20,7 @@ def test_example_sections_validate(path):
 
 
 def test_quickstart_trains_a_few_steps(tmp_path):
-    from core.components import list_components
+    from core.building import list_components
 
     if "ddpm" not in list_components("model"):
         pytest.skip("core-diffusion is not installed")

@@ -42,7 +42,7 @@ def test_trains_and_writes_run_directory(tiny, tmp_path):
         "step_3",
         "step_6",
     ]
-    from core.components import build_model
+    from core.building import build_model
 
     assert build_model(str(run / "final")).count_parameters() > 0
 

@@ -35,7 +35,7 @@ def main() -> None:
     import matplotlib.pyplot as plt
     from core_denoisers.metrics import sliced_wasserstein
 
-    from core.components import build
+    from core.building import build
     from core.metrics.evaluate import load_model
     from core.sampling import draw_samples
 

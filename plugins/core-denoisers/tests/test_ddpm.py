@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from core import ConfigError
-from core.components import build_model
+from core.building import build_model
 from core.config import Config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

@@ -37,7 +37,7 @@ def test_bad_values_are_config_errors(bad):
 def test_registration_is_torch_free():
     code = (
         "import sys, core\n"
-        "from core.components import get_entry\n"
+        "from core.building import get_entry\n"
         "for n in ('mlp-denoiser', 'cnn-denoiser', 'cnn-denoiser-large', 'CNNDenoiser'):\n"
         "    e = get_entry('model', n); e.load_config()\n"
         "    assert e.plugin == 'denoisers', e.plugin\n"

@@ -209,7 +209,7 @@ def node_config(name: str) -> type[NodeConfig]:
     name = canonical("node", name)
     if name in NODE_CONFIGS:
         return NODE_CONFIGS[name]
-    from core.components import get_entry
+    from core.building import get_entry
     from core.errors import CoreError
 
     try:

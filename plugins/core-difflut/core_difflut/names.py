@@ -70,7 +70,7 @@ def upstream_aliases(kind: str, name: str) -> tuple[str, ...]:
 def canonical(kind: str, name: str) -> str:
     """Our name for ``name``: the registered component it answers to in core's registry (an
     upstream alias becomes the canonical name); a name the registry does not know is kept."""
-    from core.components import get_entry  # torch-free; the registry holds every alias
+    from core.building import get_entry  # torch-free; the registry holds every alias
     from core.errors import CoreError
 
     try:

@@ -471,7 +471,7 @@ def node_class(name: str) -> type[LUTNode]:
     name = canonical("node", name)
     if name in NODE_CLASSES:
         return NODE_CLASSES[name]
-    from core.components import get_component
+    from core.building import get_component
 
     cls = get_component("node", name)
     if not (isinstance(cls, type) and issubclass(cls, LUTNode)):

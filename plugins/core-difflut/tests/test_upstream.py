@@ -27,7 +27,7 @@ from core_difflut.training import TrainSettings, train_classifier
 
 import core
 from core import ConfigError
-from core.components import get_entry
+from core.building import get_entry
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "models" / "difflut.md"
 

@@ -78,7 +78,7 @@ def check_noise_schedule(section: dict[str, Any], timesteps: int) -> None:
 
 def check_sampler(name: str) -> str:
     """``name`` if a registered sampler (of any plugin) answers to it, else a ValueError."""
-    from core.components import get_entry
+    from core.building import get_entry
     from core.errors import UnknownComponentError
 
     try:

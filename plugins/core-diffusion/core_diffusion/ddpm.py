@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from core import BaseModel
 from core.batches import unpack_batch
-from core.components import build, get_entry
+from core.building import build, get_entry
 from core.errors import ConfigError, CoreError, DataError
 from core_diffusion.configs import DDPMConfig, check_guidance_interval
 
