@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from core.cli._output import echo_json
 from core.errors import ConfigError
 
 __all__ = ["train", "sample", "evaluate"]
@@ -252,7 +253,6 @@ def evaluate(
     with --log, and then only appended to. OVERRIDES (data.key=value) change the reference
     data section.
     """
-    from core.cli._output import echo_json
     from core.devices import resolve_device
     from core.metrics.evaluate import score_model
 
@@ -276,23 +276,31 @@ def evaluate(
         overrides=list(overrides),
         log=log,
     )
-    result = evaluation.result
+    _echo_evaluation(evaluation.result, as_json)
+    if not no_write:  # the result is printed first: a write or a logger that fails cannot lose it
+        _record_evaluation(evaluation, log=log, as_json=as_json)
+
+
+def _echo_evaluation(result: dict[str, Any], as_json: bool) -> None:
+    """Print an evaluation's result: JSON, or its value beside the real-data bound."""
     if as_json:
         echo_json(result)
-    else:
-        key, bound = result["key"], result.get("bound", "floor")
-        click.echo(
-            f"{key}: {result['value']:.4g}  ({bound} {result['floor']:.4g}: "
-            f"{result['floor_description']})"
-        )
-    if no_write:  # the result is printed first: a write or a logger that fails cannot lose it
         return
+    key, bound = result["key"], result.get("bound", "floor")
+    click.echo(
+        f"{key}: {result['value']:.4g}  ({bound} {result['floor']:.4g}: "
+        f"{result['floor_description']})"
+    )
+
+
+def _record_evaluation(evaluation: Any, *, log: bool, as_json: bool) -> None:
+    """Write the result into the run (a run directory only) and, with ``log``, log it there."""
     written = evaluation.write()
     if written is not None:
         click.echo(f"wrote {written}", err=as_json)
     if log:
         evaluation.log()
-        click.echo(f"logged eval/{result['metric']} to the run's loggers", err=as_json)
+        click.echo(f"logged eval/{evaluation.result['metric']} to the run's loggers", err=as_json)
 
 
 def _hold_run(source: str, *, shared: bool, what: str) -> None:
