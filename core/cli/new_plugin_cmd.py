@@ -184,18 +184,8 @@ def render_plugin(
     template: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Render the template; returns the new distribution's directory."""
-    try:
-        from cookiecutter.exceptions import (
-            CookiecutterException,
-            FailedHookException,
-            OutputDirExistsException,
-        )
-        from cookiecutter.main import cookiecutter
-    except ImportError as exc:
-        raise ConfigError(
-            "core new-plugin needs cookiecutter: pip install 'cookiecutter>=2.5'"
-        ) from exc
-
+    if importlib.util.find_spec("cookiecutter") is None:
+        raise ConfigError("core new-plugin needs cookiecutter: pip install 'cookiecutter>=2.5'")
     plugin = normalize_name(name)
     chosen = parse_kinds(kinds, template_examples(template))
     context = {"plugin_name": plugin, "kinds": ",".join(chosen)}
@@ -216,6 +206,20 @@ def render_plugin(
     if no_input and target.exists() and not overwrite:
         raise ConfigError(f"{target} already exists (choose another -o DIR or use --overwrite)")
     output.mkdir(parents=True, exist_ok=True)
+    return _run_cookiecutter(source, output, context, no_input=no_input, overwrite=overwrite)
+
+
+def _run_cookiecutter(
+    source: Path, output: Path, context: dict[str, str], *, no_input: bool, overwrite: bool
+) -> Path:
+    """cookiecutter's rendering, its failures as one-line ConfigErrors."""
+    from cookiecutter.exceptions import (
+        CookiecutterException,
+        FailedHookException,
+        OutputDirExistsException,
+    )
+    from cookiecutter.main import cookiecutter
+
     quiet = logging.NullHandler()  # cookiecutter logs a failed hook's traceback; we say one line
     logging.getLogger("cookiecutter").addHandler(quiet)
     try:
