@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 from collections.abc import Callable, Mapping
+from types import ModuleType
 from typing import Any
 
-__all__ = ["lazy_exports"]
+__all__ = ["lazy_exports", "moved_module"]
 
 
 def lazy_exports(
@@ -44,3 +46,17 @@ def lazy_exports(
         return sorted(set(vars(module)) | set(getattr(module, "__all__", ())) | set(table))
 
     return __getattr__, __dir__
+
+
+def moved_module(old: str, new: ModuleType) -> None:
+    """Let the module ``old`` (being imported) be ``new`` for a release, with a DeprecationWarning.
+
+    A module that moved keeps its old path as a two-line shim:
+    ``from core import building; moved_module(__name__, building)``.
+    """
+    warnings.warn(
+        f"{old} is now {new.__name__}; the old module name will stop working in the next release",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    sys.modules[old] = new
