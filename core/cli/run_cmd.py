@@ -8,7 +8,10 @@ from typing import Any
 import click
 
 from core.cli._output import echo_json
-from core.errors import ConfigError
+from core.config import Config, parse_override
+from core.errors import ConfigError, TrainingError
+from core.model_card import command_line
+from core.training.run_directory import holding_run
 
 __all__ = ["train", "sample", "evaluate"]
 
@@ -21,6 +24,39 @@ def _split_config_and_overrides(
         items.insert(0, config)
         config = None
     return config, items
+
+
+def _options(*decorators: Any) -> Any:
+    """One decorator applying ``decorators`` (the options ``sample`` and ``evaluate`` share)."""
+
+    def apply(command: Any) -> Any:
+        for decorator in reversed(decorators):
+            command = decorator(command)
+        return command
+
+    return apply
+
+
+_steps_and_sampler_options = _options(
+    click.option("--steps", type=click.IntRange(1), help="Sampling steps passed to model.sample."),
+    click.option(
+        "--sampler-option",
+        "sampler_options",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Sampler option passed to model.sample (repeatable), e.g. eta=0.5.",
+    ),
+)
+_guidance_and_seed = _options(
+    click.option(
+        "--guidance",
+        type=click.FloatRange(0),
+        help="Classifier-free guidance scale (default: the run's sample.guidance_scale).",
+    ),
+    click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise."),
+)
+_DEVICE = click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+_RAW = click.option("--raw", is_flag=True, help="Use the raw weights of a run, not its EMA.")
 
 
 @click.command()
@@ -52,8 +88,6 @@ def train(
     Outputs go to RUNS_DIR/NAME/: config.yaml, metrics.jsonl, checkpoints/, loss.png,
     samples*.png and final/ (loadable with core sample / from_pretrained).
     """
-    from core.config import Config
-    from core.errors import TrainingError
 
     config, items = _split_config_and_overrides(config, overrides)
     if resume is not None:
@@ -75,7 +109,7 @@ def train(
             raise ConfigError("core train: give a CONFIG file (or --resume RUN_DIR)")
         resolved = Config(config, overrides=items)
         run_dir = Path(runs_dir) / (run_name or Path(config).stem)
-    from core.training.trainer import Trainer
+    from core.training.trainer import Trainer  # lazy: keeps torch out of core.cli.run_cmd
 
     Trainer(
         resolved,
@@ -96,7 +130,6 @@ def _train_command(
     overwrite: bool,
 ) -> str:
     """The ``core train`` line of this run, as the model card shows it (``command_line``)."""
-    from core.model_card import command_line
 
     argv = ["core", "train", *([config] if config else []), *items]
     argv += ["--resume", resume] if resume else []
@@ -122,23 +155,11 @@ MAX_SAMPLES = 4096
     help=f"Samples, at most {MAX_SAMPLES} (all are held in memory and drawn into one grid).",
 )
 @click.option("--sampler", help="Sampler passed to model.sample (e.g. ddim, dpm-solver++).")
-@click.option("--steps", type=click.IntRange(1), help="Sampling steps passed to model.sample.")
-@click.option(
-    "--sampler-option",
-    "sampler_options",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Sampler option passed to model.sample (repeatable), e.g. eta=0.5.",
-)
+@_steps_and_sampler_options
 @click.option("--class", "class_label", type=click.IntRange(0), help="Class label (y) to draw.")
-@click.option(
-    "--guidance",
-    type=click.FloatRange(0),
-    help="Classifier-free guidance scale (default: the run's sample.guidance_scale).",
-)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
+@_guidance_and_seed
 @click.option("--nrow", type=click.IntRange(1), help="Images per grid row.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@_DEVICE
 @click.option(
     "-o",
     "--output",
@@ -146,7 +167,7 @@ MAX_SAMPLES = 4096
     show_default=True,
     help="PNG to write; its folder must exist.",
 )
-@click.option("--raw", is_flag=True, help="Use the raw weights of a run, not its EMA.")
+@_RAW
 def sample(
     source: str,
     n: int,
@@ -166,11 +187,11 @@ def sample(
     A run directory is read under its lock, shared with other readers: a run that is being
     trained or evaluated is refused.
     """
-    from core.metrics.evaluate import load_model
+    from core.metrics.evaluate import load_model  # lazy: keeps torch out of core.cli.run_cmd
 
     _check_sample_request(n, output, device)
-    from core.sampling import draw_samples
-    from core.training.images import save_samples
+    from core.sampling import draw_samples  # lazy: keeps torch out of core.cli.run_cmd
+    from core.training.images import save_samples  # lazy: keeps torch out of core.cli.run_cmd
 
     extra = _sampler_options(sampler_options)
     _hold_run(source, shared=True, what="core sample")
@@ -203,24 +224,12 @@ def sample(
     help="Samples (default: the run's evaluate.n, else 1000).",
 )
 @click.option("--sampler", help="Sampler passed to model.sample.")
-@click.option("--steps", type=click.IntRange(1), help="Sampling steps passed to model.sample.")
-@click.option(
-    "--sampler-option",
-    "sampler_options",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Sampler option passed to model.sample (repeatable), e.g. eta=0.5.",
-)
-@click.option(
-    "--guidance",
-    type=click.FloatRange(0),
-    help="Classifier-free guidance scale (default: the run's sample.guidance_scale).",
-)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
+@_steps_and_sampler_options
+@_guidance_and_seed
 @click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@_DEVICE
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--raw", is_flag=True, help="Use the raw weights of a run, not its EMA.")
+@_RAW
 @click.option(
     "--log",
     is_flag=True,
@@ -253,8 +262,8 @@ def evaluate(
     with --log, and then only appended to. OVERRIDES (data.key=value) change the reference
     data section.
     """
-    from core.devices import resolve_device
-    from core.metrics.evaluate import score_model
+    from core.devices import resolve_device  # lazy: keeps torch out of core.cli.run_cmd
+    from core.metrics.evaluate import score_model  # lazy: keeps torch out of core.cli.run_cmd
 
     resolve_device(device, where="--device")
     options = _sampler_options(sampler_options)
@@ -305,7 +314,6 @@ def _record_evaluation(evaluation: Any, *, log: bool, as_json: bool) -> None:
 
 def _hold_run(source: str, *, shared: bool, what: str) -> None:
     """Hold ``source``'s run lock (when it is a run directory) until the command ends."""
-    from core.training.run_directory import holding_run
 
     click.get_current_context().with_resource(holding_run(source, shared=shared, what=what))
 
@@ -313,7 +321,7 @@ def _hold_run(source: str, *, shared: bool, what: str) -> None:
 def _check_sample_request(n: int, output: str, device: str) -> None:
     """Refuse, before any model is loaded, a grid too large to hold, a PNG with no folder or
     a device there is not."""
-    from core.devices import resolve_device
+    from core.devices import resolve_device  # lazy: keeps torch out of core.cli.run_cmd
 
     resolve_device(device, where="--device")
     if n > MAX_SAMPLES:
@@ -331,8 +339,7 @@ def _check_sample_request(n: int, output: str, device: str) -> None:
 def _sampler_options(pairs: tuple[str, ...]) -> dict[str, Any]:
     """``("eta=0.5", "stochastic=true")`` -> ``{"eta": 0.5, "stochastic": True}`` (YAML-typed);
     a key the command sets itself (``steps``, ``seed``...) is refused."""
-    from core.config import parse_override
-    from core.sampling import check_sampler_options
+    from core.sampling import check_sampler_options  # lazy: keeps torch out of core.cli.run_cmd
 
     options = {}
     for pair in pairs:
