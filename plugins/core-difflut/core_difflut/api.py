@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import core
 from core.config import parse_override
 from core.errors import ConfigError
 from core.validation import validate_section
 from core_difflut.configs import RUNTIME_KEYS, ModelConfig
 
+if TYPE_CHECKING:
+    from core.loading import Overrides
+
 __all__ = ["build_model", "load_pretrained", "list_pretrained_models", "get_pretrained_model_info"]
 
 
-def _pairs(overrides: Mapping[str, Any] | Iterable[str] | None) -> dict[str, Any]:
+def _pairs(overrides: Overrides) -> dict[str, Any]:
     if not overrides:
         return {}
     if isinstance(overrides, Mapping):
@@ -36,13 +40,6 @@ def _split_runtime(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
         else:
             other[key] = value
     return runtime, other
-
-
-def _is_reference(source: Any) -> bool:
-    if not isinstance(source, (str, os.PathLike)):
-        return False
-    path = Path(source)
-    return path.suffix not in {".yaml", ".yml"} and (path.is_dir() or not path.exists())
 
 
 def _config_class(kind: Any) -> type[ModelConfig]:
@@ -66,7 +63,7 @@ def _yaml_model_type(path: Any) -> str:
 def build_model(
     source: Any,
     load_weights: bool = True,
-    overrides: Mapping[str, Any] | Iterable[str] | None = None,
+    overrides: Overrides = None,
     *,
     device: Any = None,
 ) -> Any:
@@ -77,36 +74,32 @@ def build_model(
     ``["runtime.tau=3"]``; on a pretrained model only runtime parameters may change (a
     structural one is a ConfigError naming it).
     """
-    import core
-
     runtime, other = _split_runtime(_pairs(overrides))
-    if _is_reference(source):
-        from core.loading import load_model
+    pairs = [*((f"runtime.{k}", v) for k, v in runtime.items()), *other.items()]
+    return core.build_model(_model_config(source), load_weights, pairs, device=device)
 
-        pairs = [*((f"runtime.{k}", v) for k, v in runtime.items()), *other.items()]
-        return load_model(source, overrides=pairs, load_weights=load_weights, device=device)
-    if isinstance(source, (str, os.PathLike)):
-        config = _config_class(_yaml_model_type(source)).from_yaml(source)
-    elif isinstance(source, ModelConfig):
-        config = source
-    elif isinstance(source, Mapping):
+
+def _model_config(source: Any) -> Any:
+    """The validated ``ModelConfig`` of a YAML path, dict or config; a pretrained name or folder
+    unchanged (core's loader takes it)."""
+    if isinstance(source, ModelConfig):
+        return source
+    if isinstance(source, Mapping):
         section = dict(source.get("model", source))
         kind = section.pop("type", None) or section.get("model_type") or "feedforward"
         schema = _config_class(kind)
-        config = validate_section(
+        return validate_section(
             schema, section, component=f"model '{kind}' (core-difflut)", where="model"
         )
-    else:
-        raise ConfigError(
-            "build_model: source must be a pretrained name, a YAML path, a dict or a "
-            f"ModelConfig, got {type(source).__name__}"
-        )
-    data = config.model_dump(mode="python")
-    if runtime:
-        data["runtime"] = {**data["runtime"], **runtime}
-    pairs = [(k, v) for k, v in other.items()]
-    model = core.build_model({"model": {"type": config.model_type, **data}}, False, pairs)
-    return model.to(device) if device is not None else model
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if path.suffix not in {".yaml", ".yml"} and not path.is_file():
+            return source
+        return _config_class(_yaml_model_type(source)).from_yaml(source)
+    raise ConfigError(
+        "build_model: source must be a pretrained name, a YAML path, a dict or a "
+        f"ModelConfig, got {type(source).__name__}"
+    )
 
 
 def load_pretrained(name: str, *, device: Any = None, **runtime_overrides: Any) -> Any:
