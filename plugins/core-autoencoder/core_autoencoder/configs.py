@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from core_diffusion.configs import check_noise_schedule, check_sampler, noise_schedule_section
+from core_diffusion.configs import check_diffusion_config, check_sampler, noise_schedule_section
 from pydantic import BaseModel as _Pydantic
 from pydantic import ConfigDict, field_validator, model_validator
 
@@ -406,14 +406,7 @@ class LatentDiffusionConfig(ComponentConfig):
 
     @model_validator(mode="after")
     def _check(self) -> LatentDiffusionConfig:
-        if not self.network.get("type"):
-            raise ValueError("network must be a section with a 'type'")
-        check_noise_schedule(self.noise_schedule, self.timesteps)
-        check_sampler(self.sampler)
-        if self.sample_steps is not None and self.sample_steps > self.timesteps:
-            raise ValueError(
-                f"sample_steps ({self.sample_steps}) exceeds timesteps ({self.timesteps})"
-            )
+        check_diffusion_config(self)
         _check_source("decoder", self.decoder, required=False)
         return self
 

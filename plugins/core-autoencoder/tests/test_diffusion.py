@@ -34,6 +34,23 @@ def test_latent_diffusion_trains_on_latents_or_images_and_decodes(ldm_config: di
         model.compute_loss({"latent": torch.randn(2, 4, 8, 8)})
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"sample_steps": 60}, r"sample_steps \(60\) exceeds timesteps \(50\)"),
+        ({"network": {"type": ""}}, "network must be a section with a 'type'"),
+        ({"noise_schedule": {"type": "linear", "timesteps": 10}}, "disagrees with timesteps"),
+        ({"sampler": "no-such-sampler"}, "no-such-sampler"),
+    ],
+)
+def test_latent_and_pixel_diffusion_share_one_config_check(
+    ldm_config: dict, ddpm_config: dict, change: dict, message: str
+) -> None:
+    for config in (ldm_config, ddpm_config):
+        with pytest.raises(ConfigError, match=message):
+            core.build("model", {**config, **change})
+
+
 def test_latent_diffusion_loads_a_pretrained_decoder(
     ae_config: dict, ldm_config: dict, tmp_path
 ) -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "check_sampler",
     "noise_schedule_section",
     "check_noise_schedule",
+    "check_diffusion_config",
 ]
 
 
@@ -86,6 +87,19 @@ def check_sampler(name: str) -> str:
     except UnknownComponentError as exc:
         raise ValueError(str(exc)) from None
     return name
+
+
+def check_diffusion_config(config: Any) -> None:
+    """A diffusion model's shared checks: a network section with a type, its noise schedule,
+    a registered sampler and ``sample_steps`` at most ``timesteps``."""
+    if not isinstance(config.network, dict) or not config.network.get("type"):
+        raise ValueError("network must be a section with a 'type'")
+    check_noise_schedule(config.noise_schedule, config.timesteps)
+    check_sampler(config.sampler)
+    if config.sample_steps is not None and config.sample_steps > config.timesteps:
+        raise ValueError(
+            f"sample_steps ({config.sample_steps}) exceeds timesteps ({config.timesteps})"
+        )
 
 
 # -- noise schedules ---------------------------------------------------------------------------
@@ -413,14 +427,7 @@ class DDPMConfig(ComponentConfig):
 
     @model_validator(mode="after")
     def _checks(self) -> DDPMConfig:
-        if not isinstance(self.network, dict) or not self.network.get("type"):
-            raise ValueError("network must be a section with a 'type'")
-        check_noise_schedule(self.noise_schedule, self.timesteps)
-        check_sampler(self.sampler)
-        if self.sample_steps is not None and self.sample_steps > self.timesteps:
-            raise ValueError(
-                f"sample_steps ({self.sample_steps}) exceeds timesteps ({self.timesteps})"
-            )
+        check_diffusion_config(self)
         if self.network.get("type") in ("ddpm-unet", "unet") and not self.data_dim:
             factor = _downsampling(self.network)
             if self.image_size % factor:
