@@ -13,8 +13,9 @@ from core.errors import ConfigError
 from core.testing.refusals import expect_cli_refused
 
 
-def _bare_package_template(tmp_path: Path) -> Path:
-    """Core's template, deriving the import package from NAME alone (no ``core_`` prefix)."""
+def bare_package_template(tmp_path: Path) -> Path:
+    """Core's template, deriving the import package from NAME alone (no ``core_`` prefix); the
+    hostile cases of tests/reliability/_round3_inputs.py use it too."""
     template = tmp_path / "template"
     shutil.copytree(template_dir(), template)
     path = template / "cookiecutter.json"
@@ -51,7 +52,7 @@ def test_the_command_line_says_one_line(tmp_path: Path) -> None:
 def test_a_template_whose_package_is_a_module_refuses_it(
     tmp_path: Path, name: str, said: str
 ) -> None:
-    template = _bare_package_template(tmp_path)
+    template = bare_package_template(tmp_path)
     with pytest.raises(ConfigError, match=said):
         render_plugin(name, output_dir=tmp_path / "out", template=template)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import pickle
+import runpy
 import shutil
 import struct
 import time
@@ -18,33 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from _toy import toy_run  # this folder is on sys.path (load_helper, the benchmark's _helper)
+from _toy import digits_run, toy_run  # this folder is on sys.path (load_helper, _helper)
 
 from core.testing.refusals import expect_refused, run_cli
 
 hostile: Any = globals()["hostile"]  # set by _hostile.py before this module runs
 
 #: a class-conditional DDPM with a null class (10 classes, label dropout) on 8x8 digits
+GUIDED = digits_run()
 #: the same model without classes
-PLAIN_MODEL: dict[str, Any] = {}
-GUIDED = {
-    "model": {
-        "type": "ddpm",
-        "timesteps": 20,
-        "image_size": 8,
-        "channels": 1,
-        "label_dropout": 0.1,
-        "network": {"type": "ddpm-unet", "base_channels": 4, "num_classes": 10},
-        "sample_steps": 2,
-    },
-    "data": {"type": "digits", "image_size": 8, "value_range": [-1, 1]},
-    "train": {"steps": 1, "batch_size": 8},
-    "sample": {"n": 4},
-}
-
-
-PLAIN_MODEL.update(GUIDED["model"], network={"type": "ddpm-unet", "base_channels": 4})
-del PLAIN_MODEL["label_dropout"]
+PLAIN_MODEL = digits_run(classes=0)["model"]
 
 
 def _nothing_under(folder: Path) -> None:
@@ -430,15 +414,8 @@ def _new_plugin_installed(work: Path) -> str:
 
 def _bare_template(work: Path) -> Path:
     """A template that names the package after NAME alone (as a plugin author's may)."""
-    from core.cli.new_plugin_cmd import template_dir
-
-    template = work / "template"
-    shutil.copytree(template_dir(), template)
-    path = template / "cookiecutter.json"
-    data = json.loads(path.read_text())
-    data["package_name"] = "{{ cookiecutter.plugin_name|lower|replace('-', '_') }}"
-    path.write_text(json.dumps(data))
-    return template
+    test = runpy.run_path(str(Path(__file__).parents[1] / "test_new_plugin_names.py"))
+    return test["bare_package_template"](work)
 
 
 def _new_plugin_module(work: Path) -> str:

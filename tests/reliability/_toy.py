@@ -1,14 +1,15 @@
-"""The toy run the reliability tests, their subprocess helpers and the benchmark train.
+"""The toy runs the reliability tests, their subprocess helpers and the benchmark train.
 
-A DDPM on 2-D points over a small MLP; helpers import it by name (``from _toy import toy_run``),
-tests through ``load_helper("_toy")``.
+A DDPM on 2-D points over a small MLP (``toy_run``) and one on 8x8 digits over a tiny U-Net
+(``digits_run``); helpers import them by name (``from _toy import toy_run``), tests through
+``load_helper("_toy")`` (tests/training by path).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["toy_run"]
+__all__ = ["toy_run", "digits_run"]
 
 
 def toy_run(
@@ -32,4 +33,21 @@ def toy_run(
         "data": {"type": "toy2d", "size": size},
         "train": train,
         "sample": {"n": samples},
+    }
+
+
+def digits_run(*, classes: int = 10) -> dict[str, Any]:
+    """A run config: DDPM (20 steps) over a 4-channel U-Net on 8x8 digits, one step of 8; with
+    ``classes``, class-conditional with a null class (label dropout 0.1)."""
+    network: dict[str, Any] = {"type": "ddpm-unet", "base_channels": 4}
+    model: dict[str, Any] = {"type": "ddpm", "timesteps": 20, "image_size": 8, "channels": 1}
+    if classes:
+        network["num_classes"] = classes
+        model["label_dropout"] = 0.1
+    model.update(network=network, sample_steps=2)
+    return {
+        "model": model,
+        "data": {"type": "digits", "image_size": 8, "value_range": [-1, 1]},
+        "train": {"steps": 1, "batch_size": 8},
+        "sample": {"n": 4},
     }

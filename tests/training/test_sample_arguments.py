@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 import re
+import runpy
+from pathlib import Path
 
 import pytest
 import torch
@@ -72,20 +74,9 @@ def test_a_sampler_option_the_command_sets_itself_is_refused(key):
 
 # -- through the commands ----------------------------------------------------------------------
 
-RUN = {
-    "model": {
-        "type": "ddpm",
-        "timesteps": 20,
-        "image_size": 8,
-        "channels": 1,
-        "label_dropout": 0.1,
-        "network": {"type": "ddpm-unet", "base_channels": 4, "num_classes": 10},
-        "sample_steps": 2,
-    },
-    "data": {"type": "digits", "image_size": 8, "value_range": [-1, 1]},
-    "train": {"steps": 1, "batch_size": 8},
-    "sample": {"n": 4},
-}
+
+#: the guided run of round 3's hostile cases too (``digits_run`` of tests/reliability/_toy.py)
+RUN = runpy.run_path(str(Path(__file__).parents[1] / "reliability" / "_toy.py"))["digits_run"]()
 
 
 @pytest.fixture(scope="module")
