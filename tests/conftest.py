@@ -1,4 +1,4 @@
-"""Shared fixtures: fake installed distributions with ``core`` entry points."""
+"""Shared fixtures: fake installed distributions with ``core`` entry points, the template's hook."""
 
 from __future__ import annotations
 
@@ -43,3 +43,24 @@ def fake_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
         return site
 
     return make
+
+
+@pytest.fixture
+def hook_refusal(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> Callable[..., str]:
+    """``hook_refusal(kinds="model,x")``: core's template rendered by cookiecutter alone with
+    these answers, which its hook refuses (nothing written); gives the hook's stderr."""
+
+    def render(**answers: str) -> str:
+        from cookiecutter.exceptions import FailedHookException
+        from cookiecutter.main import cookiecutter
+
+        from core.cli.new_plugin_cmd import template_dir
+
+        with pytest.raises(FailedHookException):
+            cookiecutter(
+                str(template_dir()), no_input=True, output_dir=str(tmp_path), extra_context=answers
+            )
+        assert not any(tmp_path.iterdir()), "nothing is written when the hook refuses"
+        return capfd.readouterr().err
+
+    return render

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -67,20 +68,9 @@ def test_a_template_whose_package_is_a_module_refuses_it(
     ],
 )
 def test_the_template_hook_refuses_answers_that_shadow(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str], answers: dict[str, str], said: str
+    hook_refusal: Callable[..., str], answers: dict[str, str], said: str
 ) -> None:
-    from cookiecutter.exceptions import FailedHookException
-    from cookiecutter.main import cookiecutter
-
-    with pytest.raises(FailedHookException):
-        cookiecutter(
-            str(template_dir()),
-            no_input=True,
-            output_dir=str(tmp_path),
-            extra_context={"plugin_name": "zz-free", **answers},
-        )
-    assert said in capfd.readouterr().err
-    assert not any(tmp_path.iterdir())
+    assert said in hook_refusal(plugin_name="zz-free", **answers)
 
 
 def test_a_package_inside_the_folder_rendered_again_is_the_plugin_itself(
