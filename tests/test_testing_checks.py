@@ -1,7 +1,11 @@
-"""core.testing.checks: the docs, example-config and torch-free checks plugins' tests share."""
+"""core.testing.checks: the docs, example-config and torch-free checks plugins' tests share;
+core.testing.processes."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +18,7 @@ from core.testing.checks import (
     config_table,
     run_python_blocks,
 )
+from core.testing.processes import gone_within, running
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -69,3 +74,13 @@ def test_one_torch_thread_fixture_runs_the_test_on_one_thread(one_torch_thread):
     import torch
 
     assert torch.get_num_threads() == 1
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")
+def test_running_is_false_for_a_zombie_and_gone_within_waits_for_the_end():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"])
+    assert running(child.pid) and running(os.getpid())
+    assert not gone_within([child.pid], 0.0)
+    assert gone_within([child.pid], 10.0)  # exited, not yet reaped: a zombie is not running
+    child.wait()
+    assert not running(child.pid)

@@ -14,20 +14,12 @@ import pytest
 from core import tools
 from core._staging import staging_name
 from core.errors import CoreError, ToolError
+from core.testing.processes import gone_within, running
 from core.tools import find_tool, run_tool, stage_input, tool_workdir, tools_root
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc, prctl")
 
 PY = sys.executable
-
-
-def _running(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
-    return state not in ("Z", "X")
 
 
 def _wait_for(path: Path, seconds: float = 10.0) -> str:
@@ -37,15 +29,6 @@ def _wait_for(path: Path, seconds: float = 10.0) -> str:
             return path.read_text().strip()
         time.sleep(0.02)
     raise AssertionError(f"{path} never appeared")
-
-
-def _gone_within(pids: list[int], seconds: float) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if not any(map(_running, pids)):
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_arguments_are_passed_verbatim_never_through_a_shell(tmp_path):
@@ -94,7 +77,7 @@ def test_timeout_kills_the_whole_process_group(tmp_path):
         run_tool([PY, "-c", script], timeout=1, cwd=tmp_path, timeout_hint="raise it")
     assert time.monotonic() - start < 5
     pids = [int(p) for p in (tmp_path / "pids").read_text().split()]
-    assert _gone_within(pids, 1.0), pids
+    assert gone_within(pids, 1.0), pids
 
 
 def test_a_tool_that_closes_its_output_and_lingers_still_times_out():
@@ -128,9 +111,9 @@ def test_the_tool_dies_with_its_parent(tmp_path):
     proc = subprocess.Popen([PY, "-c", parent], cwd=tmp_path)
     try:
         pids = [int(p) for p in _wait_for(tmp_path / "pids").split()]
-        assert all(map(_running, pids))
+        assert all(map(running, pids))
         os.kill(proc.pid, signal.SIGKILL)
-        assert _gone_within(pids, 1.0), f"still running after 1 s: {pids}"
+        assert gone_within(pids, 1.0), f"still running after 1 s: {pids}"
     finally:
         proc.kill()
         proc.wait()

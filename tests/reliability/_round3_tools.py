@@ -15,9 +15,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from _deadline import time_limit  # this folder is on sys.path (load_helper, _helper)
+
+from core.testing.processes import gone_within, running
 
 hostile: Any = globals()["hostile"]  # set by _hostile.py before this module runs
 
@@ -80,14 +84,6 @@ def _fake_yosys(work: Path, body: str) -> None:
     os.environ["PATH"] = f"{fake.parent}{os.pathsep}{os.environ['PATH']}"
 
 
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
 def _pids(path: Path, seconds: float = 60) -> list[int]:
     end = time.monotonic() + seconds
     while not path.is_file() or not path.read_text().strip():
@@ -96,27 +92,9 @@ def _pids(path: Path, seconds: float = 60) -> list[int]:
     return [int(p) for p in path.read_text().split()]
 
 
-def _gone(pids: list[int], seconds: float) -> bool:
-    end = time.monotonic() + seconds
-    while any(map(_running, pids)) and time.monotonic() < end:
-        time.sleep(0.02)
-    return not any(map(_running, pids))
-
-
-@contextlib.contextmanager
-def _deadline(seconds: int, what: str) -> Iterator[None]:
+def _deadline(seconds: int, what: str) -> contextlib.AbstractContextManager[None]:
     """AssertionError if the block is still running after ``seconds`` (a blocking open)."""
-
-    def expired(*_: Any) -> None:
-        raise AssertionError(f"{what}: still waiting after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
+    return time_limit(seconds, lambda: AssertionError(f"{what}: still waiting after {seconds} s"))
 
 
 def _synth_path(name: str, injection: bool) -> Callable[[Path], str]:
@@ -153,10 +131,10 @@ def _synth_orphan(work: Path) -> str:
     synth = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         pids = _pids(work / "pids")
-        assert all(map(_running, pids)), "yosys is not running"
+        assert all(map(running, pids)), "yosys is not running"
         os.kill(synth.pid, signal.SIGKILL)
         start = time.monotonic()
-        assert _gone(pids, 1.0), f"yosys (and its child) outlived core by over 1 s: {pids}"
+        assert gone_within(pids, 1.0), f"yosys (and its child) outlived core by over 1 s: {pids}"
         return f"yosys and its child gone {time.monotonic() - start:.2f} s after kill -9"
     finally:
         synth.kill()
@@ -178,7 +156,7 @@ def _synth_timeout(work: Path) -> str:
             )
         assert "did not finish within 1 s" in result, result
         pids = _pids(work / "pids", 1)
-        assert _gone(pids, 1.0), f"the tool's child outlived the timeout: {pids}"
+        assert gone_within(pids, 1.0), f"the tool's child outlived the timeout: {pids}"
     finally:
         for pid in _pids(work / "pids", 0.1) if (work / "pids").is_file() else []:
             with contextlib.suppress(ProcessLookupError):

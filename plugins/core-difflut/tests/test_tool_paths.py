@@ -20,6 +20,7 @@ from core_difflut.export.integer_inputs import IntegerInputs
 from core_difflut.export.verilog_sim import simulate_verilog
 
 from core.cli import main as core_main
+from core.testing.processes import gone_within, running
 
 #: a folder name with a space, ``;``, both quotes and a newline; pasted into a yosys script it
 #: reads ``e.v``, then runs ``touch $CORE_MARK`` (the rest is a comment and a bad command).
@@ -83,14 +84,6 @@ def test_the_c_build_runs_without_a_shell_from_an_odd_folder(model, tmp_path, mo
     assert np.array_equal(CNetwork(folder).predict(x), net.predict(torch.from_numpy(x)).numpy())
 
 
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc, PR_SET_PDEATHSIG")
 def test_kill_9_of_synth_takes_yosys_and_its_children_with_it(model, tmp_path) -> None:
     net, _ = model
@@ -116,12 +109,9 @@ def test_kill_9_of_synth_takes_yosys_and_its_children_with_it(model, tmp_path) -
             assert time.monotonic() < end and synth.poll() is None, "yosys never started"
             time.sleep(0.05)
         pids = [int(p) for p in (tmp_path / "pids").read_text().split()]
-        assert all(map(_running, pids))
+        assert all(map(running, pids))
         os.kill(synth.pid, signal.SIGKILL)
-        end = time.monotonic() + 1.0
-        while any(map(_running, pids)) and time.monotonic() < end:
-            time.sleep(0.02)
-        assert not any(map(_running, pids)), f"yosys outlived core: {pids}"
+        assert gone_within(pids, 1.0), f"yosys outlived core: {pids}"
     finally:
         synth.kill()
         synth.wait()
