@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,6 @@ REPO = Path(__file__).resolve().parents[1]
 HELPERS = REPO / "tests" / "reliability"
 RESULTS = REPO / "benchmarks" / "results" / "reliability.json"
 PARTS = ("fuzz", "hostile", "round3", "kills", "ddp", "memory", "store")
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "CORE_DISABLE_PLUGINS": "gan,vae,difflut,autoencoder"}
 
 
 def _helper(name: str) -> Any:
@@ -45,6 +43,9 @@ def _helper(name: str) -> Any:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+ENV = _helper("_toy").child_env()  # one thread, core's own plugins
 
 
 def fuzz(examples: int, seed: int) -> dict[str, Any]:
@@ -174,15 +175,7 @@ def ddp() -> dict[str, Any]:
 
 def memory(epochs: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        result = subprocess.run(
-            [sys.executable, str(HELPERS / "_memory.py"), str(epochs), str(Path(tmp) / "run")],
-            capture_output=True,
-            text=True,
-            timeout=1800,
-            env=ENV,
-        )
-    assert result.returncode == 0, result.stderr
-    data = json.loads(result.stdout.strip().splitlines()[-1])
+        data = _helper("_memory").measure(epochs, Path(tmp) / "run", timeout=1800)
     peaks = data["peak_rss_mb"]
     summary = {
         "epochs": epochs,

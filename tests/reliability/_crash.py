@@ -16,7 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from _toy import toy_run  # this folder is on sys.path (load_helper, the benchmark's _helper)
+from _toy import (
+    child_env,
+    toy_run,
+)  # this folder is on sys.path (load_helper, the benchmark's _helper)
 
 CORE = str(Path(sys.executable).with_name("core"))
 
@@ -44,14 +47,6 @@ def write_config(directory: Path, steps: int | None = None) -> Path:
     return path
 
 
-def _env() -> dict[str, str]:
-    return {
-        **os.environ,
-        "OMP_NUM_THREADS": "1",
-        "CORE_DISABLE_PLUGINS": "gan,vae,difflut,autoencoder",
-    }
-
-
 def train_command(config: Path, runs: Path, resume: Path | None = None) -> list[str]:
     if resume is not None:
         return [CORE, "train", "--resume", str(resume), "-q"]
@@ -59,7 +54,7 @@ def train_command(config: Path, runs: Path, resume: Path | None = None) -> list[
 
 
 def run_to_end(command: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=_env())
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=child_env())
 
 
 def check_run_dir(run: Path) -> dict[str, Any]:
@@ -121,7 +116,7 @@ def kill_and_resume(
         has_ckpt = (run / "config.yaml").is_file() and check_run_dir(run)["checkpoint"]
         command = train_command(config, runs, resume=run if has_ckpt else None)
         proc = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env()
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=child_env()
         )
         # wait until the run trains (a new line in metrics.jsonl), then a random delay
         metrics = run / "metrics.jsonl"

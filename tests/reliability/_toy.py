@@ -7,9 +7,10 @@ A DDPM on 2-D points over a small MLP (``toy_run``) and one on 8x8 digits over a
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-__all__ = ["toy_run", "digits_run"]
+__all__ = ["toy_run", "digits_run", "child_env"]
 
 
 def toy_run(
@@ -50,4 +51,15 @@ def digits_run(*, classes: int = 10) -> dict[str, Any]:
         "data": {"type": "digits", "image_size": 8, "value_range": [-1, 1]},
         "train": {"steps": 1, "batch_size": 8},
         "sample": {"n": 4},
+    }
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a child process that trains a toy run: one thread, core's own plugins
+    only (the others' imports cost seconds), and ``extra``."""
+    return {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "CORE_DISABLE_PLUGINS": "gan,vae,difflut,autoencoder",
+        **extra,
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import HERE
+from .conftest import HERE, load_helper
 
 pytestmark = pytest.mark.slow
 
@@ -19,12 +18,7 @@ BOUND_S = 120
 
 def test_one_failing_rank_stops_the_run(tmp_path):
     torchrun = Path(sys.executable).with_name("torchrun")
-    env = {
-        **os.environ,
-        "OMP_NUM_THREADS": "1",
-        "CORE_DISABLE_PLUGINS": "gan,vae,difflut,autoencoder",
-        "TORCH_NCCL_ASYNC_ERROR_HANDLING": "1",
-    }
+    env = load_helper("_toy").child_env(TORCH_NCCL_ASYNC_ERROR_HANDLING="1")
     start = time.perf_counter()
     try:
         result = subprocess.run(
