@@ -119,9 +119,7 @@ def main() -> None:
 
 def render(record: dict[str, Any], name: str = "config_store_bounds") -> Section:
     """Seconds and outcome per hostile case."""
-    s = Section.of(record, name, __doc__)
-    s.generic(record)
-    return s
+    return Section.generic_of(record, name, __doc__)
 
 
 if __name__ == "__main__":

@@ -74,9 +74,7 @@ def main() -> None:
 
 def render(record: dict[str, Any], name: str = "difflut_dwn_stable_convention") -> Section:
     """Test accuracy per convention and seed, and the mean per convention."""
-    s = Section.of(record, name, __doc__)
-    s.generic(record)
-    return s
+    return Section.generic_of(record, name, __doc__)
 
 
 if __name__ == "__main__":

@@ -87,6 +87,4 @@ def main() -> None:
 
 def render(record: dict[str, Any], name: str = "threads_speed") -> Section:
     """Milliseconds per step on one and two threads, and the speed-up, per config."""
-    s = Section.of(record, name, __doc__)
-    s.generic(record)
-    return s
+    return Section.generic_of(record, name, __doc__)

@@ -254,6 +254,13 @@ class Section:
         commands = commands or doc_commands(doc, script)[:1] or [f"python benchmarks/{script}.py"]
         return cls(name, machine_label(record.get("machine")), commands)
 
+    @classmethod
+    def generic_of(cls, record: dict[str, Any], name: str, doc: str | None = None) -> Section:
+        """A section of ``record``'s generic tables, for a benchmark without tables of its own."""
+        section = cls.of(record, name, doc)
+        section.generic(record)
+        return section
+
     def markdown(self) -> str:
         return "\n".join(self.lines)
 
