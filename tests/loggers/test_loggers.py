@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from core.building import build
 from core.errors import TrainingError
 from core.loggers import RunLoggers, build_loggers
 from core.testing import check_component
@@ -42,17 +43,22 @@ def test_listed_and_described_without_importing_torch_or_the_trackers():
 
 
 @pytest.mark.parametrize(
-    ("module", "name", "extra"),
-    [("tensorboard", "tensorboard", "tensorboard"), ("mlflow", "mlflow", "mlflow")],
+    ("name", "package"), [("tensorboard", "tensorboard"), ("mlflow", "mlflow-skinny")]
 )
 def test_a_missing_package_stops_the_run_at_the_start_in_one_line(
-    module, name, extra, run_dir, run_config, monkeypatch
+    name, package, run_dir, run_config, monkeypatch
 ):
-    monkeypatch.setitem(sys.modules, module, None)
+    monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(TrainingError) as failure:
+        build("logger", {"type": name}).open(run_dir, run_config)
+    assert str(failure.value) == (
+        f"the {name} logger needs the package '{package}': pip install 'core[{name}]'"
+    )
     loggers = RunLoggers(build_loggers(["jsonl", name]))
     with pytest.raises(TrainingError) as failure:
         loggers.open(run_dir, run_config)
     message = str(failure.value)
     assert message.startswith(f"logger '{name}' cannot start: the {name} logger needs")
-    assert message.endswith(f"pip install 'core[{extra}]'")
+    assert message.endswith(f"pip install 'core[{name}]'")
     assert "\n" not in message
+    assert not (run_dir / name).exists()

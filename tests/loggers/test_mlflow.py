@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import sys
 import time
 from pathlib import Path
 
@@ -196,16 +195,6 @@ def test_tracking_uri_resolution(given, expected, run_dir):
     logger = build("logger", {"type": "mlflow", "tracking_uri": given})
     expected = expected.format(run=run_dir.as_uri(), parent=run_dir.parent.as_uri())
     assert logger.tracking_uri(run_dir) == expected
-
-
-def test_missing_package_fails_in_open_with_one_line(run_dir, run_config, monkeypatch):
-    monkeypatch.setitem(sys.modules, "mlflow", None)
-    logger = build("logger", {"type": "mlflow"})
-    with pytest.raises(TrainingError) as failure:
-        logger.open(run_dir, run_config)
-    assert str(failure.value) == (
-        "the mlflow logger needs the package 'mlflow-skinny': pip install 'core[mlflow]'"
-    )
 
 
 def test_nested_metric_names_keep_logging_in_a_file_store(run_dir, run_config):
