@@ -1,11 +1,12 @@
 """Staging names owned by a host and a process, and removing those their owners left behind.
 
-A staging entry is named ``<prefix><host>-<pid>-<hex>`` (``staging_name(prefix)``): a folder
-being written beside its target (``core.atomic``), a pretrained save (``.staging-`` in the
-store's name directories), a tool's temporary work folder. An entry is stale when its process
+A staging entry is named ``<prefix><host>-<pid>-<hex>`` (``staging_name(prefix)``), followed by
+a fixed suffix where its writer adds one: a folder being written beside its target or a file's
+temporary ``.tmp`` (``core.atomic``), a pretrained save (``.staging-`` in the store's name
+directories), a tool's temporary work folder. An entry is stale when its process
 (on this host) is gone, or when it is older than STALE_STAGING_SECONDS whoever made it.
-``remove_stale(directory, prefix)`` deletes the stale entries of one folder; links are never
-followed nor removed.
+``remove_stale(directory, prefix, suffix)`` deletes the stale entries of one folder; links are
+never followed nor removed.
 """
 
 from __future__ import annotations
@@ -57,8 +58,11 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
-def _is_stale(path: Path, prefix: str, now: float) -> bool:
+def _is_stale(path: Path, prefix: str, now: float, suffix: str = "") -> bool:
     rest = path.name[len(prefix) :]
+    if not rest.endswith(suffix):
+        return False
+    rest = rest[: len(rest) - len(suffix)]
     owner = re.fullmatch(_OWNER, rest)
     if owner is None and re.fullmatch(_UNOWNED, rest) is None:
         return False  # not a staging name: someone else's entry
@@ -81,10 +85,11 @@ def _entries(directory: Path, prefix: str) -> list[Path]:
         return []
 
 
-def find_stale(directory: str | os.PathLike[str], prefix: str) -> list[Path]:
-    """The stale entries of ``directory`` named ``<prefix><host>-<pid>-<hex>``, sorted."""
+def find_stale(directory: str | os.PathLike[str], prefix: str, suffix: str = "") -> list[Path]:
+    """The stale entries of ``directory`` named ``<prefix><host>-<pid>-<hex><suffix>``, sorted."""
     now = time.time()
-    return sorted(p for p in _entries(Path(directory), prefix) if _is_stale(p, prefix, now))
+    entries = _entries(Path(directory), prefix)
+    return sorted(p for p in entries if _is_stale(p, prefix, now, suffix))
 
 
 def remove_entry(path: str | os.PathLike[str]) -> None:
@@ -97,9 +102,10 @@ def remove_entry(path: str | os.PathLike[str]) -> None:
             path.unlink()
 
 
-def remove_stale(directory: str | os.PathLike[str], prefix: str) -> list[Path]:
-    """Delete the stale entries of ``directory`` named with ``prefix``; returns them."""
-    removed = find_stale(directory, prefix)
+def remove_stale(directory: str | os.PathLike[str], prefix: str, suffix: str = "") -> list[Path]:
+    """Delete the stale entries of ``directory`` named with ``prefix`` (and ``suffix``);
+    returns them."""
+    removed = find_stale(directory, prefix, suffix)
     for path in removed:
         remove_entry(path)
     return removed

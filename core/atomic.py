@@ -1,8 +1,10 @@
 """The one way to write a file or a folder: staged beside the target, then renamed into place.
 
 Files (``atomic_path``, ``atomic_write_bytes``, ``atomic_write_text``): a temporary file in the
-same directory, fsync, then rename. The file gets the mode a plain ``open`` would give it
-(``0o666`` less the process umask), not ``mkstemp``'s private ``0o600``.
+same directory (``.<name>.tmp-<host>-<pid>-<hex>.tmp``), fsync, then rename. The file gets the
+mode a plain ``open`` would give it (``0o666`` less the process umask), not a private
+``0o600``. The temporary files a killed writer left beside the same target are removed by the
+next write of it.
 
 Folders (``atomic_directory``): a staging folder beside the target, named
 ``.<name>.staging-<host>-<pid>-<hex>`` and made with the umask's mode, is fsynced and renamed
@@ -26,7 +28,6 @@ import errno
 import hashlib
 import os
 import stat
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,6 +50,7 @@ __all__ = [
 ]
 
 _UMASK_LOCK = threading.Lock()
+_TMP = ".tmp"  # the suffix of a file's temporary copy
 _KINDS = (
     (stat.S_ISREG, "a regular file"),
     (stat.S_ISDIR, "a directory"),
@@ -117,13 +119,14 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     Missing parent directories are created; ``path`` is checked by ``check_target`` first.
     """
     target = check_target(path)
+    prefix = _prefix(target, "tmp")
+    tmp = target.parent / f"{staging_name(prefix)}{_TMP}"
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        os.close(fd)
+        remove_stale(target.parent, prefix, _TMP)  # what killed writers of it left
+        os.close(os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
     except OSError as exc:
         raise write_error(target, exc) from exc
-    tmp = Path(tmp_name)
     try:
         os.chmod(tmp, 0o666 & ~current_umask())
         yield tmp

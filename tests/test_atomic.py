@@ -244,6 +244,41 @@ def test_what_a_killed_writer_left_is_cleaned_and_the_old_folder_kept(tmp_path, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other", "out"]
 
 
+def _killed_writing_a_file(target: str) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(b"half")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_killed_file_writers_temporary_file_is_removed_by_the_next_write(tmp_path):
+    target = tmp_path / "x.png"
+    process = multiprocessing.get_context("fork").Process(
+        target=_killed_writing_a_file, args=(str(target),)
+    )
+    process.start()
+    process.join(60)
+    assert process.exitcode == -signal.SIGKILL
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert len(left) == 1 and left[0].startswith(".x.png.tmp-") and left[0].endswith(".tmp")
+    atomic_write_text(tmp_path / "x.png.bak", "other target: its leftovers only")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [*left, "x.png.bak"]
+    with atomic_path(target) as tmp:
+        (tmp_path / "late.tmp").write_bytes(tmp.name.encode())  # a live writer's file stays
+        atomic_write_text(target, "a nested write of the same target while this one writes")
+        assert tmp.exists()
+        tmp.write_text("new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["late.tmp", "x.png", "x.png.bak"]
+    assert target.read_text() == "new"
+
+
+def test_a_long_target_name_gives_a_valid_temporary_name(tmp_path):
+    target = tmp_path / ("n" * 250)
+    with atomic_path(target) as tmp:
+        assert len(tmp.name) < 255 and tmp.name.endswith(".tmp")
+    atomic_write_text(target, "x")
+    assert target.read_text() == "x"
+
+
 def test_a_live_writers_staging_folder_is_left_alone(tmp_path):
     mine = stage_directory(tmp_path, ".out.staging-")
     with atomic_directory(tmp_path / "out") as staging:

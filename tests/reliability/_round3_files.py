@@ -181,11 +181,14 @@ def _fail_replace_after(files: int) -> None:
 
 _KILLED = """\
 import os, signal, sys
-name = sys.argv.pop(1)
-def hook(event, args):  # killed as it opens ``name`` to write it (builtins open and os.open)
-    if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+name, _, times = sys.argv.pop(1).partition("@")
+opened = []
+def hook(event, args):  # killed as it opens ``name`` to write it (builtins open and os.open),
+    if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):  # the n-th time
         if name in os.fsdecode(args[0]) and args[2] & (os.O_WRONLY | os.O_RDWR):
-            os.kill(os.getpid(), signal.SIGKILL)
+            opened.append(args[0])
+            if len(opened) == int(times or 1):
+                os.kill(os.getpid(), signal.SIGKILL)
 sys.addaudithook(hook)
 from core.cli import main
 sys.exit(main(sys.argv[1:]))
@@ -223,6 +226,26 @@ def _killed_then_again(command: str) -> Callable[[Path], str]:
         return f"the killed one left {left}; the next run cleaned it and wrote {target.name}"
 
     return check
+
+
+def _sample_killed_then_again(work: Path) -> str:
+    """``core sample -o out/x.png`` killed (-9) while it writes the PNG, then run again."""
+    run = hostile.trained_toy_run(work)
+    (work / "out").mkdir()
+    (work / "kill.py").write_text(_KILLED)
+    args = ("sample", str(run), "-n", "4", "-o", str(work / "out" / "x.png"))
+    killed = subprocess.run(
+        [sys.executable, str(work / "kill.py"), "x.png@2", *args],  # made, then written
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert killed.returncode == -signal.SIGKILL, f"not killed: {killed.stderr[-300:]}"
+    left = sorted(p.name for p in (work / "out").iterdir())
+    _ok(*args)
+    now = sorted(p.name for p in (work / "out").iterdir())
+    assert now == ["x.png"], f"beside x.png after the next run: {now}"
+    return f"the killed one left {left}; the next run cleaned it"
 
 
 def _folder_modes(work: Path) -> str:
@@ -368,6 +391,12 @@ CASES = {
         "`core difflut convert` killed (-9) after its first file, then run again",
         "no torn folder in place; the next run cleans what the killed one left",
         _killed_then_again("convert"),
+    ),
+    "sample-killed": (
+        "files",
+        "`core sample -o out/x.png` killed (-9) while it writes the PNG, then run again",
+        "the next run removes the killed one's temporary file",
+        _sample_killed_then_again,
     ),
     "folder-umask": (
         "files",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import tempfile
 
 import pytest
 import torch
@@ -35,11 +34,18 @@ def _fail_on(monkeypatch, where: str, error: OSError) -> None:
         monkeypatch.setattr(os, "replace", boom)
     elif where == "fsync":
         monkeypatch.setattr(os, "fsync", boom)
-    else:
-        monkeypatch.setattr(tempfile, "mkstemp", boom)
+    else:  # the temporary file's creation
+        real_open = os.open
+
+        def create(path, flags, *args, **kwargs):
+            if flags & os.O_CREAT:
+                raise error
+            return real_open(path, flags, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", create)
 
 
-@pytest.mark.parametrize("where", ["replace", "fsync", "mkstemp"])
+@pytest.mark.parametrize("where", ["replace", "fsync", "create"])
 @pytest.mark.parametrize("failure", sorted(FAILURES))
 def test_failed_weights_save_keeps_the_previous_file(tmp_path, monkeypatch, where, failure):
     path = tmp_path / "model.safetensors"
