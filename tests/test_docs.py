@@ -173,9 +173,14 @@ def test_relative_links_resolve() -> None:
     assert not broken, "links to missing files:\n" + "\n".join(broken)
 
 
-def test_cli_reference_is_current() -> None:
+@pytest.mark.parametrize(
+    "script",
+    ["gen_cli_reference", "gen_model_cards", "gen_provider_index", "gen_performance"],
+)
+def test_generated_files_are_current(script: str) -> None:
+    """``scripts/<script>.py --check``: what the script writes equals what is committed."""
     result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "gen_cli_reference.py"), "--check"],
+        [sys.executable, str(REPO / "scripts" / f"{script}.py"), "--check"],
         capture_output=True,
         text=True,
         timeout=600,

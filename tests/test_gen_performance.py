@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -33,13 +32,6 @@ def common(gen):
     import _common.quoted
 
     return _common
-
-
-def test_performance_page_is_current() -> None:
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--check"], capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
 def test_check_fails_on_a_stale_page_or_missing_plot(gen, tmp_path, monkeypatch) -> None:
