@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -39,6 +40,15 @@ def load_helper(name: str) -> ModuleType:
         sys.modules[key] = module
         spec.loader.exec_module(module)
     return sys.modules[key]
+
+
+def run_limited(code: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """``python -c code`` in a child limited to 2 GiB of address space: reading a device such as
+    /dev/zero kills it instead of the machine."""
+    limit = "import resource\nresource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
+    return subprocess.run(
+        [PYTHON, "-c", limit + code], capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 @pytest.fixture

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,7 +24,7 @@ from core.pretrained import (
     save_to_pretrained,
 )
 
-from .conftest import REPEATABLE, load_helper
+from .conftest import REPEATABLE, load_helper, run_limited
 
 time_limit = load_helper("_deadline").time_limit
 
@@ -137,17 +135,14 @@ def test_the_cli_lists_a_store_holding_a_dev_zero_base(store, good):
     from its exec, unlike ru_maxrss) shows nothing was read."""
     _plant(store, good, "zero", f"_base_: /dev/zero\n{MODEL}")
     code = (
-        "import resource, sys\n"
-        "resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
+        "import sys\n"
         "from core.cli import main\n"
         "code = main(['pretrained', 'list', '--json'])\n"
         "peak = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]\n"
         "print(peak.split()[1], file=sys.stderr)\n"
         "sys.exit(code)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
-    )
+    done = run_limited(code, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert int(done.stderr.split()[-1]) < 300_000, "peak RSS over 300 MB: /dev/zero was read"
     listed = {e["name"]: e for e in json.loads(done.stdout) if e["source"] == "store"}
