@@ -18,7 +18,7 @@ from core.testing.checks import (
     config_table,
     run_python_blocks,
 )
-from core.testing.processes import gone_within, running
+from core.testing.processes import check_tool_dies_with, gone_within, running
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -84,3 +84,19 @@ def test_running_is_false_for_a_zombie_and_gone_within_waits_for_the_end():
     assert gone_within([child.pid], 10.0)  # exited, not yet reaped: a zombie is not running
     child.wait()
     assert not running(child.pid)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")
+def test_check_tool_dies_with_names_a_tool_that_outlives_the_kill(tmp_path):
+    pids = tmp_path / "pids"
+    code = (
+        "import subprocess, sys, time\n"
+        "tool = subprocess.Popen(['sleep', '30'], start_new_session=True)\n"  # not in its group
+        "open(sys.argv[1], 'w').write(str(tool.pid))\n"
+        "time.sleep(30)\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code, str(pids)])
+    with pytest.raises(AssertionError, match=r"still running 0.2 s after kill -9: \[\d+\]"):
+        check_tool_dies_with(process, pids, seconds=0.2)
+    assert process.returncode is not None
+    assert gone_within([int(pids.read_text())], 10.0), "the check leaves no tool behind"

@@ -14,7 +14,7 @@ import pytest
 from core import tools
 from core._staging import staging_name
 from core.errors import CoreError, ToolError
-from core.testing.processes import gone_within, running
+from core.testing.processes import check_tool_dies_with, gone_within
 from core.tools import find_tool, run_tool, stage_input, tool_workdir, tools_root
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc, prctl")
@@ -109,14 +109,7 @@ def test_the_tool_dies_with_its_parent(tmp_path):
         f"run_tool([sys.executable, '-c', {tool!r}], timeout=120)\n"
     )
     proc = subprocess.Popen([PY, "-c", parent], cwd=tmp_path)
-    try:
-        pids = [int(p) for p in _wait_for(tmp_path / "pids").split()]
-        assert all(map(running, pids))
-        os.kill(proc.pid, signal.SIGKILL)
-        assert gone_within(pids, 1.0), f"still running after 1 s: {pids}"
-    finally:
-        proc.kill()
-        proc.wait()
+    check_tool_dies_with(proc, tmp_path / "pids")
 
 
 def test_work_folders_live_under_one_prefix_and_stale_ones_are_removed():

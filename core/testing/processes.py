@@ -1,16 +1,23 @@
 """Whether processes still run, for tests of commands that start tools (Linux ``/proc``).
 
 ``running(pid)`` is true while the process exists and is not a zombie; ``gone_within(pids,
-seconds)`` waits up to ``seconds`` for all of them to end, as a killed tool's group should.
+seconds)`` waits up to ``seconds`` for all of them to end, as a killed tool's group should;
+``check_tool_dies_with(process, pids_file)`` kills a command once its tool runs and asserts
+the tool went with it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-__all__ = ["running", "gone_within"]
+__all__ = ["running", "gone_within", "check_tool_dies_with"]
 
 
 def running(pid: int) -> bool:
@@ -29,3 +36,29 @@ def gone_within(pids: Iterable[int], seconds: float) -> bool:
     while any(map(running, pids)) and time.monotonic() < end:
         time.sleep(0.02)
     return not any(map(running, pids))
+
+
+def check_tool_dies_with(
+    process: subprocess.Popen[Any], pids_file: Path, seconds: float = 1.0, start_s: float = 60.0
+) -> float:
+    """SIGKILL ``process`` once the pids its tool wrote to ``pids_file`` (one line) run;
+    AssertionError unless all are gone within ``seconds``. Gives the seconds they took; reaps
+    ``process`` and kills what is left either way."""
+    pids: list[int] = []
+    try:
+        end = time.monotonic() + start_s
+        while not pids_file.is_file() or not pids_file.read_text().strip():
+            assert time.monotonic() < end and process.poll() is None, "the tool never started"
+            time.sleep(0.05)
+        pids = [int(p) for p in pids_file.read_text().split()]
+        assert all(map(running, pids)), f"the tool is not running: {pids}"
+        os.kill(process.pid, signal.SIGKILL)
+        start = time.monotonic()
+        assert gone_within(pids, seconds), f"still running {seconds:g} s after kill -9: {pids}"
+        return time.monotonic() - start
+    finally:
+        process.kill()
+        process.wait()
+        for pid in filter(running, pids):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

@@ -21,7 +21,7 @@ from typing import Any
 
 from _deadline import time_limit  # this folder is on sys.path (load_helper, _helper)
 
-from core.testing.processes import gone_within, running
+from core.testing.processes import check_tool_dies_with, gone_within
 
 hostile: Any = globals()["hostile"]  # set by _hostile.py before this module runs
 
@@ -129,19 +129,8 @@ def _synth_orphan(work: Path) -> str:
     source = _export(work / "v") / "difflut_net.v"
     command = [sys.executable, "-m", "core", "difflut", "synth", "--verilog", str(source)]
     synth = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        pids = _pids(work / "pids")
-        assert all(map(running, pids)), "yosys is not running"
-        os.kill(synth.pid, signal.SIGKILL)
-        start = time.monotonic()
-        assert gone_within(pids, 1.0), f"yosys (and its child) outlived core by over 1 s: {pids}"
-        return f"yosys and its child gone {time.monotonic() - start:.2f} s after kill -9"
-    finally:
-        synth.kill()
-        synth.wait()
-        for pid in _pids(work / "pids", 0.1) if (work / "pids").is_file() else []:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    took = check_tool_dies_with(synth, work / "pids")
+    return f"yosys and its child gone {took:.2f} s after kill -9"
 
 
 def _synth_timeout(work: Path) -> str:

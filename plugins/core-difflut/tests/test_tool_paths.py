@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +18,7 @@ from core_difflut.export.integer_inputs import IntegerInputs
 from core_difflut.export.verilog_sim import simulate_verilog
 
 from core.cli import main as core_main
-from core.testing.processes import gone_within, running
+from core.testing.processes import check_tool_dies_with
 
 #: a folder name with a space, ``;``, both quotes and a newline; pasted into a yosys script it
 #: reads ``e.v``, then runs ``touch $CORE_MARK`` (the rest is a comment and a bad command).
@@ -103,15 +101,4 @@ def test_kill_9_of_synth_takes_yosys_and_its_children_with_it(model, tmp_path) -
     synth = subprocess.Popen(
         [sys.executable, "-m", "core", "difflut", "synth", "--verilog", str(source)], env=env
     )
-    try:
-        end = time.monotonic() + 60
-        while not (tmp_path / "pids").is_file() or not (tmp_path / "pids").read_text().strip():
-            assert time.monotonic() < end and synth.poll() is None, "yosys never started"
-            time.sleep(0.05)
-        pids = [int(p) for p in (tmp_path / "pids").read_text().split()]
-        assert all(map(running, pids))
-        os.kill(synth.pid, signal.SIGKILL)
-        assert gone_within(pids, 1.0), f"yosys outlived core: {pids}"
-    finally:
-        synth.kill()
-        synth.wait()
+    check_tool_dies_with(synth, tmp_path / "pids")
