@@ -227,11 +227,18 @@ def _path_problem(path: str, norm: str) -> str | None:
 
 
 def _open_lock_file(path: Path, flags: int) -> int:
-    """The lock file, opened without following a link or blocking on a FIFO; a regular file."""
+    """The lock file, opened without following a link or blocking on a FIFO: a regular file
+    with no other name (a hard link would have a writer's pid written into another file)."""
     fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    info = os.fstat(fd)
+    problem = None
+    if not stat.S_ISREG(info.st_mode):
+        problem = "not a regular file"
+    elif info.st_nlink > 1:
+        problem = f"a hard link to a file with {info.st_nlink} names, not the run's own"
+    if problem is not None:
         os.close(fd)
-        raise OSError(errno.EINVAL, "not a regular file")
+        raise OSError(errno.EINVAL, problem)
     return fd
 
 

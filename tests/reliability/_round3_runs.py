@@ -167,6 +167,16 @@ def _stale_lock(recorded: str) -> Callable[[Path], str]:
     return check
 
 
+def _lock_hard_link(work: Path) -> str:
+    run = _trained(work)
+    (work / "precious.txt").write_text("keep me")
+    (run / ".lock").unlink(missing_ok=True)
+    os.link(work / "precious.txt", run / ".lock")
+    result = hostile.expect_cli_refused("train", "--resume", str(run), "train.steps=4", "-q")
+    assert (work / "precious.txt").read_text() == "keep me", "the linked file was written"
+    return result
+
+
 def _logger(loggers: str, *, resume: bool = False) -> Callable[[Path], str]:
     """``core train run.yaml train.loggers=LOGGERS``: exit 2, one line, nothing written (or,
     with ``resume``, the same loggers written into a trained run's config, then --resume)."""
@@ -238,6 +248,12 @@ CASES = {
         "RUN/.lock reads `1 core train` (a live pid that holds no lock)",
         "sample, evaluate and --resume run (held before: no lock existed)",
         _stale_lock("1 core train"),
+    ),
+    "lock-hard-link": (
+        "runs",
+        "`core train --resume RUN`, RUN/.lock a hard link to a file elsewhere",
+        "exit 2, one line; the other file untouched",
+        _lock_hard_link,
     ),
     "logger-config-yaml": (
         "runs",

@@ -135,15 +135,17 @@ def test_holding_run_locks_run_directories_only(tmp_path):
     assert not (tmp_path / "model" / LOCK_FILE).exists()
 
 
-@pytest.mark.parametrize("kind", ["symlink", "fifo", "directory"])
+@pytest.mark.parametrize("kind", ["symlink", "hardlink", "fifo", "directory"])
 def test_a_lock_file_that_is_not_a_regular_file_is_refused_in_one_line(tmp_path, kind):
     run, elsewhere = tmp_path / "run", tmp_path / "elsewhere.txt"
     run.mkdir()
     elsewhere.write_text("keep me")
     lock = run / LOCK_FILE
-    {"symlink": lambda: lock.symlink_to(elsewhere), "fifo": lambda: os.mkfifo(lock)}.get(
-        kind, lock.mkdir
-    )()
+    {
+        "symlink": lambda: lock.symlink_to(elsewhere),
+        "hardlink": lambda: os.link(elsewhere, lock),
+        "fifo": lambda: os.mkfifo(lock),
+    }.get(kind, lock.mkdir)()
     with pytest.raises(TrainingError, match=r"^cannot lock the run directory: .*\.lock: ") as exc:
         lock_run(run)
     assert "\n" not in str(exc.value)
