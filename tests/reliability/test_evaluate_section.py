@@ -12,6 +12,7 @@ from core.building import build_model
 from core.config import COMMAND_LINE, Config
 from core.errors import ConfigError
 from core.plugins import get_manager
+from core.testing.refusals import expect_cli_refused
 from core.training.trainer import validate_run_config
 
 RUN = {"model": {"type": "mlp-denoiser"}, "data": {"type": "toy2d"}, "train": {"steps": 2}}
@@ -66,14 +67,13 @@ def test_a_metric_is_accepted_exactly_when_the_registry_knows_it(name):
             validate_run_config(config)
 
 
-def test_core_train_refuses_a_bad_evaluate_section_before_writing(tmp_path, capsys):
-    from core.cli import main
-
+def test_core_train_refuses_a_bad_evaluate_section_before_writing(tmp_path):
     run = tmp_path / "run.yaml"
     run.write_text(yaml.safe_dump(RUN), encoding="utf-8")
-    code = main(["train", str(run), "evaluate.metric=nosuch", "--runs-dir", str(tmp_path / "r")])
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and "evaluate.metric" in err[0]
+    runs = ("--runs-dir", str(tmp_path / "r"))
+    assert "evaluate.metric" in expect_cli_refused(
+        "train", str(run), "evaluate.metric=nosuch", *runs
+    )
     assert not (tmp_path / "r").exists()
 
 

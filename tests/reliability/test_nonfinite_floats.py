@@ -18,6 +18,7 @@ from core.config import Config
 from core.errors import ConfigError
 from core.plugins import get_manager
 from core.schema import ComponentConfig, Field
+from core.testing.refusals import expect_cli_refused
 from core.training.trainer import validate_run_config
 
 RUN = {"model": {"type": "mlp-denoiser"}, "data": {"type": "toy2d"}, "train": {"steps": 2}}
@@ -42,14 +43,11 @@ def test_train_lr_is_accepted_exactly_when_finite_and_positive(value):
             validate_run_config(config)
 
 
-def test_core_train_refuses_inf_before_writing_anything(tmp_path, capsys):
-    from core.cli import main
-
+def test_core_train_refuses_inf_before_writing_anything(tmp_path):
     run = tmp_path / "run.yaml"
     run.write_text(yaml.safe_dump(RUN), encoding="utf-8")
-    code = main(["train", str(run), "train.lr=1e309", "--runs-dir", str(tmp_path / "runs")])
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and "train.lr: got inf" in err[0]
+    runs = ("--runs-dir", str(tmp_path / "runs"))
+    assert "train.lr: got inf" in expect_cli_refused("train", str(run), "train.lr=1e309", *runs)
     assert not (tmp_path / "runs").exists()
 
 
