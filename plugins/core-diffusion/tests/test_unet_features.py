@@ -45,23 +45,26 @@ def _inputs(size: int = 8) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return torch.randn(2, 1, size, size, generator=g), torch.tensor([3, 40]), torch.tensor([0, 2])
 
 
-@pytest.mark.parametrize("name", list(NETWORKS))
-def test_encode_then_decode_is_forward(name: str) -> None:
-    model = _randomised(name)
-    x, t, y = _inputs()
+@pytest.fixture(params=list(NETWORKS))
+def encoded(request: pytest.FixtureRequest) -> tuple[torch.nn.Module, tuple, object]:
+    """Each network randomised, its inputs ``(x, t, y)`` and their features (no grad)."""
+    model = _randomised(request.param)
+    inputs = _inputs()
     with torch.no_grad():
-        features = model.encode(x, t, y)
+        return model, inputs, model.encode(*inputs)
+
+
+def test_encode_then_decode_is_forward(encoded) -> None:
+    model, (x, t, y), features = encoded
+    with torch.no_grad():
         assert torch.equal(model.decode(features), model(x, t, y))
     assert tuple(s.shape[1] for s in features.skips) == model.skip_channels
     assert features.middle.shape[1] == model.middle_channels
 
 
-@pytest.mark.parametrize("name", list(NETWORKS))
-def test_zero_residuals_equal_the_plain_forward(name: str) -> None:
-    model = _randomised(name)
-    x, t, y = _inputs()
+def test_zero_residuals_equal_the_plain_forward(encoded) -> None:
+    model, (x, t, y), features = encoded
     with torch.no_grad():
-        features = model.encode(x, t, y)
         zeros = [torch.zeros_like(s) for s in features.skips]
         plain = model(x, t, y)
         with_zeros = model(
@@ -70,13 +73,10 @@ def test_zero_residuals_equal_the_plain_forward(name: str) -> None:
     assert torch.equal(with_zeros, plain)
 
 
-@pytest.mark.parametrize("name", list(NETWORKS))
-def test_residuals_are_added_to_the_skips_and_middle(name: str) -> None:
-    model = _randomised(name)
-    x, t, y = _inputs()
+def test_residuals_are_added_to_the_skips_and_middle(encoded) -> None:
+    model, (x, t, y), features = encoded
     g = torch.Generator().manual_seed(2)
     with torch.no_grad():
-        features = model.encode(x, t, y)
         down = [torch.randn(s.shape, generator=g) for s in features.skips]
         mid = torch.randn(features.middle.shape, generator=g)
         steered = model(x, t, y, down_residuals=down, mid_residual=mid)
@@ -93,12 +93,8 @@ def test_residuals_are_added_to_the_skips_and_middle(name: str) -> None:
         assert not torch.allclose(only_mid, model(x, t, y))
 
 
-@pytest.mark.parametrize("name", list(NETWORKS))
-def test_bad_residuals_and_features_are_clear_errors(name: str) -> None:
-    model = _randomised(name)
-    x, t, y = _inputs()
-    with torch.no_grad():
-        features = model.encode(x, t, y)
+def test_bad_residuals_and_features_are_clear_errors(encoded) -> None:
+    model, (x, t, y), features = encoded
     skips = [torch.zeros_like(s) for s in features.skips]
     with pytest.raises(ConfigError, match="one tensor per skip connection"):
         model(x, t, y, down_residuals=skips[:-1])
