@@ -84,6 +84,11 @@ def check_target(path: str | os.PathLike[str], *, directory: bool = False) -> Pa
     A link that stays inside its folder is allowed: the rename replaces the link itself.
     """
     target = Path(path)
+    if target.name in ("", ".."):  # "." or "..": a folder named through another one
+        raise AtomicWriteError(
+            f"refusing to write {path}: give the name of the file or folder to write, not "
+            "'.' or '..'; nothing was written"
+        )
     try:
         info = os.lstat(target)
     except (FileNotFoundError, NotADirectoryError):

@@ -113,6 +113,21 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+@pytest.mark.parametrize("name", [".", "..", "sub/.."])
+def test_a_target_named_dot_or_dot_dot_is_refused_in_one_line(tmp_path, monkeypatch, name):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "mine.txt").write_text("keep")
+    monkeypatch.chdir(tmp_path / "sub")
+    with (
+        pytest.raises(AtomicWriteError, match=r"not '\.' or '\.\.'; nothing was written"),
+        atomic_directory(name, overwrite=True),
+    ):
+        pass
+    with pytest.raises(AtomicWriteError, match="nothing was written"):
+        atomic_write_text(name, "x")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["mine.txt", "sub"]
+
+
 def test_a_folder_is_staged_beside_and_swapped_in(tmp_path):
     target = tmp_path / "out"
     with atomic_directory(target) as staging:
