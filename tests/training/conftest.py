@@ -19,6 +19,21 @@ def _load_tiny():
     return module
 
 
+def tiny_run(
+    *, size: int = 64, samples: int | None = None, model: dict | None = None, **train
+) -> dict:
+    """A run config: the tiny denoiser (``model``: more of its section) on ``size`` toy points,
+    a sample section of ``samples`` when given; ``train`` is the train section."""
+    run = {
+        "model": {"type": "tiny-denoiser", **(model or {})},
+        "data": {"type": "toy2d", "size": size},
+        "train": train,
+    }
+    if samples:
+        run["sample"] = {"n": samples}
+    return run
+
+
 @pytest.fixture
 def tiny(core_manager):
     """The tiny test models, registered in an isolated manager."""

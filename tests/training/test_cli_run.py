@@ -10,6 +10,8 @@ import yaml
 
 from core.cli import main
 
+from .conftest import tiny_run
+
 
 def write(path, config):
     path.write_text(yaml.safe_dump(config))
@@ -17,12 +19,7 @@ def write(path, config):
 
 
 def toy_config(**train):
-    return {
-        "model": {"type": "tiny-denoiser"},
-        "data": {"type": "toy2d", "size": 128},
-        "train": {"steps": 4, "batch_size": 32, "log_every": 2, **train},
-        "sample": {"n": 64},
-    }
+    return tiny_run(size=128, samples=64, **{"steps": 4, "batch_size": 32, "log_every": 2, **train})
 
 
 def test_train_sample_evaluate(tiny, tmp_path, monkeypatch, capsys):

@@ -11,6 +11,8 @@ from core.errors import ConfigError, TrainingError
 from core.loggers import RunLoggers
 from core.training import Trainer
 
+from .conftest import tiny_run
+
 RECORDER = """
 import json
 from pathlib import Path
@@ -67,12 +69,9 @@ def loggers_plugin(tiny, tmp_plugin, tmp_path, monkeypatch):
 
 
 def toy_run(loggers, steps=6, **train):
-    return {
-        "model": {"type": "tiny-denoiser"},
-        "data": {"type": "toy2d", "size": 64},
-        "train": {"steps": steps, "batch_size": 16, "log_every": 2, "loggers": loggers, **train},
-        "sample": {"n": 8},
-    }
+    return tiny_run(
+        samples=8, **{"steps": steps, "batch_size": 16, "log_every": 2, **train}, loggers=loggers
+    )
 
 
 def test_loggers_get_config_scalars_images_and_close(loggers_plugin, tmp_path):

@@ -13,21 +13,20 @@ from core.errors import TrainingError
 from core.training import Trainer
 from core.weights import read_weights
 
-CONFIG = {
-    "model": {"type": "tiny-denoiser"},
-    "data": {"type": "toy2d", "size": 72},
-    "train": {
-        "steps": 24,
-        "batch_size": 16,
-        "grad_accumulation": 2,
-        "lr": 0.01,
-        "warmup_steps": 3,
-        "ema": {"decay": 0.8},
-        "log_every": 1,
-        "checkpoint_every": 5,
-        "keep_checkpoints": 10,
-    },
-}
+from .conftest import tiny_run
+
+CONFIG = tiny_run(
+    size=72,
+    steps=24,
+    batch_size=16,
+    grad_accumulation=2,
+    lr=0.01,
+    warmup_steps=3,
+    ema={"decay": 0.8},
+    log_every=1,
+    checkpoint_every=5,
+    keep_checkpoints=10,
+)
 
 
 def _assert_same_weights(a: Path, b: Path) -> None:

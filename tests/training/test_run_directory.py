@@ -17,13 +17,13 @@ from core.cli import main
 from core.errors import TrainingError
 from core.training.run_directory import LOCK_FILE, holding_run, lock_run
 
+from .conftest import tiny_run
+
 
 def _config(steps: int, delay: float = 0.0, **train) -> dict:
-    return {
-        "model": {"type": "tiny-denoiser", "delay": delay},
-        "data": {"type": "toy2d", "size": 64},
-        "train": {"steps": steps, "batch_size": 16, "log_every": 1, **train},
-    }
+    return tiny_run(
+        model={"delay": delay}, **{"steps": steps, "batch_size": 16, "log_every": 1, **train}
+    )
 
 
 def _wait_for(path: Path, process: subprocess.Popen, seconds: float = 60) -> None:

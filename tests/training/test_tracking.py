@@ -12,6 +12,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from core.cli import main
 
+from .conftest import tiny_run
+
 
 @pytest.fixture(autouse=True)
 def _file_store_flag_unset(monkeypatch):
@@ -24,18 +26,15 @@ LOGGED, SAMPLED = [2, 4, 6, 7], [3, 4, 6, 7]
 
 def test_train_resume_and_evaluate_reach_every_tracker(tiny, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    config = {
-        "model": {"type": "tiny-denoiser"},
-        "data": {"type": "toy2d", "size": 128},
-        "train": {
-            "steps": 4,
-            "batch_size": 32,
-            "log_every": 2,
-            "sample_every": 3,
-            "loggers": ["jsonl", "tensorboard", {"type": "mlflow"}],
-        },
-        "sample": {"n": 32},
-    }
+    config = tiny_run(
+        size=128,
+        samples=32,
+        steps=4,
+        batch_size=32,
+        log_every=2,
+        sample_every=3,
+        loggers=["jsonl", "tensorboard", {"type": "mlflow"}],
+    )
     (tmp_path / "toy.yaml").write_text(yaml.safe_dump(config))
     assert main(["train", "toy.yaml", "--run-name", "r", "--quiet"]) == 0
     run = tmp_path / "runs" / "r"
