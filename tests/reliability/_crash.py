@@ -16,10 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from _toy import (
-    child_env,
-    toy_run,
-)  # this folder is on sys.path (load_helper, the benchmark's _helper)
+from _toy import child_env, toy_run  # this folder is on sys.path (load_helper, _helper)
 
 CORE = str(Path(sys.executable).with_name("core"))
 

@@ -15,18 +15,9 @@ from core.weights import read_weights
 
 from .conftest import tiny_run
 
-CONFIG = tiny_run(
-    size=72,
-    steps=24,
-    batch_size=16,
-    grad_accumulation=2,
-    lr=0.01,
-    warmup_steps=3,
-    ema={"decay": 0.8},
-    log_every=1,
-    checkpoint_every=5,
-    keep_checkpoints=10,
-)
+#: 24 steps of 16 (two accumulated) after a warm-up, with EMA, a checkpoint every 5 steps
+TRAIN = dict(steps=24, batch_size=16, grad_accumulation=2, lr=0.01, warmup_steps=3, log_every=1)
+CONFIG = tiny_run(size=72, ema={"decay": 0.8}, checkpoint_every=5, keep_checkpoints=10, **TRAIN)
 
 
 def _assert_same_weights(a: Path, b: Path) -> None:

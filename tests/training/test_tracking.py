@@ -26,15 +26,9 @@ LOGGED, SAMPLED = [2, 4, 6, 7], [3, 4, 6, 7]
 
 def test_train_resume_and_evaluate_reach_every_tracker(tiny, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    config = tiny_run(
-        size=128,
-        samples=32,
-        steps=4,
-        batch_size=32,
-        log_every=2,
-        sample_every=3,
-        loggers=["jsonl", "tensorboard", {"type": "mlflow"}],
-    )
+    loggers = ["jsonl", "tensorboard", {"type": "mlflow"}]
+    train = dict(steps=4, batch_size=32, log_every=2, sample_every=3, loggers=loggers)
+    config = tiny_run(size=128, samples=32, **train)
     (tmp_path / "toy.yaml").write_text(yaml.safe_dump(config))
     assert main(["train", "toy.yaml", "--run-name", "r", "--quiet"]) == 0
     run = tmp_path / "runs" / "r"
