@@ -64,22 +64,14 @@ def test_28px_is_padded_like_32px():
 
 def test_architecture():
     vae = core.build("model", {"type": "vae"})
+    widths = [3, 32, 64, 128, 256]  # the decoder goes back the same way
     convs = [m for m in vae.encoder if isinstance(m, torch.nn.Conv2d)]
-    assert [(m.in_channels, m.out_channels) for m in convs] == [
-        (3, 32),
-        (32, 64),
-        (64, 128),
-        (128, 256),
-    ]
+    assert [(m.in_channels, m.out_channels) for m in convs] == list(zip(widths, widths[1:]))
     assert all(m.kernel_size == (4, 4) and m.stride == (2, 2) for m in convs)
     assert vae.fc_mu.in_features == vae.fc_logvar.in_features == 256 * 4 * 4
     ups = [m for m in vae.decoder if isinstance(m, torch.nn.ConvTranspose2d)]
-    assert [(m.in_channels, m.out_channels) for m in ups] == [
-        (256, 128),
-        (128, 64),
-        (64, 32),
-        (32, 3),
-    ]
+    back = widths[::-1]
+    assert [(m.in_channels, m.out_channels) for m in ups] == list(zip(back, back[1:]))
 
 
 def test_loss_is_recon_plus_beta_kl_summed_per_image_and_batch_averaged():
