@@ -53,6 +53,14 @@ def write_metadata_dir(
     return info
 
 
+def write_zip(path: Path, files: dict[str, str]) -> str:
+    """A zip archive holding ``files`` (name -> text), as put on ``sys.path``; its path."""
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, text in files.items():
+            zf.writestr(name, text)
+    return str(path)
+
+
 def write_package(parent: Path, package: str) -> None:
     """A torch-free plugin module ``<package>.plugin``."""
     (parent / package).mkdir(parents=True)
@@ -301,28 +309,25 @@ def test_egg_folder_on_the_path(tmp_path, discovery):
 
 
 def test_zip_on_the_path_falls_back(tmp_path, discovery):
-    archive = tmp_path / "layout_zip.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr(
-            "layout_zip-3.0.dist-info/METADATA",
-            "Metadata-Version: 2.1\nName: layout-zip\nVersion: 3.0\nRequires-Dist: core>=0.1\n",
-        )
-        zf.writestr("layout_zip-3.0.dist-info/entry_points.txt", f"[{GROUP}]\nzip = layout_zip\n")
-        zf.writestr("layout_zip/__init__.py", "LAYOUT = 'loaded'\n")
-    sys.path.insert(0, str(archive))
+    info = "layout_zip-3.0.dist-info"
+    metadata = "Metadata-Version: 2.1\nName: layout-zip\nVersion: 3.0\nRequires-Dist: core>=0.1\n"
+    files = {
+        f"{info}/METADATA": metadata,
+        f"{info}/entry_points.txt": f"[{GROUP}]\nzip = layout_zip\n",
+        "layout_zip/__init__.py": "LAYOUT = 'loaded'\n",
+    }
+    sys.path.insert(0, write_zip(tmp_path / "layout_zip.zip", files))
     assert discovery.check(fast=False) == [("zip", "layout_zip", "layout-zip", "3.0")]
     assert [ep.requires_core for ep in entry_points(GROUP)] == [">=0.1"]
     assert load("zip").LAYOUT == "loaded"
 
 
 def test_zipped_egg_on_the_path_falls_back(tmp_path, discovery):
-    egg = tmp_path / "layout_zipegg-1.0-py3.11.egg"
-    with zipfile.ZipFile(egg, "w") as zf:
-        zf.writestr(
-            "EGG-INFO/PKG-INFO", "Metadata-Version: 1.1\nName: layout-zipegg\nVersion: 1.0\n"
-        )
-        zf.writestr("EGG-INFO/entry_points.txt", f"[{GROUP}]\nzipegg = json:dumps\n")
-    sys.path.insert(0, str(egg))
+    files = {
+        "EGG-INFO/PKG-INFO": "Metadata-Version: 1.1\nName: layout-zipegg\nVersion: 1.0\n",
+        "EGG-INFO/entry_points.txt": f"[{GROUP}]\nzipegg = json:dumps\n",
+    }
+    sys.path.insert(0, write_zip(tmp_path / "layout_zipegg-1.0-py3.11.egg", files))
     assert discovery.check(fast=False) == [("zipegg", "json:dumps", "layout-zipegg", "1.0")]
 
 
