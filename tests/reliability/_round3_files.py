@@ -425,13 +425,13 @@ CASES = {
     "export-o-fifo": (
         "files",
         "`core difflut export -o out/v`, v a named pipe",
-        "exit 2, one line, the pipe left in place",
+        "exit 2, one line, the pipe left in place (held before: mkdir refused it)",
         _export_onto(_fifo),
     ),
     "export-o-file": (
         "files",
         "`core difflut export -o out/v`, v a regular file",
-        "exit 2, one line, the file untouched",
+        "exit 2, one line, the file untouched (held before: mkdir refused it)",
         _export_onto(_a_file),
     ),
     "synth-mixed-export": (
