@@ -44,6 +44,7 @@ __all__ = [
     "atomic_write_text",
     "check_target",
     "current_umask",
+    "file_kind",
     "stage_directory",
     "swap_directory",
     "write_error",
@@ -56,7 +57,7 @@ _KINDS = (
     (stat.S_ISDIR, "a directory"),
     (stat.S_ISCHR, "a character device"),
     (stat.S_ISBLK, "a block device"),
-    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
     (stat.S_ISSOCK, "a socket"),
 )
 
@@ -73,7 +74,8 @@ def current_umask() -> int:
     return old
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a ``st_mode`` is, in words: ``"a regular file"``, ``"a named pipe (FIFO)"``, ..."""
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
@@ -111,7 +113,7 @@ def check_target(path: str | os.PathLike[str], *, directory: bool = False) -> Pa
     if not wanted(info.st_mode):
         expected = "a directory" if directory else "a regular file"
         raise AtomicWriteError(
-            f"refusing to write {target}: it is {_kind(info.st_mode)}, not {expected}; "
+            f"refusing to write {target}: it is {file_kind(info.st_mode)}, not {expected}; "
             "nothing was written"
         )
     return target

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from core._messages import clip, short_repr
-from core.atomic import atomic_write_text
+from core.atomic import atomic_write_text, file_kind
 from core.errors import ConfigError
 
 __all__ = [
@@ -119,19 +119,10 @@ MAX_BASE_DEPTH = 32
 MAX_YAML_VALUES = 200_000
 MAX_YAML_DEPTH = 100
 
-_FILE_KINDS = (
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISFIFO, "a named pipe"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-)
-
 
 def _check_regular(path: Path, info: os.stat_result, limit: int, what: str) -> None:
     if not stat.S_ISREG(info.st_mode):
-        kind = next((k for test, k in _FILE_KINDS if test(info.st_mode)), "not a plain file")
-        raise ConfigError(f"{path}: is {kind}; a {what} must be a regular file")
+        raise ConfigError(f"{path}: is {file_kind(info.st_mode)}; a {what} must be a regular file")
     if info.st_size > limit:
         raise ConfigError(
             f"{path}: {info.st_size:,} bytes, over the {limit:,}-byte limit of a {what}"

@@ -18,10 +18,12 @@ from core.atomic import (
     atomic_write_bytes,
     atomic_write_text,
     check_target,
+    file_kind,
     stage_directory,
     swap_directory,
 )
-from core.errors import AtomicWriteError, CoreError
+from core.config import Config
+from core.errors import AtomicWriteError, ConfigError, CoreError
 
 
 def _no_temp_files(directory: Path) -> bool:
@@ -34,7 +36,7 @@ def _no_temp_files(directory: Path) -> bool:
 def test_a_fifo_is_refused_before_a_temporary_file_is_made(tmp_path):
     fifo = tmp_path / "out.png"
     os.mkfifo(fifo)
-    with pytest.raises(AtomicWriteError, match=r"out.png: it is a FIFO \(named pipe\)") as info:
+    with pytest.raises(AtomicWriteError, match=r"out.png: it is a named pipe \(FIFO\)") as info:
         atomic_write_bytes(fifo, b"png")
     assert len(str(info.value).splitlines()) == 1
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
@@ -324,3 +326,12 @@ def test_a_folder_of_many_files_is_flushed_and_swapped_in_whole(tmp_path):
         for i in range(100):  # more than one syncfs' worth of separate fsyncs
             (staging / f"{i}.bin").write_bytes(bytes([i]) * 10)
     assert sorted(int(p.stem) for p in (tmp_path / "many").iterdir()) == list(range(100))
+
+
+def test_file_kind_is_the_one_name_of_what_a_path_is(tmp_path):
+    """The names core.atomic and core.config give in their refusals."""
+    os.mkfifo(tmp_path / "p")
+    kinds = [file_kind(os.stat(p).st_mode) for p in (tmp_path / "p", tmp_path, "/dev/null")]
+    assert kinds == ["a named pipe (FIFO)", "a directory", "a character device"]
+    with pytest.raises(ConfigError, match=r"p: is a named pipe \(FIFO\); a config file must be"):
+        Config(tmp_path / "p")
