@@ -260,7 +260,25 @@ class HybridNode(ProbabilisticNode):
         return kernels.multilinear(x, self.soft_table())
 
 
-class LinearLUTNode(LUTNode):
+class _LogitNode(LUTNode):
+    """A node computing logits: sigmoid(logits / T) relaxed, a table of where logits >= 0."""
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for inputs (N, n, B) -> (N, B)."""
+        raise NotImplementedError
+
+    def expectation(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.logits(x) / _temperature(self))
+
+    def relaxed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.expectation(x)
+
+    def truth_table(self) -> torch.Tensor:
+        with torch.no_grad():
+            return self.logits(self._corner_inputs()) >= 0
+
+
+class LinearLUTNode(_LogitNode):
     """sigmoid((w . x + b) / T)."""
 
     def reset_parameters(self) -> None:
@@ -272,13 +290,6 @@ class LinearLUTNode(LUTNode):
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         return torch.einsum("nib,ni->nb", x, self.weight) + self.bias.unsqueeze(1)
 
-    def relaxed(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.logits(x) / _temperature(self))
-
-    def truth_table(self) -> torch.Tensor:
-        with torch.no_grad():
-            return self.logits(self._corner_inputs()) >= 0
-
 
 def _monomials(n: int, degree: int) -> torch.Tensor:
     """(M, degree) input indices of every monomial of total degree <= degree (n = constant 1)."""
@@ -289,7 +300,7 @@ def _monomials(n: int, degree: int) -> torch.Tensor:
     return torch.tensor(rows, dtype=torch.int64)
 
 
-class PolyLUTNode(LUTNode):
+class PolyLUTNode(_LogitNode):
     """sigmoid of a linear combination of all monomials up to ``degree`` (84 for n=6, d=3)."""
 
     config_class = PolyLUTConfig
@@ -307,15 +318,8 @@ class PolyLUTNode(LUTNode):
             feats = feats * ext[:, self.monomials[:, d], :]
         return torch.bmm(self.coeffs.unsqueeze(1), feats).squeeze(1)
 
-    def relaxed(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.logits(x) / _temperature(self))
 
-    def truth_table(self) -> torch.Tensor:
-        with torch.no_grad():
-            return self.logits(self._corner_inputs()) >= 0
-
-
-class NeuralLUTNode(LUTNode):
+class NeuralLUTNode(_LogitNode):
     """A small MLP per node; Gumbel-sigmoid output while training."""
 
     config_class = NeuralLUTConfig
@@ -344,13 +348,6 @@ class NeuralLUTNode(LUTNode):
     def relaxed(self, x: torch.Tensor) -> torch.Tensor:
         z = self.logits(x)
         return torch.sigmoid((z + kernels.gumbel_logistic(z.shape, z)) / _temperature(self))
-
-    def expectation(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.logits(x) / _temperature(self))
-
-    def truth_table(self) -> torch.Tensor:
-        with torch.no_grad():
-            return self.logits(self._corner_inputs()) >= 0
 
 
 class FourierNode(LUTNode):
