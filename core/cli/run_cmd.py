@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from core.atomic import check_target
 from core.cli._output import echo_json
 from core.config import Config, parse_override
 from core.errors import ConfigError, TrainingError
@@ -319,8 +320,8 @@ def _hold_run(source: str, *, shared: bool, what: str) -> None:
 
 
 def _check_sample_request(n: int, output: str, device: str) -> None:
-    """Refuse, before any model is loaded, a grid too large to hold, a PNG with no folder or
-    a device there is not."""
+    """Refuse, before any model is loaded, a grid too large to hold, a PNG with no folder or one
+    core.atomic would refuse to write, or a device there is not."""
     from core.devices import resolve_device  # lazy: keeps torch out of core.cli.run_cmd
 
     resolve_device(device, where="--device")
@@ -334,6 +335,7 @@ def _check_sample_request(n: int, output: str, device: str) -> None:
         raise ConfigError(f"-o {output} is a directory; give the PNG file to write")
     if not folder.is_dir():
         raise ConfigError(f"-o {output}: folder {folder} does not exist (create it first)")
+    check_target(output)  # a device, FIFO or link out of its folder: refused before sampling
 
 
 def _sampler_options(pairs: tuple[str, ...]) -> dict[str, Any]:

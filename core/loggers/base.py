@@ -63,10 +63,11 @@ class Logger(Component):
 
 
 def inside_run(*paths: str) -> list[str]:
-    """Those of ``paths`` that lie in the run directory: relative and not leaving it by ``..``."""
-    inside = []
+    """Those of ``paths`` a run check must see: absolute ones (placed once the run directory is
+    known) and relative ones that do not leave the run directory by ``..``."""
+    kept = []
     for path in paths:
         norm = posixpath.normpath(path)
-        if not (os.path.isabs(path) or norm == ".." or norm.startswith("../")):
-            inside.append(path)
-    return inside
+        if os.path.isabs(path) or not (norm == ".." or norm.startswith("../")):
+            kept.append(path)
+    return kept

@@ -82,9 +82,12 @@ class MLflowLogger(Logger):
         return (run_dir / uri).resolve().as_uri()
 
     def run_paths(self) -> list[str]:
-        """The run id file, and the file store when it is a plain path in the run directory."""
+        """The run id file, and the file store when it is a local path (or a ``file:`` one)."""
         uri = self.config.tracking_uri or "mlruns"
-        plain = not (urlparse(uri).scheme or uri in _BARE_URIS)
+        address = urlparse(uri)
+        if address.scheme == "file":
+            return [RUN_ID_FILE, *inside_run(address.path)]
+        plain = not (address.scheme or uri in _BARE_URIS)
         return [RUN_ID_FILE, *(inside_run(uri) if plain else [])]
 
     def log_scalars(self, values: Mapping[str, float], step: int) -> None:

@@ -31,7 +31,7 @@ class TensorBoardLogger(Logger):
     config_class = TensorBoardLoggerConfig
 
     def run_paths(self) -> list[str]:
-        """``log_dir`` when it lies in the run directory (an absolute one is used as given)."""
+        """``log_dir``, unless ``..`` leads it out of the run directory."""
         return inside_run(self.config.log_dir)
 
     def open(self, run_dir: Path, config: Mapping[str, Any], *, resume_step: int = 0) -> None:

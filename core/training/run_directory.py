@@ -187,9 +187,14 @@ def check_logger_paths(
     loggers: Sequence[tuple[str, Any]],
     source: str | None = None,
     origins: Mapping[str, str] | None = None,
+    run_dir: str | os.PathLike[str] | None = None,
 ) -> None:
-    """Refuse a logger whose file (its ``run_paths()``) is one the run owns or another
-    logger's, or leaves the run directory; a ConfigError names the logger, the path and why."""
+    """Refuse a logger whose file (its ``run_paths()``) lands in the run directory on a file
+    the run owns or another logger's; a ConfigError names the logger, the path and why.
+
+    A relative path is inside the run unless ``..`` leads out; an absolute one (or a ``file:``
+    address) is checked once ``run_dir`` is known, after resolving links.
+    """
 
     claimed: dict[str, str] = {}
     for index, (label, logger) in enumerate(loggers):
@@ -198,8 +203,10 @@ def check_logger_paths(
             where = f"train.loggers[{index}]"
             origin = origin_of(origins or {}, where, source)
             prefix = f"{origin}: " if origin else ""
-            norm = posixpath.normpath(str(path))
-            problem = _path_problem(str(path), norm)
+            norm = _in_run(str(path), run_dir)
+            if norm is None:
+                continue  # an absolute path outside the run (or the run is not known yet)
+            problem = _path_problem(norm)
             first = norm.split("/")[0].casefold()
             if problem is None and first in claimed:
                 problem = f"is also written by {claimed[first]}"
@@ -211,10 +218,21 @@ def check_logger_paths(
             claimed[first] = f"logger '{label}' ({where})"
 
 
-def _path_problem(path: str, norm: str) -> str | None:
-    """Why a logger may not write ``path`` inside the run directory, or None."""
-    if os.path.isabs(path) or posixpath.isabs(norm):
-        return "is absolute: it leaves the run directory"
+def _in_run(path: str, run_dir: str | os.PathLike[str] | None) -> str | None:
+    """``path`` relative to the run directory (normalized), or None for an absolute path that
+    lies outside it or cannot be placed yet (no ``run_dir``)."""
+    if not os.path.isabs(path):
+        return posixpath.normpath(path)
+    if run_dir is None:
+        return None
+    inside = os.path.relpath(os.path.realpath(path), os.path.realpath(run_dir))
+    if inside == ".." or inside.startswith("../"):
+        return None
+    return posixpath.normpath(inside)
+
+
+def _path_problem(norm: str) -> str | None:
+    """Why a logger may not write ``norm`` (relative to the run directory), or None."""
     if norm == ".":
         return "is the run directory itself"
     if norm == ".." or norm.startswith("../"):

@@ -24,7 +24,7 @@ from core.errors import TrainingError
 from core.loggers import RunLoggers
 from core.training.distributed import barrier
 from core.training.loop import TrainingLoop
-from core.training.run_directory import RunDirectory
+from core.training.run_directory import RunDirectory, check_logger_paths
 from core.training.setup import build_parts, default_run_dir, run_config, validate_run_config
 
 __all__ = ["Trainer", "validate_run_config"]
@@ -103,6 +103,8 @@ class Trainer:
         self.command = command
         self.run_directory = RunDirectory(self.run_dir, resume=resume, overwrite=overwrite)
         self.parts = build_parts(self.config, self.train_config, model=model, dataset=dataset)
+        config = self.config
+        check_logger_paths(self.parts.logger_list, config.source, config.origins, self.run_dir)
         self.loop = TrainingLoop(self.parts, self.train_config, self.sample_config, self.run_dir)
 
     def resolved_config(self) -> dict[str, Any]:

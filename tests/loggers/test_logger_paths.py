@@ -20,6 +20,20 @@ RUN = {
 }
 
 
+#: a run that trains (a DDPM over a small MLP on toy points) for the end-to-end cases.
+TRAINABLE = {
+    "model": {
+        "type": "ddpm",
+        "timesteps": 4,
+        "data_dim": 2,
+        "network": {"type": "mlp-denoiser", "hidden_dim": 8, "num_timesteps": 4},
+    },
+    "data": {"type": "toy2d", "size": 32},
+    "train": {"steps": 2, "batch_size": 16, "checkpoint_every": 2, "log_every": 1},
+    "sample": {"n": 4},
+}
+
+
 def _validate(loggers: list) -> None:
     validate_run_config(Config({**RUN, "train": {**RUN["train"], "loggers": loggers}}))
 
@@ -88,3 +102,36 @@ def test_core_train_refuses_it_before_writing_anything(tmp_path, monkeypatch, ca
         "the run's config; give it a file name of its own in the run directory"
     ]
     assert not Path("runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("logger", "message"),
+    [
+        ("{type: tensorboard, log_dir: RUN/final}", "which is the run's final model"),
+        ("{type: tensorboard, log_dir: RUN/checkpoints/tb}", "which is the run's checkpoints"),
+        ("{type: tensorboard, log_dir: LINK/final}", "which is the run's final model"),
+        ("{type: mlflow, tracking_uri: 'file://RUN/checkpoints'}", "the run's checkpoints"),
+    ],
+)
+def test_an_absolute_path_into_the_run_is_refused_once_the_run_is_known(
+    tmp_path, monkeypatch, capsys, logger, message
+):
+    monkeypatch.chdir(tmp_path)
+    Path("run.yaml").write_text(yaml.safe_dump(TRAINABLE))
+    run = tmp_path / "runs" / "cc"
+    (tmp_path / "link").symlink_to(tmp_path / "runs")  # a link into the runs folder
+    logger = logger.replace("RUN", str(run)).replace("LINK", str(tmp_path / "link" / "cc"))
+    code = main(["train", "run.yaml", f"train.loggers=[{logger}]", "--run-name", "cc", "-q"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert message in err and "\n" not in err
+    assert not run.exists()
+
+
+def test_an_absolute_path_of_its_own_inside_the_run_is_accepted(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("run.yaml").write_text(yaml.safe_dump(TRAINABLE))
+    log_dir = tmp_path / "runs" / "cc" / "tb"
+    loggers = f"train.loggers=[{{type: tensorboard, log_dir: {log_dir}}}]"
+    assert main(["train", "run.yaml", loggers, "--run-name", "cc", "-q"]) == 0
+    assert any(log_dir.iterdir())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import time
 import unicodedata
 
@@ -72,6 +73,15 @@ def test_sample_output_in_a_missing_folder_is_refused_first(tmp_path, capsys):
 def test_sample_output_that_is_a_folder_is_refused(tmp_path, capsys):
     assert run_core("sample", "no-such-run", "-o", str(tmp_path)) == 2
     assert "is a directory" in one_error_line(capsys)
+
+
+def test_sample_output_that_core_atomic_refuses_is_refused_before_the_model(tmp_path, capsys):
+    os.mkfifo(tmp_path / "pipe.png")
+    (tmp_path / "out.png").symlink_to(tmp_path.parent / "elsewhere.png")
+    for target, problem in (("pipe.png", "FIFO"), ("out.png", "symbolic link leading out")):
+        # the run does not exist: refusing the target first means no model was looked up
+        assert run_core("sample", "no-such-run", "-o", str(tmp_path / target)) == 2
+        assert problem in one_error_line(capsys)
 
 
 def test_sample_help_states_both_rules(capsys):
