@@ -182,7 +182,7 @@ def _logger(loggers: str, *, resume: bool = False) -> Callable[[Path], str]:
     with ``resume``, the same loggers written into a trained run's config, then --resume)."""
 
     def check(work: Path) -> str:
-        value = loggers.replace("ABS", str(work / "abs"))
+        value = loggers.replace("ABS", str(work / "abs")).replace("RUN", str(work / "runs/cc"))
         if resume:
             run = _trained(work)
             config = yaml.safe_load((run / "config.yaml").read_text())
@@ -290,6 +290,18 @@ CASES = {
         "`train.loggers=[{type: tensorboard, log_dir: checkpoints/tb}]`",
         "exit 2, one line, nothing written",
         _logger("[{type: tensorboard, log_dir: checkpoints/tb}]"),
+    ),
+    "logger-absolute-into-final": (
+        "runs",
+        "`train.loggers=[{type: tensorboard, log_dir: /abs/path/of/runs/cc/final}]`",
+        "exit 2, one line, nothing written",
+        _logger("[{type: tensorboard, log_dir: RUN/final}]"),
+    ),
+    "logger-file-uri-into-checkpoints": (
+        "runs",
+        "`train.loggers=[{type: mlflow, tracking_uri: 'file:///abs/path/of/runs/cc/checkpoints'}]`",
+        "exit 2, one line, nothing written",
+        _logger("[{type: mlflow, tracking_uri: 'file://RUN/checkpoints'}]"),
     ),
     "logger-final": (
         "runs",
