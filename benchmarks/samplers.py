@@ -22,6 +22,7 @@ from typing import Any
 from _common import logged_seconds, save_record, start_record, train
 from _common.markdown import Col, Section, integer, sig, values, yes_no
 from _common.markdown import axes as plot_axes
+from _common.plots import nfe_errorbars, real_data_line
 
 ROOT = Path(__file__).resolve().parents[1]
 CLOCK = "the Trainer's clock (fit()'s summary seconds; a run trained earlier: its last logged step)"
@@ -244,6 +245,12 @@ def _sampler_label(row: dict[str, Any], both: set[str]) -> str:
     return row["sampler"]
 
 
+def _seed_range(row: dict[str, Any]) -> tuple[float, float]:
+    """The lowest and highest feature-FID over the row's seeds (its FID alone: one seed)."""
+    seeds = row.get("feature_fid_per_seed") or [row["feature_fid"]]
+    return min(seeds), max(seeds)
+
+
 def render(record: dict[str, Any], name: str = "samplers") -> Section:
     """feature-FID, NFE and time per sampler, the comparisons, and FID against NFE as a plot."""
     s, r = Section.of(record, name, __doc__), record
@@ -309,15 +316,7 @@ def render(record: dict[str, Any], name: str = "samplers") -> Section:
         series: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
             series.setdefault(_sampler_label(row, both), []).append(row)
-        for i, (label, points) in enumerate(series.items()):
-            points = sorted(points, key=lambda p: p["nfe"])
-            dodge = 1.04 ** (i - (len(series) - 1) / 2)  # so the seed bars of equal NFE separate
-            xs = [p["nfe"] * dodge for p in points]
-            ys = [p["feature_fid"] for p in points]
-            seeds = [p.get("feature_fid_per_seed") or [p["feature_fid"]] for p in points]
-            low = [y - min(v) for y, v in zip(ys, seeds)]
-            high = [max(v) - y for y, v in zip(ys, seeds)]
-            ax.errorbar(xs, ys, yerr=[low, high], marker="o", capsize=3, label=label)
+        nfe_errorbars(ax, series, 1.04, _seed_range)
         if reference:
             ax.axhline(
                 reference["feature_fid"],
@@ -326,10 +325,7 @@ def render(record: dict[str, Any], name: str = "samplers") -> Section:
                 linewidth=1,
                 label=f"DDPM, {reference['nfe']} steps",
             )
-        if floor:
-            ax.axhline(
-                floor, color="grey", linestyle=":", linewidth=1.5, label="real data (train vs test)"
-            )
+        real_data_line(ax, floor)
         ax.set_xscale("log")
         ax.set_ylim(bottom=0)
         ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))

@@ -35,6 +35,7 @@ from _common import save_record, start_record
 from _common.digits import split_images, to_symmetric
 from _common.markdown import DASH, Col, Section, code, integer, sig, values, yes_no
 from _common.markdown import axes as plot_axes
+from _common.plots import nfe_errorbars, real_data_line
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -317,22 +318,8 @@ def render(record: dict[str, Any], name: str = "samplers_nfe") -> Section:
             "feature-FID (lower is better)",
             f"Samplers on {r['data']['type']}, {size} px, guidance {sig(r['guidance_scale'])}",
         )
-        names = list(by_sampler)
-        for i, name in enumerate(names):
-            points = sorted(by_sampler[name].values(), key=lambda p: p["nfe"])
-            dodge = 1.03 ** (i - (len(names) - 1) / 2)  # so bars at the same NFE separate
-            ys = [p["feature_fid"] for p in points]
-            ax.errorbar(
-                [p["nfe"] * dodge for p in points],
-                ys,
-                yerr=[
-                    [y - p["feature_fid_min"] for y, p in zip(ys, points)],
-                    [p["feature_fid_max"] - y for y, p in zip(ys, points)],
-                ],
-                marker="o",
-                capsize=3,
-                label=name,
-            )
+        series = {name: list(points.values()) for name, points in by_sampler.items()}
+        nfe_errorbars(ax, series, 1.03, lambda p: (p["feature_fid_min"], p["feature_fid_max"]))
         if "best" in r:
             ax.axhline(
                 1.1 * r["best"]["feature_fid"],
@@ -341,10 +328,7 @@ def render(record: dict[str, Any], name: str = "samplers_nfe") -> Section:
                 linewidth=1,
                 label="best FID + 10% (the goal)",
             )
-        if floor:
-            ax.axhline(
-                floor, color="grey", linestyle=":", linewidth=1.5, label="real data (train vs test)"
-            )
+        real_data_line(ax, floor)
         ax.axvline(20, color="grey", linewidth=0.8, alpha=0.5)
         ax.set_xscale("log")
         ax.minorticks_off()
