@@ -7,6 +7,7 @@ script runs); ``scripts/gen_performance.py`` imports each benchmark's ``render``
   ``core.atomic``, ``load_record`` (old records' machine keys mapped to the one shape);
 - ``clock``: the Trainer's own clock (``fit()``'s ``summary["seconds"]`` and its logged steps);
 - ``markdown``: cells, tables and the ``Section`` a benchmark's ``render(record, name)`` returns;
+- ``plots``: plot pieces several renderers draw alike (FID against network evaluations);
 - ``digits``: scoring generated digits (feature-FID, accuracy, memorisation);
 - ``quoted``: figures that README and docs quote from the results, kept equal to them.
 """
