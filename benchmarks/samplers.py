@@ -21,8 +21,7 @@ from typing import Any
 
 from _common import logged_seconds, save_record, start_record, train
 from _common.markdown import Col, Section, integer, sig, values, yes_no
-from _common.markdown import axes as plot_axes
-from _common.plots import nfe_errorbars, real_data_line
+from _common.plots import nfe_axes, nfe_errorbars, real_data_line
 
 ROOT = Path(__file__).resolve().parents[1]
 CLOCK = "the Trainer's clock (fit()'s summary seconds; a run trained earlier: its last logged step)"
@@ -307,12 +306,7 @@ def render(record: dict[str, Any], name: str = "samplers") -> Section:
     reference = next((row for row in rows if row["sampler"] == "ddpm"), None)
 
     def draw(figure: Any) -> None:
-        ax = plot_axes(
-            figure,
-            "network evaluations (log scale)",
-            "feature-FID (lower is better)",
-            f"Sampler quality against cost, {r['image_size']} px digits",
-        )
+        ax = nfe_axes(figure, f"Sampler quality against cost, {r['image_size']} px digits")
         series: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
             series.setdefault(_sampler_label(row, both), []).append(row)
@@ -326,7 +320,6 @@ def render(record: dict[str, Any], name: str = "samplers") -> Section:
                 label=f"DDPM, {reference['nfe']} steps",
             )
         real_data_line(ax, floor)
-        ax.set_xscale("log")
         ax.set_ylim(bottom=0)
         ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
 

@@ -34,8 +34,7 @@ from typing import Any
 from _common import save_record, start_record
 from _common.digits import split_images, to_symmetric
 from _common.markdown import DASH, Col, Section, code, integer, sig, values, yes_no
-from _common.markdown import axes as plot_axes
-from _common.plots import nfe_errorbars, real_data_line
+from _common.plots import nfe_axes, nfe_errorbars, real_data_line
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -312,12 +311,8 @@ def render(record: dict[str, Any], name: str = "samplers_nfe") -> Section:
         s.pairs(found, ("comparison", "result"))
 
     def draw(figure: Any) -> None:
-        ax = plot_axes(
-            figure,
-            "network evaluations (NFE, log scale)",
-            "feature-FID (lower is better)",
-            f"Samplers on {r['data']['type']}, {size} px, guidance {sig(r['guidance_scale'])}",
-        )
+        title = f"Samplers on {r['data']['type']}, {size} px, guidance {sig(r['guidance_scale'])}"
+        ax = nfe_axes(figure, title)
         series = {name: list(points.values()) for name, points in by_sampler.items()}
         nfe_errorbars(ax, series, 1.03, lambda p: (p["feature_fid_min"], p["feature_fid_max"]))
         if "best" in r:
@@ -330,7 +325,6 @@ def render(record: dict[str, Any], name: str = "samplers_nfe") -> Section:
             )
         real_data_line(ax, floor)
         ax.axvline(20, color="grey", linewidth=0.8, alpha=0.5)
-        ax.set_xscale("log")
         ax.minorticks_off()
         ax.set_xticks(budgets, [str(b) for b in budgets])
         top = max((p["feature_fid_max"] for p in rows if p["nfe"] >= 10), default=None)

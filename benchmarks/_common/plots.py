@@ -6,7 +6,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["nfe_errorbars", "real_data_line"]
+from .markdown import axes
+
+__all__ = ["nfe_axes", "nfe_errorbars", "real_data_line"]
+
+
+def nfe_axes(figure: Any, title: str) -> Any:
+    """Axes for feature-FID (y) against network evaluations (x, log scale)."""
+    ax = axes(
+        figure, "network evaluations (NFE, log scale)", "feature-FID (lower is better)", title
+    )
+    ax.set_xscale("log")
+    return ax
 
 
 def nfe_errorbars(
