@@ -16,6 +16,7 @@ from core.config import MAX_CONFIG_BYTES, parse_yaml, read_text_file
 from core.errors import ConfigError, WeightsError
 
 __all__ = [
+    "check_inside",
     "pretrained_files",
     "read_pretrained_yaml",
     "read_model_card",
@@ -48,12 +49,12 @@ def pretrained_files(directory: Path) -> tuple[Path, Path]:
         weights = yaml_path.with_suffix(suffix)
         if weights.is_file():
             for file in (yaml_path, weights):
-                _check_inside(directory, file)
+                check_inside(directory, file)
             return yaml_path, weights
     raise WeightsError(f"{directory}: weights file {yaml_path.stem}.safetensors is missing")
 
 
-def _check_inside(directory: Path, file: Path, error: type[Exception] = WeightsError) -> None:
+def check_inside(directory: Path, file: Path, error: type[Exception] = WeightsError) -> None:
     """A file of a pretrained or run directory must not be a link leading out of it."""
     try:
         file.resolve().relative_to(directory.resolve())
@@ -68,7 +69,7 @@ def read_model_card(directory: Path) -> str | None:
     path = directory / CARD_NAME
     if not path.exists() and not path.is_symlink():
         return None
-    _check_inside(directory, path)
+    check_inside(directory, path)
     return read_text_file(path, MAX_CARD_BYTES, what="model card")
 
 
@@ -104,7 +105,7 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
     written by a run: it is refused, as is a file that is not a regular one or too large.
     """
     path = Path(run_dir) / RUN_CONFIG
-    _check_inside(Path(run_dir), path, ConfigError)
+    check_inside(Path(run_dir), path, ConfigError)
     text = read_text_file(path, MAX_CONFIG_BYTES, what="run config")
     document = parse_yaml(text, str(path))
     if not isinstance(document, dict):

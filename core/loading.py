@@ -28,7 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from core._messages import short_repr
-from core._store_files import RUN_CONFIG, pretrained_files, read_pretrained_yaml, read_run_config
+from core._store_files import (
+    RUN_CONFIG,
+    check_inside,
+    pretrained_files,
+    read_pretrained_yaml,
+    read_run_config,
+)
 from core.building import build, get_entry
 from core.config import apply_overrides, parse_override
 from core.errors import ConfigError, PretrainedError, TrainingError, WeightsError
@@ -117,6 +123,7 @@ def _run(run_dir: Path, raw: bool) -> ModelSource:
     config = read_run_config(run_dir)
     final = run_dir / "final"
     if final.is_dir() and not raw:
+        check_inside(run_dir, final)  # a run's folders are its own: no link out of it
         found = _pretrained(final)
     else:
         checkpoint = latest_checkpoint(run_dir)
@@ -134,6 +141,7 @@ def _checkpoint(checkpoint: Path, run_dir: Path, config: dict[str, Any], raw: bo
         raise ConfigError(f"{config_file}: a run config needs a 'model' section with a 'type'")
     ema = checkpoint / "ema.safetensors"
     weights = ema if ema.is_file() and not raw else checkpoint / "model.safetensors"
+    check_inside(run_dir, weights)  # the checkpoint folder, or its weights, linked from elsewhere
     label = f"{weights.stem} ({checkpoint.name})"
     return ModelSource(
         "checkpoint", checkpoint, model, weights, config_file, label, {}, run_dir, config

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -165,6 +166,28 @@ def test_a_file_is_not_a_source(points, tmp_path):
     (tmp_path / "weights.safetensors").write_bytes(b"")
     with pytest.raises(core.WeightsError, match="not a folder"):
         load_model(tmp_path / "weights.safetensors")
+
+
+def test_a_runs_final_or_checkpoint_linked_from_elsewhere_is_refused(points, tmp_path):
+    run = trained_run(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.move(run / "final", elsewhere / "final")
+    (run / "final").symlink_to(elsewhere / "final")
+    with pytest.raises(core.WeightsError, match="final resolves outside"):
+        load_model(run)
+    (run / "final").unlink()
+    shutil.copytree(run / "checkpoints" / "step_4", elsewhere / "step_9")
+    (run / "checkpoints" / "step_9").symlink_to(elsewhere / "step_9")
+    with pytest.raises(core.WeightsError, match="step_9/model.safetensors resolves outside"):
+        load_model(run, raw=True)
+    (run / "checkpoints" / "step_9").unlink()
+    (run / "checkpoints" / "step_4" / "model.safetensors").unlink()
+    (run / "checkpoints" / "step_4" / "model.safetensors").symlink_to(
+        elsewhere / "step_9" / "model.safetensors"
+    )
+    with pytest.raises(core.WeightsError, match="resolves outside"):
+        load_model(run, raw=True)
 
 
 # -- one override policy ----------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,28 @@ def _run_config_shape(make: Callable[[Path], None], named: str) -> Callable[[Pat
     return check
 
 
+def _linked_out(part: str, *args: str) -> Callable[[Path], str]:
+    """``core sample run ARGS`` where the run's ``part`` is a link to a copy outside the run."""
+
+    def check(work: Path) -> str:
+        run = hostile.trained_toy_run(work)
+        target = run / part
+        if not target.exists():  # a checkpoint newer than the run's own: step_99
+            newest = sorted((run / "checkpoints").glob("step_*"))[-1]
+            shutil.copytree(newest, work / "copy")
+        else:
+            shutil.move(target, work / "copy")
+        target.symlink_to(work / "copy")
+        code, _, err = run_cli("sample", "run", *args, "-n", "4", "-o", str(work / "s.png"))
+        lines = err.strip().splitlines()
+        assert code == 2 and len(lines) == 1, f"exit {code}: {lines[:3]}"
+        assert "resolves outside" in lines[0], f"not refused as a link out: {lines[0]}"
+        assert not (work / "s.png").exists()
+        return f"exit 2: {lines[0][:110]}"
+
+    return check
+
+
 def _fifo(path: Path) -> None:
     os.mkfifo(path)
 
@@ -168,6 +191,18 @@ CASES = {
         "`core sample RUN`, the run's config.yaml has `_base_: ../elsewhere.yaml`",
         "exit 2, one line: _base_ is not read",
         _run_config_shape(_base_outside, "_base_"),
+    ),
+    "run-final-link-out": (
+        "loading",
+        "`core sample RUN`, the run's final/ a link to a folder outside the run",
+        "exit 2, one line: a run's folders are its own",
+        _linked_out("final"),
+    ),
+    "run-checkpoint-link-out": (
+        "loading",
+        "`core sample RUN --raw`, a newer checkpoint step_99 linked from outside the run",
+        "exit 2, one line: a run's folders are its own",
+        _linked_out("checkpoints/step_99", "--raw"),
     ),
     "run-config-env-unset": (
         "loading",
