@@ -109,7 +109,9 @@ def train(
         if config is None:
             raise ConfigError("core train: give a CONFIG file (or --resume RUN_DIR)")
         resolved = Config(config, overrides=items)
-        run_dir = Path(runs_dir) / (run_name or Path(config).stem)
+        run_dir = Path(runs_dir) / _run_name(
+            run_name if run_name is not None else Path(config).stem
+        )
     from core.training.trainer import Trainer  # lazy: keeps torch out of core.cli.run_cmd
 
     Trainer(
@@ -120,6 +122,16 @@ def train(
         quiet=quiet,
         command=_train_command(config, items, resume, run_name, runs_dir, overwrite),
     ).fit()
+
+
+def _run_name(name: str) -> str:
+    """``name`` if it names one folder inside the runs folder (no ``/``, not ``.`` or ``..``)."""
+    if name in ("", ".", "..") or "/" in name or "\0" in name or name != name.strip():
+        raise ConfigError(
+            f"--run-name {name!r}: a run name is one folder name inside --runs-dir "
+            "(no '/', not '.' or '..', no leading or trailing spaces)"
+        )
+    return name
 
 
 def _train_command(

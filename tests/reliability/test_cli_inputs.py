@@ -146,3 +146,13 @@ def test_new_plugin_quotes_and_backslashes_round_trip(tmp_path, capsys):
     project = tomllib.loads(text)["project"]
     assert project["description"] == description
     assert project["authors"][0]["name"] == 'Jo "JD" Doe'
+
+
+@pytest.mark.parametrize("name", ["../../escape", "", "a/b", ".", "..", " x"])
+def test_train_run_name_is_one_folder_name(tmp_path, monkeypatch, capsys, name):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "run.yaml").write_text("model: {type: ddpm}\n")
+    assert run_core("train", "run.yaml", "--run-name", name) == 2
+    assert "a run name is one folder name" in one_error_line(capsys)
+    assert sorted(p.name for p in tmp_path.parent.iterdir() if p.name == "escape") == []
+    assert [p.name for p in tmp_path.iterdir()] == ["run.yaml"]  # nothing made
