@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import reliability_page as page  # benchmarks/ is on sys.path when this script runs
-from _common import machine, save_record
+from _common import load_record, machine, machine_label, save_record
 from _common.markdown import META_KEYS, Col, Section, integer, label, sig, values, yes_no
 from _common.markdown import axes as plot_axes
 
@@ -258,13 +258,23 @@ _ROW_TEXT: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
 
 
 def _rows(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """One summary line per figure (the performance page shows these)."""
+    """One summary line per figure (the performance page shows these), with its machine."""
     rows = []
     for part, text in _ROW_TEXT.items():
         if part in results:
             figure, result = text(results[part])
-            rows.append({"figure": figure, "result": result})
+            measured_on = machine_label(results[part].get("machine", results.get("machine")))
+            rows.append({"figure": figure, "result": result, "measured_on": measured_on})
     return rows
+
+
+def _keep_part_machines(results: dict[str, Any]) -> None:
+    """Give each part measured before parts kept their machine the record's machine of then,
+    so that a run of one part does not relabel the others."""
+    for part in PARTS:
+        figures = results.get(part)
+        if isinstance(figures, dict) and "machine" not in figures:
+            figures["machine"] = results.get("machine")
 
 
 def main() -> None:
@@ -278,7 +288,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the fuzz cases and the kills")
     args = parser.parse_args()
     parts = args.only or list(PARTS)
-    results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    results: dict[str, Any] = load_record(RESULTS) if RESULTS.is_file() else {}
+    _keep_part_machines(results)
     results["benchmark"] = "reliability"
     results["machine"] = machine()
     for part in parts:
@@ -298,6 +309,7 @@ def main() -> None:
             results["memory"] = memory(args.epochs)
         else:
             results["store"] = store(8)
+        results[part]["machine"] = results["machine"]
         results[part]["command"] = page.command(part, results[part])
         results[part]["date"] = time.strftime("%Y-%m-%d")
         print(f"  ({time.perf_counter() - start:.0f}s)", flush=True)
@@ -461,6 +473,7 @@ def render(record: dict[str, Any], name: str = "reliability") -> Section:
         figures = record[part]
         if part in META_KEYS | {"rows"} or not isinstance(figures, dict):
             continue
+        s.machine = machine_label(figures.get("machine", record.get("machine")))
         s.add(f"**{_PART_TITLES.get(part, label(part))}**")
         if part in _PARTS:
             _PARTS[part](s, figures)

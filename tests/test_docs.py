@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from core.testing import isolated_manager
+
 REPO = Path(__file__).resolve().parents[1]
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`\n]*)$")
 _SKIP = re.compile(r"^\s*<!--\s*skip(\s*:.*)?\s*-->\s*$")
@@ -97,18 +99,19 @@ def test_page_code_blocks_run(page: Path, tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("CORE_HOME", str(tmp_path / "core-home"))  # blocks may save pretrained
     namespace: dict[str, object] = {"__name__": "__docs__"}
     where = page.relative_to(REPO)
-    for block in code_blocks(page.read_text()):
-        if not block.runnable:
-            continue
-        try:
-            exec(compile(block.code, f"{where}:{block.line}", "exec"), namespace)
-        except Exception:
-            pytest.fail(
-                f"the python block at {where}:{block.line} failed "
-                f"(mark it <!-- skip --> if it is not meant to run):\n{block.code}\n"
-                f"{traceback.format_exc(limit=-3)}",
-                pytrace=False,
-            )
+    with isolated_manager(autoload=True):  # what a page registers stays with the page
+        for block in code_blocks(page.read_text()):
+            if not block.runnable:
+                continue
+            try:
+                exec(compile(block.code, f"{where}:{block.line}", "exec"), namespace)
+            except Exception:
+                pytest.fail(
+                    f"the python block at {where}:{block.line} failed "
+                    f"(mark it <!-- skip --> if it is not meant to run):\n{block.code}\n"
+                    f"{traceback.format_exc(limit=-3)}",
+                    pytrace=False,
+                )
 
 
 def test_collector_reads_fences_languages_and_skip_markers() -> None:

@@ -13,13 +13,14 @@ script runs); ``scripts/gen_performance.py`` imports each benchmark's ``render``
 """
 
 from .clock import Trained, logged_seconds, seconds_per_step, train
-from .record import load_record, machine, save_record, start_record
+from .record import load_record, machine, machine_label, save_record, start_record
 
 __all__ = [
     "Trained",
     "load_record",
     "logged_seconds",
     "machine",
+    "machine_label",
     "save_record",
     "seconds_per_step",
     "start_record",

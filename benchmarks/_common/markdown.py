@@ -268,8 +268,12 @@ class Section:
         self.lines += [*lines, ""]
 
     def rows(self, columns: list[Col], rows: Iterable[dict[str, Any]]) -> list[str]:
-        """A table whose last column is the machine that measured each row."""
-        return table([*columns, Col("machine", lambda _: self.machine, str)], rows)
+        """A table whose last column is the machine that measured each row (its
+        ``measured_on`` when it has one, else the section's)."""
+        return table(
+            [*columns, Col("machine", lambda row: row.get("measured_on") or self.machine, str)],
+            rows,
+        )
 
     def table(
         self, columns: list[Col], rows: Iterable[dict[str, Any]], title: str = "", fold: str = ""
