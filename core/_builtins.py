@@ -141,6 +141,16 @@ def register_lr_schedules(register: Any) -> None:
 
 
 @hookimpl
+def register_exporters(register: Any) -> None:
+    register(
+        "onnx",
+        "core.exporters.onnx:ONNXExporter",
+        config="core.exporters.configs:ONNXExporterConfig",
+        description="each network of the model as <name>.onnx, checked in onnxruntime",
+    )
+
+
+@hookimpl
 def register_pretrained(register: Any) -> None:
     register(
         "digit-classifier",

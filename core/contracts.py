@@ -26,6 +26,7 @@ __all__ = [
     "MetricProtocol",
     "LRScheduleProtocol",
     "LoggerProtocol",
+    "ExporterProtocol",
 ]
 
 
@@ -122,8 +123,27 @@ class LoggerProtocol(Configured, Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class ExporterProtocol(Configured, Protocol):
+    """Writes a model into a folder in another format (``core export --format NAME``).
+
+    ``accepts`` names the model types it exports (empty: any; ``export`` then refuses a model
+    it cannot write with a ``core.errors.ExportError`` naming what has no equivalent).
+    ``export`` fills ``directory`` (an empty staging folder that becomes the output only if it
+    returns) and returns a summary for the command line.
+    """
+
+    accepts: tuple[str, ...]
+
+    def export(self, model: Any, directory: Any, **context: Any) -> str: ...
+
+
 #: former name -> protocol, kept for a release (asking for one warns).
-_FORMER_NAMES = {name.removesuffix("Protocol"): name for name in __all__ if name != "Configured"}
+_FORMER_NAMES = {
+    name.removesuffix("Protocol"): name
+    for name in __all__
+    if name not in {"Configured", "ExporterProtocol"}
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -14,7 +14,8 @@ its message on one line and exits with code 2.
     ├── DataError                a dataset path, file or format is wrong
     ├── AtomicWriteError         a file could not be written; the previous one is intact (also OSError)
     ├── ToolError                an external program (yosys, a C compiler) is missing, fails or times out
-    └── TrainingError            a run cannot start or continue (model lacks the protocol, bad resume)
+    ├── TrainingError            a run cannot start or continue (model lacks the protocol, bad resume)
+    └── ExportError              a model has no equivalent in the export format asked for
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "AtomicWriteError",
     "ToolError",
     "TrainingError",
+    "ExportError",
 ]
 
 
@@ -84,3 +86,7 @@ class ToolError(CoreError):
 
 class TrainingError(CoreError):
     """A run cannot start or continue."""
+
+
+class ExportError(CoreError):
+    """A model cannot be exported to a format (names what has no equivalent there)."""

@@ -125,6 +125,7 @@ _SCHEDULE_CHECKS = (*DEFAULT_CHECKS, "noise-schedule")
 _DATASET_CHECKS = (*DEFAULT_CHECKS, "dataset-items")
 _LR_CHECKS = (*DEFAULT_CHECKS, "lr-schedule-range")
 _LOGGER_CHECKS = ("builds", "contract", "config-round-trip", "bad-config", "logger-lifecycle")
+_EXPORTER_CHECKS = ("builds", "contract", "config-round-trip", "bad-config")
 
 #: the built-in kinds, in documentation order (one row each: name, contract, examples, description).
 # fmt: off
@@ -142,6 +143,7 @@ BUILTIN_KINDS: tuple[Kind, ...] = (
     _builtin("metric", "MetricProtocol", "feature-fid accuracy", "evaluation functions of samples against data"),
     _builtin("logger", "LoggerProtocol", "jsonl tensorboard mlflow", "experiment trackers a run sends its config, scalars, metrics and images to", checks=_LOGGER_CHECKS),
     _builtin("lr-schedule", "LRScheduleProtocol", "cosine constant", "learning-rate multipliers after warm-up that ``train.lr_schedule`` names", checks=_LR_CHECKS),
+    _builtin("exporter", "ExporterProtocol", "onnx diffusers", "formats ``core export --format NAME`` writes a model to (one folder)", checks=_EXPORTER_CHECKS),
 )
 # fmt: on
 

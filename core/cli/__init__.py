@@ -15,7 +15,14 @@ from collections.abc import Sequence
 import click
 
 from core._version import __version__
-from core.cli import components_cmd, new_plugin_cmd, plugins_cmd, pretrained_cmd, run_cmd
+from core.cli import (
+    components_cmd,
+    export_cmd,
+    new_plugin_cmd,
+    plugins_cmd,
+    pretrained_cmd,
+    run_cmd,
+)
 from core.errors import CoreError
 from core.plugins import get_manager, lingering_threads
 
@@ -74,6 +81,7 @@ def build_cli() -> click.Group:
         run_cmd.train,
         run_cmd.sample,
         run_cmd.evaluate,
+        export_cmd.export,
         new_plugin_cmd.new_plugin,
     ):
         root.add_command(command)
