@@ -35,8 +35,8 @@ class MLflowLoggerConfig(ComponentConfig):
     tracking_uri: str | None = Field(
         None,
         min_length=1,
-        description="tracking URI; default a file store in <run dir>/mlruns; "
-        "a plain path is relative to the run directory",
+        description="tracking URI; default a SQLite database sqlite:///<run dir>/mlflow.db; "
+        "a plain path (mlruns) is a file store relative to the run directory",
     )
     experiment: str | None = Field(
         None, min_length=1, description="experiment name; default the run directory's name"

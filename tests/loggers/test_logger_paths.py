@@ -67,6 +67,14 @@ def _validate(loggers: list) -> None:
             [{"type": "jsonl", "filename": "mlflow_run_id"}, "mlflow"],
             "'mlflow_run_id', which is also written by logger 'jsonl'",
         ),
+        (
+            [{"type": "jsonl", "filename": "mlflow.db"}, "mlflow"],
+            "'mlflow.db', which is also written by logger 'jsonl'",
+        ),
+        (
+            [{"type": "tensorboard", "log_dir": "mlartifacts"}, "mlflow"],
+            "'mlartifacts', which is also written by logger 'tensorboard'",
+        ),
     ],
 )
 def test_a_logger_writing_a_file_the_run_owns_is_refused(loggers, message):
@@ -111,6 +119,7 @@ def test_core_train_refuses_it_before_writing_anything(tmp_path, monkeypatch, ca
         ("{type: tensorboard, log_dir: RUN/checkpoints/tb}", "which is the run's checkpoints"),
         ("{type: tensorboard, log_dir: LINK/final}", "which is the run's final model"),
         ("{type: mlflow, tracking_uri: 'file://RUN/checkpoints'}", "the run's checkpoints"),
+        ("{type: mlflow, tracking_uri: 'sqlite:///RUN/final/m.db'}", "the run's final model"),
     ],
 )
 def test_an_absolute_path_into_the_run_is_refused_once_the_run_is_known(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from core.building import build
 from core.errors import TrainingError
-from core.loggers.mlflow import RUN_ID_FILE
+from core.loggers.mlflow import ARTIFACTS_DIR, DATABASE_FILE, RUN_ID_FILE
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +23,8 @@ def _file_store_flag_unset(monkeypatch):
 
 
 def _client(run_dir: Path) -> MlflowClient:
-    return MlflowClient(tracking_uri=(run_dir / "mlruns").as_uri())
+    """MLflow's own client on the run's default store, the SQLite database in the run."""
+    return MlflowClient(tracking_uri=f"sqlite:///{run_dir / DATABASE_FILE}")
 
 
 def _stored_run_id(run_dir: Path) -> str:
@@ -60,6 +63,71 @@ def test_metrics_params_and_image_read_back(run_dir, grid, run_config, tmp_path)
     local = client.download_artifacts(run_id, "samples/step-0000002.png", str(tmp_path))
     assert Path(local).read_bytes() == path.read_bytes()
     assert (run_dir / RUN_ID_FILE).read_text() == run_id + "\n"
+
+
+def test_the_default_store_is_a_sqlite_database_read_without_the_file_store_flag(
+    run_dir, grid, run_config, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # MLflow's own default would put artifacts in ./mlruns here
+    logger = build("logger", {"type": "mlflow"})
+    logger.open(run_dir, run_config)
+    logger.log_scalars({"loss": 1.0, "loss/kl": 0.25}, 1)
+    logger.log_image("samples", grid[0], 1)
+    logger.close()
+    assert "MLFLOW_ALLOW_FILE_STORE" not in os.environ
+    assert sorted(p.name for p in run_dir.iterdir()) == sorted(
+        [ARTIFACTS_DIR, DATABASE_FILE, RUN_ID_FILE, "samples.png"]
+    )
+    assert not (tmp_path / "mlruns").exists()
+    client = MlflowClient(tracking_uri=f"sqlite:///{run_dir}/mlflow.db")
+    run = client.get_run(_stored_run_id(run_dir))
+    assert run.info.status == "FINISHED"
+    assert _history(client, run.info.run_id, "loss/kl") == [(1, 0.25)]  # no file-store dots
+    assert run.info.artifact_uri.startswith((run_dir / ARTIFACTS_DIR).as_uri() + "/")
+    (image,) = (run_dir / ARTIFACTS_DIR).rglob("step-0000001.png")
+    assert image.read_bytes() == grid[0].read_bytes()
+
+
+def test_a_run_begun_with_the_file_store_keeps_it_on_resume(run_dir, run_config):
+    logger = build("logger", {"type": "mlflow", "tracking_uri": "mlruns"})
+    logger.open(run_dir, run_config)
+    first = logger.run_id
+    logger.log_scalars({"loss": 1.0}, 1)
+    logger.close()
+    resumed = build("logger", {"type": "mlflow"})  # the default, as in the run's config
+    resumed.open(run_dir, run_config, resume_step=1)
+    assert resumed.run_id == first
+    resumed.log_scalars({"loss": 0.5}, 2)
+    resumed.close()
+    assert not (run_dir / DATABASE_FILE).exists()
+    client = MlflowClient(tracking_uri=(run_dir / "mlruns").as_uri())
+    assert _history(client, first, "loss") == [(1, 1.0), (2, 0.5)]
+
+
+def test_a_database_store_without_sqlalchemy_stops_in_one_line(run_dir, run_config, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sqlalchemy", None)
+    with pytest.raises(TrainingError) as failure:
+        build("logger", {"type": "mlflow"}).open(run_dir, run_config)
+    assert str(failure.value) == (
+        "the mlflow logger's sqlite store needs the packages 'sqlalchemy' and 'alembic': "
+        "pip install 'core[mlflow]'"
+    )
+    assert not (run_dir / RUN_ID_FILE).exists()
+
+
+@pytest.mark.parametrize(
+    ("given", "paths"),
+    [
+        (None, [RUN_ID_FILE, DATABASE_FILE, ARTIFACTS_DIR]),
+        ("mlruns", [RUN_ID_FILE, "mlruns"]),
+        ("../mlruns", [RUN_ID_FILE]),
+        ("sqlite:////srv/x/mlflow.db", [RUN_ID_FILE, "/srv/x/mlflow.db", "/srv/x/mlartifacts"]),
+        ("sqlite:///mlflow.db", [RUN_ID_FILE]),  # in the working directory, not the run
+        ("http://127.0.0.1:5000", [RUN_ID_FILE]),
+    ],
+)
+def test_run_paths_name_the_local_store(given, paths):
+    assert build("logger", {"type": "mlflow", "tracking_uri": given}).run_paths() == paths
 
 
 def test_long_values_are_truncated_and_odd_keys_replaced(run_dir):
@@ -148,7 +216,7 @@ def test_experiment_and_tracking_uri_are_configurable(run_dir, run_config, tmp_p
     logger.close()
     client = MlflowClient(tracking_uri=store.as_uri())
     assert client.get_experiment(client.get_run(run_id).info.experiment_id).name == "digits"
-    assert not (run_dir / "mlruns").exists()
+    assert not (run_dir / "mlruns").exists() and not (run_dir / DATABASE_FILE).exists()
 
 
 def _closed_port() -> int:
@@ -184,7 +252,8 @@ def test_a_password_in_the_uri_is_not_shown(run_dir, run_config):
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
-        (None, "{run}/mlruns"),
+        (None, "sqlite:///{path}/mlflow.db"),
+        ("mlruns", "{run}/mlruns"),
         ("../mlruns", "{parent}/mlruns"),
         ("databricks", "databricks"),
         ("sqlite:///tmp/mlflow.db", "sqlite:///tmp/mlflow.db"),
@@ -193,19 +262,22 @@ def test_a_password_in_the_uri_is_not_shown(run_dir, run_config):
 )
 def test_tracking_uri_resolution(given, expected, run_dir):
     logger = build("logger", {"type": "mlflow", "tracking_uri": given})
-    expected = expected.format(run=run_dir.as_uri(), parent=run_dir.parent.as_uri())
+    expected = expected.format(
+        run=run_dir.as_uri(), parent=run_dir.parent.as_uri(), path=run_dir.resolve()
+    )
     assert logger.tracking_uri(run_dir) == expected
 
 
 def test_nested_metric_names_keep_logging_in_a_file_store(run_dir, run_config):
-    logger = build("logger", {"type": "mlflow"})
+    logger = build("logger", {"type": "mlflow", "tracking_uri": "mlruns"})
     logger.open(run_dir, run_config)
+    assert os.environ["MLFLOW_ALLOW_FILE_STORE"] == "true"  # set for itself
     logger.log_scalars({"loss": 1.0, "loss/kl": 0.25}, 1)
     logger.close()
     logger.open(run_dir, run_config, resume_step=1)
     logger.log_scalars({"loss/kl": 0.5, "loss": 2.0}, 2)
     logger.close()
-    client = _client(run_dir)
+    client = MlflowClient(tracking_uri=(run_dir / "mlruns").as_uri())
     run_id = _stored_run_id(run_dir)
     assert _history(client, run_id, "loss") == [(1, 1.0), (2, 2.0)]
     assert _history(client, run_id, "loss.kl") == [(1, 0.25), (2, 0.5)]

@@ -40,12 +40,12 @@ def _evaluate_env(work: Path) -> str:
     run = _run_with(work, _loggers({"type": "mlflow", "experiment": "exp-${SECRET_TOKEN}"}))
     code, _, err = run_cli(*EVALUATE)
     assert code == 0, f"exit {code}: {err[-300:]}"
-    assert not (run / "mlruns").exists(), "evaluate opened the run's mlflow logger without --log"
+    assert not (run / "mlflow.db").exists(), "evaluate opened the run's mlflow logger without --log"
     code, _, err = run_cli(*EVALUATE, "--log")
     assert code == 0, f"--log: exit {code}: {err[-300:]}"
     leaked = [
         str(path.relative_to(run))
-        for path in (run / "mlruns").rglob("*")
+        for path in [run / "mlflow.db", *(run / "mlartifacts").rglob("*")]
         if path.is_file() and b"hunter2-secret" in path.read_bytes()
     ]
     assert not leaked, f"the secret was expanded into {leaked[:3]}"
