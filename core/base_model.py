@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import yaml
@@ -13,10 +14,39 @@ from core._version import __version__
 from core.atomic import atomic_write_text
 from core.component import Component
 from core.config import parse_yaml
+from core.errors import ExportError
 from core.model_card import model_provider, render_model_card, write_model_card
 from core.weights import check_state_dict, read_weights, save_weights
 
-__all__ = ["BaseModel"]
+__all__ = ["BaseModel", "ExportedNetwork", "ExportCall"]
+
+
+class ExportedNetwork(NamedTuple):
+    """One network a model exports (``BaseModel.export_networks``); a plain tuple in this
+    order works too."""
+
+    module: torch.nn.Module
+    #: example positional inputs (the export traces the module on them).
+    inputs: tuple[torch.Tensor, ...]
+    input_names: tuple[str, ...]
+    #: ``{input or output name: {axis: axis name}}`` for sizes that vary (None: all fixed).
+    dynamic_axes: Mapping[str, Mapping[int, str]] | None = None
+    #: ``{input name: (low, high)}``: the values an input takes (integers: both included).
+    value_ranges: Mapping[str, tuple[float, float]] | None = None
+    output_names: tuple[str, ...] = ("output",)
+
+
+class ExportCall(torch.nn.Module):
+    """``function`` as a module with positional inputs, for export (``ExportCall(vae,
+    vae.decode)``, or a lambda passing inputs by keyword); ``owner`` holds its weights."""
+
+    def __init__(self, owner: torch.nn.Module, function: Callable[..., Any]) -> None:
+        super().__init__()
+        self.owner = owner
+        self.function = function
+
+    def forward(self, *inputs: torch.Tensor) -> Any:
+        return self.function(*inputs)
 
 
 class BaseModel(Component, torch.nn.Module):
@@ -46,6 +76,16 @@ class BaseModel(Component, torch.nn.Module):
     def example_inputs(self, batch_size: int = 2) -> tuple[Any, ...]:
         """Positional inputs for ``forward``; override for the conformance kit."""
         raise NotImplementedError(f"{type(self).__name__} does not define example_inputs()")
+
+    def export_networks(self) -> dict[str, ExportedNetwork]:
+        """``{name: ExportedNetwork}``: what ``core export --format onnx`` writes, in eval mode.
+
+        The default refuses: a model family defines it for the networks it can export.
+        """
+        raise ExportError(
+            f"no ONNX export for {self.describe()}: {type(self).__name__} does not define "
+            "export_networks()"
+        )
 
     # -- weights ------------------------------------------------------------------------------
     def save_pretrained(

@@ -79,6 +79,7 @@ def export(
     """
     exporter = _exporter(format_name, options)
     replace = _check_output(output, overwrite)
+    exporter.check_ready()
     from core.loading import load_located, locate  # lazy: keeps torch out of core export --help
 
     click.get_current_context().with_resource(holding_run(source, shared=True, what="core export"))

@@ -26,6 +26,10 @@ class Exporter(Component):
     def __init__(self, config: Any = None, /, **overrides: Any) -> None:
         self.config = self.resolve_config(config, **overrides)
 
+    def check_ready(self) -> None:
+        """Refuse, before anything is loaded, when what the format needs is missing (a
+        package); the base class needs nothing."""
+
     def check_model_type(self, model_type: str, source: str) -> None:
         """Refuse, before the weights are loaded, a model type outside ``accepts``."""
         if self.accepts and model_type not in self.accepts:

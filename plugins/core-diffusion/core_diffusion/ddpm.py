@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from core import BaseModel
+from core.base_model import ExportCall, ExportedNetwork
 from core.batches import unpack_batch
 from core.building import build, get_entry
 from core.errors import ConfigError, CoreError, DataError
@@ -348,6 +349,26 @@ class DDPM(BaseModel):
         if "cond" in out:
             out["cond"] = out["cond"].to(self.device)
         return out
+
+    def export_networks(self) -> dict[str, ExportedNetwork]:
+        """The denoising network: ``(x, t[, y][, cond])`` -> its prediction (the noise or v, as
+        ``prediction`` says), for ONNX export; the schedule and sampler stay in Python."""
+        x, t = self.example_inputs()
+        inputs, ranges = {"x": x, "t": t}, {"t": (0, self.timesteps - 1)}
+        if self.num_classes:  # the null class (index num_classes) too when it was trained
+            top = self.num_classes if self.null_class is not None else self.num_classes - 1
+            inputs["y"], ranges["y"] = torch.arange(2) % (top + 1), (0, top)
+        if self.network_option("cond_channels", 0):
+            inputs["cond"] = self._dummy_conditioning(x)["cond"]
+        keys = tuple(inputs)[2:]
+        network = ExportCall(
+            self.network, lambda x, t, *rest: self.network(x, t, **dict(zip(keys, rest)))
+        )
+        batch = {name: {0: "batch"} for name in (*inputs, "prediction")}
+        exported = ExportedNetwork(
+            network, tuple(inputs.values()), tuple(inputs), batch, ranges, ("prediction",)
+        )
+        return {"denoiser": exported}
 
     def example_inputs(self, batch_size: int = 2) -> tuple[torch.Tensor, ...]:
         g = torch.Generator().manual_seed(0)

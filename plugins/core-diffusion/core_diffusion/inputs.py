@@ -92,7 +92,7 @@ def check_labels(
     if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
         raise ConfigError(f"{name}: y must hold integer class labels, got {y.dtype}")
     top = num_classes if null_class else num_classes - 1
-    if y.numel():
+    if y.numel() and not torch.compiler.is_exporting():  # export: ranges go to the manifest
         low, high = torch.aminmax(y)
         if int(low) < 0 or int(high) > top:
             null = f" ({num_classes} is the null class)" if null_class else ""

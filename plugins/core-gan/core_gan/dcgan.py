@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core import BaseModel
+from core.base_model import ExportCall, ExportedNetwork
 from core.batches import check_images, unpack_batch
 from core.errors import ConfigError
 from core_gan.configs import DCGANConfig
@@ -175,6 +176,16 @@ class DCGAN(BaseModel):
 
     def example_inputs(self, batch_size: int = 2) -> tuple[torch.Tensor, ...]:
         return (torch.randn(batch_size, self.config.latent_dim, device=self.device),)
+
+    def export_networks(self) -> dict[str, ExportedNetwork]:
+        """The generator: latents ``z`` ``(B, latent_dim)`` -> images in [-1, 1] (ONNX export;
+        BatchNorm with its running statistics, as in ``sample``)."""
+        z = torch.randn(2, self.config.latent_dim, device=self.device)
+        batch = {"z": {0: "batch"}, "images": {0: "batch"}}
+        generator = ExportCall(self.generator, lambda z: self.generator(z[:, :, None, None]))
+        return {
+            "generator": ExportedNetwork(generator, (z,), ("z",), batch, output_names=("images",))
+        }
 
     # -- training protocol --------------------------------------------------------------------
     def optimizer_groups(self, train_config: Any = None) -> dict[str, dict[str, Any]]:

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core import BaseModel
+from core.base_model import ExportCall, ExportedNetwork
 from core.batches import check_images, unpack_batch
 from core.errors import ConfigError, DataError
 from core_vae.configs import BetaVAEConfig, VAEConfig
@@ -159,6 +160,13 @@ class VAE(BaseModel):
 
     def example_inputs(self, batch_size: int = 2) -> tuple[torch.Tensor, ...]:
         return (torch.rand(batch_size, *self.image_shape, device=self.device),)
+
+    def export_networks(self) -> dict[str, ExportedNetwork]:
+        """The decoder: latents ``z`` ``(B, latent_dim)`` -> images in [0, 1] (ONNX export)."""
+        z = torch.randn(2, self.config.latent_dim, device=self.device)
+        batch = {"z": {0: "batch"}, "images": {0: "batch"}}
+        decoder = ExportCall(self, self.decode)
+        return {"decoder": ExportedNetwork(decoder, (z,), ("z",), batch, output_names=("images",))}
 
     # -- loss -----------------------------------------------------------------------------------
     def _check_range(self, x: torch.Tensor) -> None:
