@@ -62,6 +62,9 @@ def run_evaluations(run_dir: str | os.PathLike[str]) -> dict[str, dict[str, Any]
         if not isinstance(result, dict):
             found[path.name] = {"error": "not a JSON object"}
             continue
+        reference = result.get("reference")
+        reference = reference if isinstance(reference, dict) else {}
+        data = reference.get("data") if isinstance(reference.get("data"), dict) else {}
         found[path.name] = {
             "metric": result.get("metric"),
             "key": result.get("key"),
@@ -71,6 +74,8 @@ def run_evaluations(run_dir: str | os.PathLike[str]) -> dict[str, dict[str, Any]
             "sampling": _sampling_text(result),
             "reference": _reference_text(result.get("reference")),
             "weights": result.get("weights"),
+            "dataset": data.get("type"),
+            "split": reference.get("split"),
         }
     return found
 

@@ -1,14 +1,17 @@
 """Model cards: the ``README.md`` written beside a model's weights (torch-free).
 
 ``render_model_card(document, name)`` turns a pretrained YAML document (its ``model`` and
-``meta`` sections) into Markdown with Hugging Face-style YAML front matter. The card holds
-only what the document holds, the same document always gives the same card, and a fact the
-document does not hold reads "not recorded".
+``meta`` sections) into Markdown whose YAML front matter is the Hugging Face Hub's model-card
+metadata (``library_name``, ``tags``, ``pipeline_tag``, ``datasets``, ``metrics`` and the
+``model-index`` of results). The card holds only what the document holds, the same document
+always gives the same card, and a fact the document does not hold reads "not recorded".
+``refresh_run_card(run_dir)`` rewrites a run's ``final/`` card with its evaluations.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -19,7 +22,7 @@ import yaml
 
 from core._card_facts import command_line, model_provider, run_evaluations
 from core._markdown import code_span, fenced_block, inline_text, one_line, table
-from core._store_files import CARD_NAME
+from core._store_files import CARD_NAME, read_pretrained_yaml
 from core.atomic import atomic_write_text
 
 __all__ = [
@@ -28,12 +31,21 @@ __all__ = [
     "render_model_card",
     "render_stored_card",
     "write_model_card",
+    "refresh_run_card",
+    "pipeline_tag",
+    "IMAGE_GENERATION",
+    "IMAGE_CLASSIFICATION",
     "model_provider",
     "run_evaluations",
     "command_line",
 ]
 
 NOT_RECORDED = "not recorded"
+#: the Hub's pipeline tags of generative image models and of classifiers.
+IMAGE_GENERATION = "unconditional-image-generation"
+IMAGE_CLASSIFICATION = "image-classification"
+#: the first word of a metric key naming the data split it was measured on (``test_accuracy``).
+_SPLIT_WORDS = ("train", "test", "val", "validation")
 #: a ``meta`` key holding one of these words is a metric (``test_accuracy``, ``feature-fid``).
 _METRIC_WORD = re.compile(
     r"accuracy|acc|loss|fid|kid|luts?|psnr|ssim|nll|bpd|elbo|error|f1|precision|recall|auc"
@@ -53,6 +65,7 @@ _SECTION_KEYS = frozenset(
         "trained_on",
         "command",
         "script",
+        "pipeline_tag",
     ]
 )
 
@@ -64,7 +77,7 @@ def render_model_card(document: Mapping[str, Any], name: str | None = None) -> s
     model_type = one_line(model.get("type", NOT_RECORDED), 128)
     stem = name or model_type
     parts = [
-        _front_matter(model_type, _provider(meta)),
+        _front_matter(model_type, stem, model, meta),
         f"# {inline_text(stem)}",
         f"A {code_span(model_type)} model for core: weights in {code_span(stem + '.safetensors')}, "
         f"config and metadata in {code_span(stem + '.yaml')}. This card is generated from that YAML.",
@@ -98,16 +111,111 @@ def write_model_card(directory: str | os.PathLike[str], text: str) -> Path:
     return path
 
 
+def refresh_run_card(run_dir: str | os.PathLike[str]) -> Path | None:
+    """Give a run's ``final/`` model its ``eval_*.json`` results: the YAML's
+    ``meta.evaluations`` and the card, each rewritten atomically. None without a final model."""
+    final = Path(run_dir) / "final"
+    documents = sorted(final.glob("*.yaml")) if final.is_dir() else []
+    if len(documents) != 1 or not (final / CARD_NAME).is_file():
+        return None
+    document = read_pretrained_yaml(documents[0])
+    meta = {**_mapping(document.get("meta")), "evaluations": run_evaluations(run_dir)}
+    document = {**document, "meta": meta}
+    card = write_model_card(final, render_model_card(document, documents[0].stem))
+    atomic_write_text(documents[0], yaml.safe_dump(document, sort_keys=False))
+    return card
+
+
+def pipeline_tag(model: Mapping[str, Any], meta: Mapping[str, Any]) -> str | None:
+    """The Hub's task of a model: ``meta.pipeline_tag`` when recorded; image classification
+    when the meta records the model's own accuracy; unconditional image generation for a
+    model of images (an ``image_size`` in its config or data) that its run sampled (``meta.sample``)."""
+    recorded = meta.get("pipeline_tag")
+    if isinstance(recorded, str) and one_line(recorded, 64):
+        return one_line(recorded, 64)
+    if any(result[0] == "accuracy" for result in _own_metrics(meta)):
+        return IMAGE_CLASSIFICATION
+    images = "image_size" in model or "image_size" in _mapping(meta.get("data"))
+    return IMAGE_GENERATION if images and "sample" in meta else None
+
+
 # -- sections ------------------------------------------------------------------------------
 
 
-def _front_matter(model_type: str, provider: Mapping[str, Any]) -> str:
+def _front_matter(
+    model_type: str, name: str, model: Mapping[str, Any], meta: Mapping[str, Any]
+) -> str:
+    """The Hub's metadata block: tags (the family, model type, dataset), task, data, results."""
+    provider = _provider(meta)
+    dataset = _dataset_name(meta)
     tags = ["core"]
-    for tag in (provider.get("distribution"), model_type):
-        if tag and one_line(tag, 128) not in tags:
+    for tag in (provider.get("distribution"), provider.get("plugin"), model_type, dataset):
+        if tag and one_line(tag, 128) and one_line(tag, 128) not in tags:
             tags.append(one_line(tag, 128))
-    head = {"library_name": "core", "model_type": model_type, "tags": tags}
+    head: dict[str, Any] = {"library_name": "core", "model_type": model_type, "tags": tags}
+    task = pipeline_tag(model, meta)
+    if task:
+        head["pipeline_tag"] = task
+    if dataset:
+        head["datasets"] = [dataset]
+    results = [*_own_metrics(meta), *_evaluated_metrics(meta)]
+    if results:
+        head["metrics"] = list(dict.fromkeys(result[0] for result in results))
+    if results and task and dataset:
+        head["model-index"] = [
+            {"name": one_line(name, 128), "results": _model_index(results, task, dataset)}
+        ]
     return "---\n" + yaml.safe_dump(head, sort_keys=False, width=1000) + "---"
+
+
+#: ``(metric, name, value, split, dataset)`` of one result; no dataset: the training data's.
+_Result = tuple[str, str, float, "str | None", "str | None"]
+
+
+def _model_index(results: list[_Result], task: str, dataset: str) -> list[dict[str, Any]]:
+    """The Hub's ``model-index`` results: one entry per dataset and split, metrics in order."""
+    grouped: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+    for metric, name, value, split, data in results:
+        entry = {"type": metric, "value": value, "name": name}
+        grouped.setdefault((data or dataset, split), []).append(entry)
+    entries = []
+    for (data, split), metrics in grouped.items():
+        where = {"name": data, "type": data, **({"split": split} if split else {})}
+        entries.append({"task": {"type": task}, "dataset": where, "metrics": metrics})
+    return entries
+
+
+def _own_metrics(meta: Mapping[str, Any]) -> list[_Result]:
+    """``(metric, name, value, split)`` of each number the meta records as a metric of the
+    model (``test_accuracy: 0.98`` is accuracy on the test split)."""
+    found = []
+    for key, value in _metric_pairs(meta):
+        if not _is_number(value):
+            continue
+        words = [word for word in re.split(r"[^a-z0-9]+", key.lower()) if word]
+        named = [word for word in words if _METRIC_WORD.fullmatch(word)]
+        metric = {"acc": "accuracy"}.get(named[0], named[0]) if named else one_line(key, 64)
+        split = words[0] if words and words[0] in _SPLIT_WORDS else None
+        found.append((metric, one_line(key, 128), value, split, None))
+    return found
+
+
+def _evaluated_metrics(meta: Mapping[str, Any]) -> list[_Result]:
+    """``(metric, name, value, split)`` of each readable ``core evaluate`` result."""
+    found = []
+    for entry in _mapping(meta.get("evaluations")).values():
+        result = _mapping(entry)
+        if not _is_number(result.get("value")) or not result.get("metric"):
+            continue
+        metric = one_line(result["metric"], 64)
+        sampling = result.get("sampling")
+        name = f"{metric} ({one_line(sampling, 96)})" if sampling else metric
+        split, data = (result.get(key) for key in ("split", "dataset"))
+        split, data = (
+            one_line(v, 128) if isinstance(v, str) and v else None for v in (split, data)
+        )
+        found.append((metric, name, result["value"], split, data))
+    return found
 
 
 def _model_table(model_type: str, meta: Mapping[str, Any]) -> str:
@@ -127,18 +235,25 @@ def _model_table(model_type: str, meta: Mapping[str, Any]) -> str:
     return table(("field", "value"), rows)
 
 
-def _metrics(meta: Mapping[str, Any]) -> str:
-    rows = [
-        (code_span(key), _cell(value))
+def _metric_pairs(meta: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """``(dotted.key, value)`` of the meta's metrics: its metric-named keys, then the
+    ``metrics`` mapping's."""
+    pairs = [
+        (key, value)
         for name, value in meta.items()
         if str(name) not in _SECTION_KEYS and _is_metric(name)
         for key, value in _flatten(str(name), value)
     ]
     metrics = meta.get("metrics")  # an explicit mapping of metrics
     if isinstance(metrics, Mapping):
-        for name, value in metrics.items():
-            rows += [(code_span(key), _cell(leaf)) for key, leaf in _flatten(str(name), value)]
-    elif metrics is not None:
+        pairs += [pair for name, value in metrics.items() for pair in _flatten(str(name), value)]
+    return pairs
+
+
+def _metrics(meta: Mapping[str, Any]) -> str:
+    rows = [(code_span(key), _cell(value)) for key, value in _metric_pairs(meta)]
+    metrics = meta.get("metrics")
+    if metrics is not None and not isinstance(metrics, Mapping):
         rows.append((code_span("metrics"), _cell(metrics)))
     blocks = [table(("metric", "value"), rows)] if rows else []
     evaluations = meta.get("evaluations")
@@ -162,10 +277,23 @@ def _evaluations_table(evaluations: Mapping[str, Any]) -> str:
     return table(headers, rows)
 
 
-def _training_data(meta: Mapping[str, Any]) -> str:
+def _dataset_of(meta: Mapping[str, Any]) -> Any:
+    """The dataset the model was trained on: the ``data`` section's type, else ``dataset``."""
     data = meta.get("data")
     section = _mapping(data)
-    dataset = section.get("type", meta.get("dataset")) if section else meta.get("dataset", data)
+    return section.get("type", meta.get("dataset")) if section else meta.get("dataset", data)
+
+
+def _dataset_name(meta: Mapping[str, Any]) -> str | None:
+    dataset = _dataset_of(meta)
+    if dataset is None or isinstance(dataset, (Mapping, list)):
+        return None
+    return one_line(dataset, 128) or None
+
+
+def _training_data(meta: Mapping[str, Any]) -> str:
+    section = _mapping(meta.get("data"))
+    dataset = _dataset_of(meta)
     size = meta.get("data_size")
     rows = [
         ("dataset", _cell(dataset)),
@@ -223,6 +351,11 @@ def _provider(meta: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    """A finite int or float (a metric value the Hub can show)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _is_metric(key: Any) -> bool:

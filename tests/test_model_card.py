@@ -128,7 +128,30 @@ def test_a_saved_model_card_holds_each_item(denoiser, tmp_path):
     assert front == {
         "library_name": "core",
         "model_type": "mlp-denoiser",
-        "tags": ["core", entry.distribution, "mlp-denoiser"],
+        "tags": ["core", entry.distribution, entry.plugin, "mlp-denoiser", "digits"],
+        "pipeline_tag": "image-classification",  # it records its own accuracy
+        "datasets": ["digits"],
+        "metrics": ["accuracy", "luts", "fid"],
+        "model-index": [
+            {
+                "name": "demo",
+                "results": [
+                    {
+                        "task": {"type": "image-classification"},
+                        "dataset": {"name": "digits", "type": "digits", "split": "test"},
+                        "metrics": [{"type": "accuracy", "value": 0.97, "name": "test_accuracy"}],
+                    },
+                    {
+                        "task": {"type": "image-classification"},
+                        "dataset": {"name": "digits", "type": "digits"},
+                        "metrics": [
+                            {"type": "luts", "value": 1234, "name": "luts"},
+                            {"type": "fid", "value": 12.5, "name": "feature-fid.digits"},
+                        ],
+                    },
+                ],
+            }
+        ],
     }
     assert headings(tokens) == [("h1", "demo")] + [("h2", h) for h in HEADINGS]
     by_section = tables(tokens)
@@ -270,6 +293,15 @@ def test_core_train_records_command_data_and_evaluations(points_plugin, tmp_path
     assert main(evaluate) == 0
     (written,) = Path("runs/r").glob("eval_*.json")
     result = json.loads(written.read_text(encoding="utf-8"))
+    # core evaluate refreshed the final card and its YAML with the new result
+    front, tokens = parse_card(Path("runs/r/final/README.md").read_text(encoding="utf-8"))
+    assert front["metrics"] == ["sliced-wasserstein"]
+    assert rows_of(tables(tokens)["Metrics"])[written.name][2] == str(result["value"])
+    stored = read_pretrained_yaml(Path("runs/r/final/card-points.yaml"))
+    assert stored["meta"]["evaluations"][written.name]["value"] == result["value"]
+    assert render_model_card(stored, "card-points") == Path("runs/r/final/README.md").read_text(
+        encoding="utf-8"
+    )
     assert main(["train", "--resume", "runs/r", "train.steps=3", "--quiet"]) == 0
     card = Path("runs/r/final/README.md").read_text(encoding="utf-8")
     _, tokens = parse_card(card)
@@ -291,6 +323,68 @@ def test_core_train_records_command_data_and_evaluations(points_plugin, tmp_path
         ]
     ]
     assert fences(tokens)["Command"] == ["core train train.steps=3 --resume runs/r\n"]
+
+
+RUN_META = {
+    "data": {"type": "digits", "image_size": 16},
+    "sample": {"n": 16},
+    "evaluations": {
+        "eval_feature-fid_ddim-50_seed0.json": {
+            "metric": "feature-fid",
+            "value": 4.5,
+            "sampling": "sampler ddim, steps 50, seed 0",
+            "dataset": "digits",
+            "split": "test",
+        },
+        "eval_broken.json": {"error": "not a JSON object"},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("model", "meta", "expected"),
+    [
+        (
+            {"type": "ddpm", "image_size": 16},
+            {"sample": {"n": 4}},
+            "unconditional-image-generation",
+        ),
+        ({"type": "ddpm"}, RUN_META, "unconditional-image-generation"),
+        ({"type": "ddpm", "data_dim": 2}, {"sample": {"n": 4}, "data": {"type": "toy2d"}}, None),
+        ({"type": "ddpm", "image_size": 16}, {}, None),  # not known to sample
+        ({"type": "feedforward"}, {"test_accuracy": 0.9}, "image-classification"),
+        ({"type": "feedforward"}, {"test_accuracy": "high"}, None),  # not a number
+        ({"type": "x"}, {"pipeline_tag": "text-to-image"}, "text-to-image"),
+    ],
+)
+def test_the_pipeline_tag_fits_the_model(model, meta, expected):
+    front, _ = parse_card(render_model_card({"model": model, "meta": meta}, "m"))
+    assert front.get("pipeline_tag") == expected
+
+
+def test_the_hub_reads_the_metadata_and_results():
+    """The front matter as huggingface_hub's ModelCard parses it (the Hub's own reader)."""
+    hub = pytest.importorskip("huggingface_hub")
+    card = render_model_card({"model": {"type": "ddpm", "image_size": 16}, "meta": RUN_META}, "m")
+    parsed = hub.ModelCard(card)
+    data = parsed.data.to_dict()
+    assert data["library_name"] == "core" and data["datasets"] == ["digits"]
+    assert data["pipeline_tag"] == "unconditional-image-generation"
+    assert data["tags"] == ["core", "ddpm", "digits"]
+    (result,) = parsed.data.eval_results
+    assert (result.task_type, result.dataset_type, result.dataset_name) == (
+        "unconditional-image-generation",
+        "digits",
+        "digits",
+    )
+    assert (result.dataset_split, result.metric_type, result.metric_value) == (
+        "test",
+        "feature-fid",
+        4.5,
+    )
+    assert result.metric_name == "feature-fid (sampler ddim, steps 50, seed 0)"
+    assert parsed.data.model_name == "m"
+    assert parsed.text.lstrip().startswith("# m")
 
 
 def test_run_evaluations_reports_an_unreadable_file(tmp_path):

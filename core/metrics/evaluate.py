@@ -21,6 +21,7 @@ from core.devices import resolve_device
 from core.errors import ConfigError
 from core.loading import load_located, locate
 from core.loggers.run import log_to_run
+from core.model_card import refresh_run_card
 from core.sampling import draw_samples
 from core.training.checkpoint import checkpoint_step, latest_checkpoint
 from core.training.sections import validate_evaluate_section
@@ -107,12 +108,14 @@ class Evaluation:
     run_config: dict[str, Any] | None = None
 
     def write(self) -> Path | None:
-        """Write the result JSON into the run, atomically (nothing for a non-run source)."""
+        """Write the result JSON into the run, atomically, then refresh the metrics of the
+        run's ``final/`` model card (nothing for a non-run source)."""
         if self.run_dir is None:
             return None
         out = self.run_dir / self.file_name
         atomic_write_text(out, json.dumps(self.result, indent=2, default=str))
         self.result["written"] = str(out)
+        refresh_run_card(self.run_dir)
         return out
 
     def log(self) -> None:
