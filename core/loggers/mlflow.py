@@ -72,8 +72,8 @@ class MLflowLogger(Logger):
             raise TrainingError(MISSING_PACKAGE) from None
         if scheme.partition("+")[0] in _DATABASE_SCHEMES:
             _check_database_packages(scheme)
-        self.client = MlflowClient(tracking_uri=uri)
         with _quiet_store_setup():
+            self.client = MlflowClient(tracking_uri=uri)
             self._open_run(run_dir, config, uri, resume_step)
 
     def _open_run(

@@ -66,7 +66,7 @@ def test_metrics_params_and_image_read_back(run_dir, grid, run_config, tmp_path)
 
 
 def test_the_default_store_is_a_sqlite_database_read_without_the_file_store_flag(
-    run_dir, grid, run_config, tmp_path, monkeypatch
+    run_dir, grid, run_config, tmp_path, monkeypatch, capfd
 ):
     monkeypatch.chdir(tmp_path)  # MLflow's own default would put artifacts in ./mlruns here
     logger = build("logger", {"type": "mlflow"})
@@ -74,6 +74,7 @@ def test_the_default_store_is_a_sqlite_database_read_without_the_file_store_flag
     logger.log_scalars({"loss": 1.0, "loss/kl": 0.25}, 1)
     logger.log_image("samples", grid[0], 1)
     logger.close()
+    assert "database tables" not in capfd.readouterr().err  # MLflow's setup lines kept quiet
     assert "MLFLOW_ALLOW_FILE_STORE" not in os.environ
     assert sorted(p.name for p in run_dir.iterdir()) == sorted(
         [ARTIFACTS_DIR, DATABASE_FILE, RUN_ID_FILE, "samples.png"]
