@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.metadata
 import io
 import json
+import logging
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -78,7 +79,13 @@ class ONNXExporter(Exporter):
         inputs = random_inputs(network, seed=1)
         with torch.no_grad():
             expected = _as_tuple(network.module(*inputs))
-        got = run_onnx(path, dict(zip(network.input_names, inputs)))
+        try:
+            got = run_onnx(path, dict(zip(network.input_names, inputs)))
+        except Exception as exc:  # noqa: BLE001 - onnxruntime's own errors: one line
+            first = (str(exc).strip().splitlines() or [""])[0]
+            raise ExportError(
+                f"network '{name}': onnxruntime cannot run the exported file: {first}"
+            ) from None
         worst = max(_max_abs(e, g) for e, g in zip(expected, got))
         if not worst <= self.config.tolerance:
             raise ExportError(
@@ -103,6 +110,9 @@ def _export(name: str, network: ExportedNetwork, opset: int | None) -> tuple[byt
         "output_names": list(network.output_names),
         "opset_version": opset,
     }
+    registration = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = registration.level
+    registration.setLevel(logging.ERROR)  # "torchvision is not installed. Skipping ..." x8
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporters' deprecation and tracer notes
         try:
@@ -117,6 +127,8 @@ def _export(name: str, network: ExportedNetwork, opset: int | None) -> tuple[byt
             return program.model_proto.SerializeToString(), DYNAMO
         except Exception as dynamo_error:  # noqa: BLE001 - any failure: try the older exporter
             return _torchscript(name, network, names, dynamo_error), TORCHSCRIPT
+        finally:
+            registration.setLevel(level)
 
 
 def _dynamic_shapes(network: ExportedNetwork) -> Any:
@@ -146,11 +158,19 @@ def _torchscript(
             network.module, network.inputs, buffer, dynamo=False, dynamic_axes=axes, **names
         )
     except Exception:  # noqa: BLE001 - both failed: report the current exporter's reason
-        reason = (str(dynamo_error).strip().splitlines() or [""])[0]
         raise ExportError(
-            f"network '{name}' has no ONNX equivalent: {type(dynamo_error).__name__}: {reason}"
+            f"network '{name}' has no ONNX equivalent: {_summary(dynamo_error)}"
         ) from None
     return buffer.getvalue()
+
+
+def _summary(error: Exception) -> str:
+    """The line of an exporter's error that says what failed (its "Exception summary")."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    for i, line in enumerate(lines[:-1]):
+        if line.startswith("## Exception summary"):
+            return lines[i + 1]
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"
 
 
 def random_inputs(network: ExportedNetwork, *, seed: int) -> tuple[torch.Tensor, ...]:

@@ -121,7 +121,7 @@ class Encoder(BaseModel):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, F) or (B, ...) -> (B, F*bits) if flatten else (B, F, bits), values 0/1."""
-        if not self.is_fitted:
+        if not torch.compiler.is_exporting() and not self.is_fitted:  # export checks it first
             raise ConfigError(
                 f"{type(self).__name__} is not fitted: call fit(data) (or the model's "
                 "fit_encoder(data)) before encoding"

@@ -54,6 +54,8 @@ def address(bits: torch.Tensor) -> torch.Tensor:
 def gathered_address(bits: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
     """Addresses straight from 0/1 bytes: ``bits`` (F, B) uint8, ``indices`` (N, n) -> (N, B)."""
     n = indices.shape[1]
+    if torch.compiler.is_exporting():  # ONNX: integer sums (its byte shifts mix int8 and uint8)
+        return sum(bits.index_select(0, indices[:, j]).to(torch.int64) << j for j in range(n))
     dtype = torch.uint8 if n <= 8 else torch.int16
     addr = bits.index_select(0, indices[:, 0]).to(dtype)
     for j in range(1, n):

@@ -87,7 +87,9 @@ class LUTLayer(BaseModel):
             )
         if not self.training and self.node.config.eval_mode == "deterministic":
             # hard network: gather and address bytes, not floats
-            bits = (x >= 0.5).t().contiguous().view(torch.uint8)
+            bits = (x >= 0.5).t().contiguous()
+            # ONNX export has no bool -> uint8 reinterpretation: convert there instead
+            bits = bits.to(torch.uint8) if torch.compiler.is_exporting() else bits.view(torch.uint8)
             addr = kernels.gathered_address(bits, self.connections())
             return self.node.hard_table().to(x.dtype).gather(1, addr).t()
         xt = x.t()

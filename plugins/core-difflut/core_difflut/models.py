@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core import BaseModel
+from core.base_model import ExportCall, ExportedNetwork
 from core.batches import unpack_batch
 from core.errors import ConfigError, DataError
 from core.schema import runtime_fields
@@ -170,6 +171,27 @@ class SimpleFeedForward(BaseModel):
         if not self.encoder.is_fitted:
             self.fit_encoder(torch.rand(64, self.config.input_size, generator=g))
         return (torch.rand(batch_size, self.config.input_size, generator=g),)
+
+    def export_networks(self) -> dict[str, ExportedNetwork]:
+        """The classifier in eval mode, its thermometer (or other) encoder included: input
+        features ``(B, input_size)`` -> class ``scores`` and ``prediction`` (ONNX export)."""
+        if self.training or not self.encoder.is_fitted:
+            raise ConfigError("feedforward: export a classifier in eval mode with a fitted encoder")
+        (x,) = self.example_inputs()
+        thresholds = self.encoder.thresholds
+        low, high = float(thresholds.min()), float(thresholds.max())
+        margin = 0.1 * (high - low) or 1.0  # draw values on both sides of every threshold
+
+        def classify(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            scores = self.group_sum(self.features(self.encoder(self._flatten(features))))
+            return scores, scores.argmax(-1)
+
+        batch = {"features": {0: "batch"}, "scores": {0: "batch"}, "prediction": {0: "batch"}}
+        ranges = {"features": (low - margin, high + margin)}
+        network = ExportedNetwork(
+            ExportCall(self, classify), (x,), ("features",), batch, ranges, ("scores", "prediction")
+        )
+        return {"classifier": network}
 
     # -- runtime parameters -------------------------------------------------------------------
     def apply_runtime_overrides(

@@ -92,6 +92,8 @@ class LUTNode(BaseModel):
 
     def hard_table(self) -> torch.Tensor:
         """Truth table as floats, cached while the parameters do not change."""
+        if torch.compiler.is_exporting():  # traced tensors have no data to key a cache on
+            return self.truth_table().to(self._dtype())
         key = tuple((p.data_ptr(), p._version) for p in self.parameters())
         if self._tt_cache is None or self._tt_cache[0] != key or torch.is_grad_enabled():
             table = self.truth_table().to(self._dtype())
