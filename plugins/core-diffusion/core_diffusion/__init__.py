@@ -10,6 +10,8 @@ _LAZY = {
     "UNetEncoder": "core_diffusion.unet",
     "UNetFeatures": "core_diffusion.unet_features",
     "DDPMUNet": "core_diffusion.ddpm_unet",
+    "DiffusersUNet": "core_diffusion.diffusers_unet",
+    "export_diffusers": "core_diffusion.diffusers_export",
     "sinusoidal_embedding": "core_diffusion.layers",
     "NoiseSchedule": "core_diffusion.schedules",
     "LinearSchedule": "core_diffusion.schedules",

@@ -17,6 +17,8 @@ __all__ = [
     "CosineScheduleConfig",
     "UNetConfig",
     "DDPMUNetConfig",
+    "DiffusersUNetConfig",
+    "DiffusersExporterConfig",
     "DDPMConfig",
     "DDPMSamplerConfig",
     "DDIMSamplerConfig",
@@ -246,10 +248,84 @@ class DDPMUNetConfig(ComponentConfig):
         return value
 
 
+def _block_types(description: str) -> Any:
+    """An optional list of diffusers block class names, one per level."""
+    return Field(None, min_length=1, max_length=8, description=description)
+
+
+class DiffusersUNetConfig(ComponentConfig):
+    """diffusers' ``UNet2DModel`` as a denoising network (the extra ``core-diffusion[diffusers]``).
+
+    Options left unset come from ``pretrained`` when it is given, else from the defaults in
+    their descriptions; given ones must agree with a ``pretrained`` folder.
+    """
+
+    in_channels: int | None = Field(
+        None, ge=1, le=4096, description="channels of the noisy input (ddpm fills it)"
+    )
+    out_channels: int | None = Field(
+        None, ge=1, le=4096, description="channels of the prediction (None = in_channels)"
+    )
+    image_size: int | None = Field(
+        None, ge=1, le=4096, description="UNet2DModel's sample_size (ddpm fills it)"
+    )
+    block_out_channels: list[int] | None = Field(
+        None, min_length=1, max_length=8, description="channels per level (default [32, 64, 64])"
+    )
+    layers_per_block: int | None = Field(
+        None, ge=1, le=16, description="residual blocks per level (default 2)"
+    )
+    down_block_types: list[str] | None = _block_types(
+        "diffusers' block per level, e.g. DownBlock2D or AttnDownBlock2D "
+        "(default DownBlock2D at every level)"
+    )
+    up_block_types: list[str] | None = _block_types(
+        "diffusers' up block per level, deepest first (default: down_block_types mirrored, "
+        "AttnDownBlock2D -> AttnUpBlock2D)"
+    )
+    attention_head_dim: int | None = Field(
+        None, ge=1, le=4096, description="channels per attention head (default 8)"
+    )
+    norm_num_groups: int | None = Field(
+        None,
+        ge=1,
+        le=1024,
+        description="GroupNorm groups; divides every level's channels (default 8)",
+    )
+    dropout: float | None = Field(
+        None, ge=0.0, lt=1.0, description="dropout inside residual blocks (default 0)"
+    )
+    num_classes: int = Field(
+        0, ge=0, description="class labels y, through num_class_embeds (0 = none)"
+    )
+    null_class: bool = Field(
+        False,
+        description="one more class embedding (index num_classes) for the unconditional "
+        "prediction of classifier-free guidance; ddpm sets it when label_dropout > 0",
+    )
+    pretrained: str | None = Field(
+        None,
+        description="a local UNet2DModel folder saved by diffusers (config.json and weights) "
+        "to start from; read once, when the network is first built",
+    )
+
+
+class DiffusersExporterConfig(ComponentConfig):
+    """``diffusers``: a ``ddpm`` as a pipeline folder ``DDPMPipeline.from_pretrained`` loads."""
+
+    tolerance: float = Field(
+        1e-4,
+        gt=0,
+        description="largest max-abs difference accepted between the exported UNet2DModel and "
+        "the network it was copied from (checked on random inputs at every export)",
+    )
+
+
 # -- samplers ----------------------------------------------------------------------------------
-Spacing = Literal["linear", "quadratic", "logsnr", "karras"]
+Spacing = Literal["linear", "quadratic", "logsnr", "karras", "leading"]
 _SPACING = (
-    "timestep grid: linear in t, quadratic in t, uniform in log-SNR, or the Karras sigma grid"
+    "timestep grid: linear in t, quadratic in t, uniform in log-SNR, the Karras sigma grid, "
+    "or leading (diffusers' default: multiples of T // steps down to 0)"
 )
 #: diffusers' lambda_min_clipped value for the cosine schedule; no-op for linear (-5.06 at T).
 LAMBDA_MIN_CLIPPED = -5.1

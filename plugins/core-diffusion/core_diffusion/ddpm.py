@@ -80,6 +80,14 @@ class DDPM(BaseModel):
             section["null_class"] = True
         return section
 
+    def get_config(self) -> dict[str, Any]:
+        """The config; a network that resolves its options when built (diffusers-unet's
+        ``pretrained``) is saved as built, so a saved copy loads without its source."""
+        config = super().get_config()
+        if getattr(self.network, "saves_resolved_config", False):
+            config["network"] = self.network.get_config()
+        return config
+
     def _check_guidance_setup(self) -> None:
         if self.config.label_dropout > 0 and not self.num_classes:
             raise ConfigError(

@@ -32,6 +32,13 @@ def register_models(register: Any) -> None:
         description="the Frameworm DDPM U-Net (14,331,651 parameters at base 128, 3 channels)",
         aliases=["DDPMUNet"],
     )
+    register(
+        "diffusers-unet",
+        "core_diffusion.diffusers_unet:DiffusersUNet",
+        config=f"{_C}:DiffusersUNetConfig",
+        description="diffusers' UNet2DModel (extra core-diffusion[diffusers]); pretrained: a "
+        "local folder",
+    )
 
 
 @hookimpl
@@ -98,4 +105,15 @@ def register_samplers(register: Any) -> None:
         "core_diffusion.samplers:HeunKarrasSampler",
         config=f"{_C}:HeunKarrasConfig",
         description="Heun's 2nd-order ODE solver on the Karras sigma grid (EDM), 2N-1 evaluations",
+    )
+
+
+@hookimpl
+def register_exporters(register: Any) -> None:
+    register(
+        "diffusers",
+        "core_diffusion.diffusers_export:DiffusersExporter",
+        config=f"{_C}:DiffusersExporterConfig",
+        description="a ddpm as a diffusers DDPMPipeline folder (model_index.json, unet/, "
+        "scheduler/); extra core-diffusion[diffusers]",
     )

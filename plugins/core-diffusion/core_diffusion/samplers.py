@@ -69,14 +69,17 @@ def timestep_grid(
     ``alpha_bars``). For those two, ``lambda_min`` clips the grid as diffusers'
     ``lambda_min_clipped`` does: it starts at the last timestep whose lambda is at least
     ``lambda_min`` (the cosine schedule's clamped last beta sends lambda from -6.5 to -9.9 at
-    t = T-1, where unclipped steps pile up). None starts at T-1.
+    t = T-1, where unclipped steps pile up). None starts at T-1. ``leading`` is diffusers'
+    default grid (DDIM, DDPM): the multiples of T // steps from (steps - 1) (T // steps) to 0.
     """
     if steps > timesteps:
         raise ConfigError(f"steps ({steps}) exceeds the schedule's timesteps ({timesteps})")
-    if spacing not in ("linear", "quadratic", "logsnr", "karras"):
+    if spacing not in ("linear", "quadratic", "logsnr", "karras", "leading"):
         raise ConfigError(
-            f"unknown spacing '{spacing}'; expected linear, quadratic, logsnr or karras"
+            f"unknown spacing '{spacing}'; expected linear, quadratic, logsnr, karras or leading"
         )
+    if spacing == "leading":
+        return [(steps - 1 - i) * (timesteps // steps) for i in range(steps)]
     top = timesteps - 1
     neg: list[float] = []
     if spacing in ("logsnr", "karras"):

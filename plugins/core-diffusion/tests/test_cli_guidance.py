@@ -9,34 +9,28 @@ import yaml
 
 from core.cli import main
 
-
-def run_config(**model):
-    return {
-        "model": {
-            "type": "ddpm",
-            "timesteps": 50,
-            "image_size": 8,
-            "channels": 1,
-            "network": {
-                "type": "unet",
-                "base_channels": 8,
-                "channel_mults": [1, 2],
-                "num_res_blocks": 1,
-                "num_classes": 10,
-            },
-            "sampler": "ddim",
-            "sample_steps": 3,
-            **model,
-        },
-        "data": {"type": "digits", "image_size": 8, "value_range": [-1, 1]},
-        "train": {"steps": 2, "batch_size": 16, "log_every": 1},
-        "sample": {"n": 20, "guidance_scale": 2.0},
-        "evaluate": {"metric": "accuracy", "n": 20},
-    }
+UNET = {
+    "type": "unet",
+    "base_channels": 8,
+    "channel_mults": [1, 2],
+    "num_res_blocks": 1,
+    "num_classes": 10,
+}
 
 
 @pytest.fixture
-def guided_run(tmp_path, monkeypatch):
+def run_config(digits_ddpm_config):
+    def make(**model):
+        config = digits_ddpm_config(UNET, **model)
+        config["sample"] = {"n": 20, "guidance_scale": 2.0}
+        config["evaluate"] = {"metric": "accuracy", "n": 20}
+        return config
+
+    return make
+
+
+@pytest.fixture
+def guided_run(tmp_path, monkeypatch, run_config):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(run_config(label_dropout=0.1)))
     assert main(["train", "c.yaml", "--quiet"]) == 0  # the grid uses sample.guidance_scale
@@ -56,7 +50,7 @@ def test_core_sample_with_class_and_guidance(guided_run, capsys):
     assert "guidance_interval needs 0 <= low < high" in capsys.readouterr().err
 
 
-def test_a_model_without_label_dropout_refuses_guidance(tmp_path, monkeypatch, capsys):
+def test_a_model_without_label_dropout_refuses_guidance(tmp_path, monkeypatch, capsys, run_config):
     monkeypatch.chdir(tmp_path)
     config = run_config()
     config["sample"] = {"n": 4}
