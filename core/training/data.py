@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from core.training.distributed import DistInfo
 
-__all__ = ["ResumableSampler", "make_loader"]
+__all__ = ["ResumableSampler", "make_loader", "epoch_batches"]
 
 
 class ResumableSampler(Sampler[int]):
@@ -50,10 +50,14 @@ def make_loader(
     drop_last: bool,
     num_workers: int,
     seed: int,
-    epoch: int,
     pin_memory: bool = False,
 ) -> DataLoader:
-    """A loader for one epoch; its own generator keeps the global RNG untouched."""
+    """The run's one loader, iterated once per epoch by ``epoch_batches``.
+
+    Its worker processes (``num_workers > 0``) persist across epochs; its own generator keeps
+    the global RNG untouched. The order of items is the sampler's alone, so a resumed run sees
+    the same batches as an uninterrupted one with any number of workers.
+    """
     return DataLoader(
         dataset,
         batch_size=batch_size,
@@ -61,6 +65,16 @@ def make_loader(
         drop_last=drop_last,
         num_workers=num_workers,
         pin_memory=pin_memory,
-        generator=torch.Generator().manual_seed(seed * 100_003 + epoch),
-        persistent_workers=False,
+        generator=torch.Generator().manual_seed(seed * 100_003),
+        persistent_workers=num_workers > 0,
     )
+
+
+def epoch_batches(loader: DataLoader, epoch: int, skip: int = 0) -> Iterator:
+    """The batches of ``epoch`` from ``loader`` (made by ``make_loader``), without its first
+    ``skip`` items on this process (what a resumed run has already seen)."""
+    sampler = loader.sampler
+    if not isinstance(sampler, ResumableSampler):
+        raise TypeError("epoch_batches needs a loader made by make_loader")
+    sampler.set_epoch(epoch, skip=skip)
+    return iter(loader)

@@ -29,7 +29,7 @@ from core.training.checkpoint import (
     write_json,
 )
 from core.training.configs import SampleConfig, TrainConfig
-from core.training.data import make_loader
+from core.training.data import epoch_batches, make_loader
 from core.training.distributed import barrier, mean_across
 from core.training.ema import EMA
 from core.training.images import save_loss_curve, save_samples
@@ -109,6 +109,7 @@ class TrainingLoop:
                         bar.set_postfix(**shown, samples_s=f"{rate:.0f}")
                 self._scheduled_outputs(save_checkpoint)
         finally:
+            batches.close()  # the loader's workers stop with it
             bar.close()
         return record
 
@@ -133,19 +134,17 @@ class TrainingLoop:
     def micro_batches(self) -> Iterator[Any]:
         """Micro-batches on the device, from the current position, epoch after epoch."""
         tc, parts = self.train_config, self.parts
+        loader = make_loader(
+            parts.dataset,
+            parts.sampler,
+            batch_size=parts.local_batch,
+            drop_last=tc.drop_last,
+            num_workers=tc.num_workers,
+            seed=tc.seed,
+            pin_memory=parts.device.type == "cuda",
+        )
         while True:
-            parts.sampler.set_epoch(self.epoch, skip=self.offset * parts.local_batch)
-            loader = make_loader(
-                parts.dataset,
-                parts.sampler,
-                batch_size=parts.local_batch,
-                drop_last=tc.drop_last,
-                num_workers=tc.num_workers,
-                seed=tc.seed,
-                epoch=self.epoch,
-                pin_memory=parts.device.type == "cuda",
-            )
-            for batch in loader:
+            for batch in epoch_batches(loader, self.epoch, skip=self.offset * parts.local_batch):
                 self.offset += 1
                 yield _to_device(batch, parts.device, tc.channels_last)
             self.epoch += 1

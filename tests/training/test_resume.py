@@ -27,12 +27,14 @@ def _assert_same_weights(a: Path, b: Path) -> None:
         assert wa[key].equal(wb[key]), f"{key} differs"
 
 
-def test_resume_in_process_is_exact(tiny, tmp_path):
-    Trainer(CONFIG, run_dir=tmp_path / "full", quiet=True).fit()
+@pytest.mark.parametrize("workers", [0, 1])
+def test_resume_in_process_is_exact(tiny, tmp_path, workers):
+    config = {**CONFIG, "train": {**CONFIG["train"], "num_workers": workers}}
+    Trainer(config, run_dir=tmp_path / "full", quiet=True).fit()
     # stopped after step 10 (data position mid-epoch), then resumed to 24
-    Trainer(CONFIG, run_dir=tmp_path / "part", quiet=True).fit(stop_at=10)
+    Trainer(config, run_dir=tmp_path / "part", quiet=True).fit(stop_at=10)
     assert not (tmp_path / "part/final").exists()
-    Trainer(CONFIG, run_dir=tmp_path / "part", resume=True, quiet=True).fit()
+    Trainer(config, run_dir=tmp_path / "part", resume=True, quiet=True).fit()
     for name in ("model", "ema"):
         _assert_same_weights(
             tmp_path / f"full/checkpoints/step_24/{name}.safetensors",
