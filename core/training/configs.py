@@ -85,6 +85,11 @@ class TrainConfig(ComponentConfig):
         False,
         description="4-D weights and image batches in channels-last layout (faster convolutions)",
     )
+    compile: bool = Field(
+        False,
+        description="torch.compile each of the model's networks (its submodules with trainable "
+        "weights); compiled against eager: docs/scaling.md",
+    )
     ema: EMAConfig | None = Field(None, description="EMA of the weights (none: off)")
     ema_decay: float | None = Field(
         None, gt=0.0, lt=1.0, description="shorthand for ema: {decay: ...}"

@@ -132,6 +132,8 @@ def build_parts(
     )
     ema = _make_ema(model, tc)
     wrapped = None if multi else _loss_module(model, dist, device)
+    if tc.compile:
+        _compile_networks(model)
     sampler = ResumableSampler(dataset, dist, shuffle=tc.shuffle, seed=tc.seed)
     batches_per_epoch, total_steps = _count_steps(len(dataset), tc, dist.world_size, local_batch)
     return TrainingParts(
@@ -247,6 +249,14 @@ def _make_ema(model: torch.nn.Module, tc: TrainConfig) -> EMA | None:
     if ema is None and isinstance(model_ema, float) and 0.0 < model_ema < 1.0:
         ema = EMAConfig(decay=model_ema)
     return EMA(model, ema.decay, ema.start_step, ema.every) if ema else None
+
+
+def _compile_networks(model: torch.nn.Module) -> None:
+    """``torch.compile`` the forward of each submodule of ``model`` that holds trainable
+    weights, in place: names in the state dict, checkpoints and the EMA copy are unchanged."""
+    for child in model.children():
+        if any(p.requires_grad for p in child.parameters()):
+            child.compile()
 
 
 class _LossModule(torch.nn.Module):
