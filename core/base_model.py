@@ -77,6 +77,11 @@ class BaseModel(Component, torch.nn.Module):
         """Positional inputs for ``forward``; override for the conformance kit."""
         raise NotImplementedError(f"{type(self).__name__} does not define example_inputs()")
 
+    def fsdp_blocks(self) -> list[torch.nn.Module]:
+        """The submodules ``train.strategy: fsdp`` shards as units of their own (each gathered
+        for its forward, then freed). The default is none: the whole model is one unit."""
+        return []
+
     def export_networks(self) -> dict[str, ExportedNetwork]:
         """``{name: ExportedNetwork}``: what ``core export --format onnx`` writes, in eval mode.
 

@@ -81,6 +81,11 @@ class TrainConfig(ComponentConfig):
     precision: Literal["fp32", "bf16", "fp16"] = Field(
         "fp32", description="autocast: bf16 (CPU or CUDA) or fp16 with a GradScaler (CUDA only)"
     )
+    strategy: Literal["ddp", "fsdp"] = Field(
+        "ddp",
+        description="under torchrun: ddp (replicated weights) or fsdp (FSDP2: weights, "
+        "gradients and optimizer states sharded, checkpoints saved with DCP)",
+    )
     channels_last: bool = Field(
         False,
         description="4-D weights and image batches in channels-last layout (faster convolutions)",

@@ -6,6 +6,8 @@ import copy
 
 import torch
 
+from core.training.sharded import local
+
 __all__ = ["EMA"]
 
 
@@ -13,6 +15,7 @@ class EMA:
     """A frozen copy of ``model`` whose floating parameters track ``decay`` * ema + (1 - decay) * w.
 
     Buffers (batch-norm statistics) are copied. ``start_step`` steps copy the weights outright.
+    Under FSDP the copy is sharded like the model and each process averages its own shards.
     """
 
     def __init__(
@@ -29,8 +32,8 @@ class EMA:
         """Fold in ``model``'s weights after optimizer step ``step`` (1-based)."""
         if step % self.every:
             return
-        ema_params = [p for p in self.model.parameters() if p.is_floating_point()]
-        params = [p.detach() for p in model.parameters() if p.is_floating_point()]
+        ema_params = [local(p) for p in self.model.parameters() if p.is_floating_point()]
+        params = [local(p.detach()) for p in model.parameters() if p.is_floating_point()]
         if step <= self.start_step:
             torch._foreach_copy_(ema_params, params)
         else:

@@ -35,6 +35,7 @@ from core.training.ema import EMA
 from core.training.images import save_loss_curve, save_samples
 from core.training.lr_schedules import lr_factor
 from core.training.setup import TrainingParts
+from core.training.sharded import full_state_dict, is_sharded_checkpoint, load_sharded, save_sharded
 from core.weights import read_weights, save_weights
 
 __all__ = ["TrainingLoop"]
@@ -64,6 +65,18 @@ class TrainingLoop:
         """The weights to sample from: the EMA when there is one."""
         parts = self.parts
         return parts.ema.model if parts.ema is not None else parts.model
+
+    def gathered_sample_model(self) -> torch.nn.Module | None:
+        """The sampling weights as one plain model: under FSDP every rank takes part and rank 0
+        gets the gathered copy (the others None); otherwise ``sample_model()``."""
+        parts = self.parts
+        if not parts.fsdp:
+            return self.sample_model()
+        state = full_state_dict(self.sample_model())
+        if parts.full_model is None:
+            return None
+        parts.full_model.load_state_dict(state)
+        return parts.full_model
 
     # -- the loop ------------------------------------------------------------------------------
     def run(
@@ -125,9 +138,10 @@ class TrainingLoop:
         """A sample grid every ``sample_every`` steps, a checkpoint every ``checkpoint_every``
         (the last step's checkpoint is the run's final one, saved after the loop)."""
         tc, step, parts = self.train_config, self.step, self.parts
-        draws = parts.dist.is_main and parts.is_generative
-        if tc.sample_every and step % tc.sample_every == 0 and draws:
-            self.write_samples(self.run_dir / f"samples_{step}.png")
+        if tc.sample_every and step % tc.sample_every == 0 and parts.is_generative:
+            model = self.gathered_sample_model()  # under FSDP every rank gathers
+            if parts.dist.is_main:
+                self.write_samples(self.run_dir / f"samples_{step}.png", model)
         if tc.checkpoint_every and step % tc.checkpoint_every == 0 and step < parts.total_steps:
             save_checkpoint()
 
@@ -190,6 +204,8 @@ class TrainingLoop:
         """``compute_loss`` on one micro-batch and its backward; the optimizer steps on the
         ``last`` micro-batch (gradients sync across processes only then)."""
         parts = self.parts
+        if parts.fsdp:
+            parts.wrapped.set_requires_gradient_sync(last)
         sync = (
             parts.wrapped.no_sync()
             if parts.dist.enabled and not last and hasattr(parts.wrapped, "no_sync")
@@ -242,11 +258,12 @@ class TrainingLoop:
         self.history.append(record)
         return record
 
-    def write_samples(self, path: Path) -> None:
-        """A grid of ``sample.n`` samples of the sampling weights at ``path``, logged once a step."""
+    def write_samples(self, path: Path, model: torch.nn.Module | None = None) -> None:
+        """A grid of ``sample.n`` samples of ``model`` (default: the sampling weights) at
+        ``path``, logged once a step."""
         sc, parts = self.sample_config, self.parts
         samples = draw_samples(
-            self.sample_model(),
+            model if model is not None else self.sample_model(),
             sc.n,
             sampler=sc.sampler,
             steps=sc.steps,
@@ -286,15 +303,20 @@ class TrainingLoop:
         keep = self.train_config.keep_checkpoints
         with checkpoint_directory(self.run_dir, self.step, keep, parts.dist) as staging:
             write_json(staging / f"rng_rank{parts.dist.rank}.json", rng_state())
+            if parts.fsdp:  # every rank writes its shards (DCP); rank 0 the metadata
+                ema_model = parts.ema.model if parts.ema is not None else None
+                save_sharded(staging, parts.model, parts.optimizers, ema_model)
             barrier(parts.dist)
             if not parts.dist.is_main:
                 return None
-            save_weights(parts.model, staging / "model.safetensors")
-            if parts.ema is not None:
-                save_weights(parts.ema.state_dict(), staging / "ema.safetensors")
-            save_torch(
-                staging / "optimizer.pt", {k: o.state_dict() for k, o in parts.optimizers.items()}
-            )
+            if not parts.fsdp:
+                save_weights(parts.model, staging / "model.safetensors")
+                if parts.ema is not None:
+                    save_weights(parts.ema.state_dict(), staging / "ema.safetensors")
+                save_torch(
+                    staging / "optimizer.pt",
+                    {k: o.state_dict() for k, o in parts.optimizers.items()},
+                )
             write_json(staging / "state.json", self._position_state())
         return self.run_dir / "checkpoints" / f"step_{self.step}"
 
@@ -320,6 +342,31 @@ class TrainingLoop:
             )
         parts = self.parts
         state = read_json(ckpt / "state.json")
+        if is_sharded_checkpoint(ckpt):
+            self._restore_sharded(ckpt)
+        elif parts.fsdp:
+            raise TrainingError(
+                f"{ckpt} is a plain checkpoint (strategy ddp); resume it with train.strategy=ddp"
+            )
+        else:
+            self._restore_plain(ckpt)
+        if state.get("scaler"):
+            parts.scaler.load_state_dict(state["scaler"])
+        self._restore_position(state)
+        rng_file = ckpt / f"rng_rank{parts.dist.rank}.json"
+        if rng_file.is_file():
+            set_rng_state(read_json(rng_file))
+
+    def _restore_sharded(self, ckpt: Path) -> None:
+        """Weights, EMA and optimizers from a DCP checkpoint, at any world size."""
+        parts = self.parts
+        ema_model = parts.ema.model if parts.ema is not None else None
+        if not load_sharded(ckpt, parts.model, parts.optimizers, ema_model) and parts.ema:
+            parts.ema.update(parts.model, 0)  # no EMA saved: step 0 copies the weights
+
+    def _restore_plain(self, ckpt: Path) -> None:
+        """Weights, EMA and optimizers from ``model.safetensors`` and ``optimizer.pt``."""
+        parts = self.parts
         parts.model.load_state_dict(read_weights(ckpt / "model.safetensors"))
         if parts.ema is not None:
             ema_file = ckpt / "ema.safetensors"
@@ -334,12 +381,6 @@ class TrainingLoop:
             )
         for name, opt in parts.optimizers.items():
             opt.load_state_dict(opt_state[name])
-        if state.get("scaler"):
-            parts.scaler.load_state_dict(state["scaler"])
-        self._restore_position(state)
-        rng_file = ckpt / f"rng_rank{parts.dist.rank}.json"
-        if rng_file.is_file():
-            set_rng_state(read_json(rng_file))
 
     def _restore_position(self, state: Mapping[str, Any]) -> None:
         self.step, self.epoch, self.offset = state["step"], state["epoch"], state["offset"]
@@ -361,9 +402,12 @@ class TrainingLoop:
                 if record.get("step", 0) <= self.step:
                     self.history.append(record)
 
-    def save_final(self, data: Any, command: str | None) -> None:
-        """``final/``: the sampling weights with their model card (``data`` section, command)."""
-        model = self.sample_model()
+    def save_final(
+        self, data: Any, command: str | None, model: torch.nn.Module | None = None
+    ) -> None:
+        """``final/``: ``model`` (default: the sampling weights) with its model card (``data``
+        section, command)."""
+        model = model if model is not None else self.sample_model()
         if not hasattr(model, "save_pretrained"):
             return
         meta = {

@@ -9,6 +9,7 @@ import torch
 
 from core.errors import TrainingError
 from core.training.distributed import DistInfo, all_reduce_grads
+from core.training.sharded import full_tensor
 
 __all__ = ["Optimizers"]
 
@@ -95,10 +96,12 @@ class Optimizers:
             all_reduce_grads(params, self.dist_info)
         if self.grad_clip is not None:
             self.scaler.unscale_(optimizer)
-            self.grad_norms[name] = torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
+            norm = torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
+            self.grad_norms[name] = full_tensor(norm)
         elif self.measure_grad_norm:
             self.scaler.unscale_(optimizer)
-            self.grad_norms[name] = _total_norm([p.grad for p in params if p.grad is not None])
+            norm = _total_norm([p.grad for p in params if p.grad is not None])
+            self.grad_norms[name] = full_tensor(norm)
         self.scaler.step(optimizer)
         optimizer.zero_grad(set_to_none=True)
         return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ from core.training.lr_schedules import build_lr_schedule
 from core.training.optimizers import Optimizers
 from core.training.run_directory import check_logger_paths
 from core.training.sections import check_run_sections, validate_evaluate_section
+from core.training.sharded import shard_model
 from core.validation import validate_section
 
 __all__ = [
@@ -89,7 +91,7 @@ class TrainingParts:
     scaler: torch.amp.GradScaler
     opt: Optimizers
     ema: EMA | None
-    wrapped: torch.nn.Module | None  # compute_loss as forward (DDP-wrapped under torchrun)
+    wrapped: torch.nn.Module | None  # compute_loss as forward (DDP- or FSDP-wrapped under torchrun)
     sampler: ResumableSampler
     batches_per_epoch: int
     total_steps: int
@@ -98,6 +100,8 @@ class TrainingParts:
     multi: bool  # the model steps its own optimizers (training_step)
     progress_hook: Any  # optional: hears each step's progress (0-based step, total) before it runs
     is_generative: bool
+    fsdp: bool = False  # train.strategy fsdp under torchrun: weights and optimizer states sharded
+    full_model: torch.nn.Module | None = None  # fsdp, rank 0: a plain copy for grids and final/
 
 
 def build_parts(
@@ -120,6 +124,17 @@ def build_parts(
     _prepare_model(model, tc, device)
     _seed_all(tc.seed + 1_000_003 * dist.rank)  # different noise per process, same initialisation
     multi = hasattr(model, "training_step")
+    fsdp = tc.strategy == "fsdp" and dist.enabled
+    ema = _make_ema(model, tc)
+    full_model = copy.deepcopy(model) if fsdp and dist.is_main else None
+    wrapped = None if multi else _LossModule(model)
+    if fsdp:
+        shard_model(model, tc.precision, root=wrapped)
+        if ema is not None:
+            shard_model(ema.model, tc.precision, root=ema.model)
+    elif wrapped is not None and dist.enabled:
+        ids = [device.index] if device.type == "cuda" else None
+        wrapped = DistributedDataParallel(wrapped, device_ids=ids)
     optimizers = _make_optimizers(model, tc, device)
     scaler = torch.amp.GradScaler(device.type, enabled=tc.precision == "fp16")
     opt = Optimizers(
@@ -128,10 +143,8 @@ def build_parts(
         grad_accumulation=tc.grad_accumulation,
         grad_clip=tc.grad_clip,
         dist_info=dist,
-        sync_grads=multi and dist.enabled,
+        sync_grads=multi and dist.enabled and not fsdp,
     )
-    ema = _make_ema(model, tc)
-    wrapped = None if multi else _loss_module(model, dist, device)
     if tc.compile:
         _compile_networks(model)
     sampler = ResumableSampler(dataset, dist, shuffle=tc.shuffle, seed=tc.seed)
@@ -155,6 +168,8 @@ def build_parts(
         multi=multi,
         progress_hook=getattr(model, "on_train_progress", None),
         is_generative=hasattr(model, "sample"),
+        fsdp=fsdp,
+        full_model=full_model,
     )
 
 
@@ -260,7 +275,7 @@ def _compile_networks(model: torch.nn.Module) -> None:
 
 
 class _LossModule(torch.nn.Module):
-    """Routes ``forward`` to ``compute_loss`` so DDP sees the call."""
+    """Routes ``forward`` to ``compute_loss`` so DDP (or FSDP's root unit) sees the call."""
 
     def __init__(self, model: torch.nn.Module) -> None:
         super().__init__()
@@ -268,15 +283,6 @@ class _LossModule(torch.nn.Module):
 
     def forward(self, batch: Any) -> Any:
         return self.model.compute_loss(batch)
-
-
-def _loss_module(model: torch.nn.Module, dist: DistInfo, device: torch.device) -> torch.nn.Module:
-    """``compute_loss`` as a module's forward, wrapped in DDP when several processes train."""
-    wrapped: torch.nn.Module = _LossModule(model)
-    if dist.enabled:
-        ids = [device.index] if device.type == "cuda" else None
-        wrapped = DistributedDataParallel(wrapped, device_ids=ids)
-    return wrapped
 
 
 def _count_steps(size: int, tc: TrainConfig, world_size: int, local_batch: int) -> tuple[int, int]:

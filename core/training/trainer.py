@@ -190,10 +190,12 @@ class Trainer:
         self.save_checkpoint()
         if main:
             self.loop.write_loss_curve()
-        if main and self.step >= self.total_steps:
-            self.loop.save_final(self.config.to_dict().get("data"), self.command)
+        done = self.step >= self.total_steps
+        final = self.loop.gathered_sample_model() if done else None  # every rank under FSDP
+        if main and done:
+            self.loop.save_final(self.config.to_dict().get("data"), self.command, final)
             if self.is_generative:
-                self.loop.write_samples(self.run_dir / "samples.png")
+                self.loop.write_samples(self.run_dir / "samples.png", final)
         barrier(self.dist)
         return self._summary(record, time.perf_counter() - start)
 

@@ -93,6 +93,9 @@ class TinyGAN(BaseModel):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.generator(z)
 
+    def fsdp_blocks(self) -> list[nn.Module]:
+        return [self.generator, self.discriminator]
+
     def optimizer_groups(self, train_config: Any) -> dict[str, dict[str, Any]]:
         return {
             "discriminator": {
