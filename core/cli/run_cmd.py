@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +166,8 @@ MAX_SAMPLES = 4096
     type=click.IntRange(1),
     default=64,
     show_default=True,
-    help=f"Samples, at most {MAX_SAMPLES} (all are held in memory and drawn into one grid).",
+    help=f"Samples: with -o at most {MAX_SAMPLES} (all are held in memory and drawn into one "
+    "grid); with --out-dir any number, written shard by shard.",
 )
 @click.option("--sampler", help="Sampler passed to model.sample (e.g. ddim, dpm-solver++).")
 @_steps_and_sampler_options
@@ -180,6 +182,19 @@ MAX_SAMPLES = 4096
     show_default=True,
     help="PNG to write; its folder must exist.",
 )
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False),
+    help="Write the samples as .npz shards into this folder (with manifest.json) instead of a "
+    "grid; a rerun with the same settings finishes it; under torchrun each rank draws a share.",
+)
+@click.option(
+    "--shard-size",
+    type=click.IntRange(1, 100_000),
+    default=1000,
+    show_default=True,
+    help="Samples per shard with --out-dir.",
+)
 @_RAW
 def sample(
     source: str,
@@ -193,28 +208,36 @@ def sample(
     nrow: int | None,
     device: str,
     output: str,
+    out_dir: str | None,
+    shard_size: int,
     raw: bool,
 ) -> None:
-    """Draw samples from a run directory or a pretrained model into a PNG grid.
+    """Draw samples from a run directory or a pretrained model into a PNG grid, or with
+    --out-dir into a folder of .npz shards (for core evaluate --samples).
 
     A run directory is read under its lock, shared with other readers: a run that is being
     trained or evaluated is refused.
     """
     from core.metrics.evaluate import load_model  # lazy: keeps torch out of core.cli.run_cmd
 
-    _check_sample_request(n, output, device)
+    device = _check_sample_request(n, output, device, out_dir)
     from core.sampling import draw_samples  # lazy: keeps torch out of core.cli.run_cmd
     from core.training.images import save_samples  # lazy: keeps torch out of core.cli.run_cmd
 
     extra = _sampler_options(sampler_options)
     _hold_run(source, shared=True, what="core sample")
     model, info = load_model(source, device=device, raw=raw)
-    if class_label is not None:
+    if class_label is not None and out_dir is None:
         import torch
 
         extra["y"] = torch.full((n,), class_label, dtype=torch.long, device=model.device)
     if guidance is None:
         guidance = (info.get("sample") or {}).get("guidance_scale")
+    if out_dir is not None:
+        settings = {"n": n, "seed": seed, "sampler": sampler, "steps": steps, "raw": raw}
+        settings.update(sampler_options=extra, guidance=guidance, **{"class": class_label})
+        _sample_to_folder(model, info, out_dir, settings, shard_size)
+        return
     if guidance is not None:
         extra["guidance_scale"] = guidance
     samples = draw_samples(model, n, sampler=sampler, steps=steps, seed=seed, **extra)
@@ -249,6 +272,12 @@ def sample(
     help="Also append the result to the loggers the run's config names (never truncates).",
 )
 @click.option("--no-write", is_flag=True, help="Compute and print; write nothing.")
+@click.option(
+    "--samples",
+    type=click.Path(file_okay=False),
+    help="Score the samples in this folder (written by core sample --out-dir from SOURCE) "
+    "instead of drawing; its manifest sets -n and the sampling options.",
+)
 def evaluate(
     source: str,
     overrides: tuple[str, ...],
@@ -265,6 +294,7 @@ def evaluate(
     raw: bool,
     log: bool,
     no_write: bool,
+    samples: str | None,
 ) -> None:
     """Score samples of a run or pretrained model against a data split.
 
@@ -273,7 +303,7 @@ def evaluate(
     eval_<metric>_<sampler>-<steps>_seed<seed>.json (with _cfg<scale> under guidance) into a
     run directory (not with --no-write). The run is read as data: its loggers are opened only
     with --log, and then only appended to. OVERRIDES (data.key=value) change the reference
-    data section.
+    data section. With --samples DIR the samples are read from DIR, shard by shard.
     """
     from core.devices import resolve_device  # lazy: keeps torch out of core.cli.run_cmd
     from core.metrics.evaluate import score_model  # lazy: keeps torch out of core.cli.run_cmd
@@ -282,6 +312,9 @@ def evaluate(
     options = _sampler_options(sampler_options)
     if log and no_write:
         raise ConfigError("core evaluate: --log writes to the run's loggers; drop --no-write")
+    seed_given = click.get_current_context().get_parameter_source("seed").name != "DEFAULT"
+    if samples is not None and seed_given:
+        raise ConfigError(f"--samples {samples}: its manifest.json sets the seed; drop --seed")
     _hold_run(source, shared=no_write, what="core evaluate")
     evaluation = score_model(
         source,
@@ -297,6 +330,7 @@ def evaluate(
         raw=raw,
         overrides=list(overrides),
         log=log,
+        samples=samples,
     )
     _echo_evaluation(evaluation.result, as_json)
     if not no_write:  # the result is printed first: a write or a logger that fails cannot lose it
@@ -331,16 +365,45 @@ def _hold_run(source: str, *, shared: bool, what: str) -> None:
     click.get_current_context().with_resource(holding_run(source, shared=shared, what=what))
 
 
-def _check_sample_request(n: int, output: str, device: str) -> None:
+def _sample_to_folder(
+    model: Any, info: dict[str, Any], out_dir: str, settings: dict[str, Any], shard_size: int
+) -> None:
+    """``core sample --out-dir``: this rank's missing shards of ``out_dir``, then one line."""
+    from core import sample_folders  # lazy: keeps torch out of core.cli.run_cmd
+
+    run_sample = info.get("sample") or {}  # the run's sampler and steps, as core evaluate's
+    settings["sampler"] = settings["sampler"] or run_sample.get("sampler")
+    settings["steps"] = settings["steps"] or run_sample.get("steps")
+    manifest = sample_folders.folder_manifest(model, info, settings, shard_size=shard_size)
+    manifest = sample_folders.open_folder(out_dir, manifest)
+    rank, world = share = sample_folders.torchrun_share()
+    batch_size = int(run_sample.get("batch_size", 256))
+    written, present = sample_folders.draw_to_folder(
+        model, out_dir, manifest, batch_size=min(batch_size, shard_size), share=share
+    )
+    who = f"rank {rank} of {world}: " if world > 1 else ""
+    click.echo(
+        f"{who}wrote {written} shards of {manifest['n']} samples ({info['weights']} weights of "
+        f"{info['source']}) to {out_dir}; {present} were there already"
+    )
+
+
+def _check_sample_request(n: int, output: str, device: str, out_dir: str | None) -> str:
     """Refuse, before any model is loaded, a grid too large to hold, a PNG with no folder or one
-    core.atomic would refuse to write, or a device there is not."""
+    core.atomic would refuse to write, or a device there is not; returns the device to load on
+    (under torchrun with --out-dir, ``auto`` and ``cuda`` mean this rank's GPU)."""
     from core.devices import resolve_device  # lazy: keeps torch out of core.cli.run_cmd
 
+    if out_dir is not None:
+        if click.get_current_context().get_parameter_source("output").name != "DEFAULT":
+            raise ConfigError("core sample: give -o (one PNG grid) or --out-dir (shards), not both")
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        return str(resolve_device(device, local_rank, where="--device"))
     resolve_device(device, where="--device")
     if n > MAX_SAMPLES:
         raise ConfigError(
             f"core sample -n {n}: at most {MAX_SAMPLES} samples (all are held in memory and "
-            "drawn into one PNG grid); for a metric over many samples use core evaluate -n"
+            "drawn into one PNG grid); write them in shards with --out-dir DIR"
         )
     folder = Path(output).parent
     if Path(output).is_dir():
@@ -348,6 +411,7 @@ def _check_sample_request(n: int, output: str, device: str) -> None:
     if not folder.is_dir():
         raise ConfigError(f"-o {output}: folder {folder} does not exist (create it first)")
     check_target(output)  # a device, FIFO or link out of its folder: refused before sampling
+    return device
 
 
 def _sampler_options(pairs: tuple[str, ...]) -> dict[str, Any]:

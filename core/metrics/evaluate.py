@@ -22,6 +22,7 @@ from core.errors import ConfigError
 from core.loading import load_located, locate
 from core.loggers.run import log_to_run
 from core.model_card import refresh_run_card
+from core.sample_folders import iter_shards, read_manifest, source_key
 from core.sampling import draw_samples
 from core.training.checkpoint import checkpoint_step, latest_checkpoint
 from core.training.sections import validate_evaluate_section
@@ -166,6 +167,7 @@ def score_model(
     raw: bool = False,
     overrides: list[str] | None = None,
     log: bool = False,
+    samples: str | None = None,
 ) -> Evaluation:
     """Score ``n`` samples of ``source`` with ``metric`` against a data split, with a floor;
     nothing is written (``Evaluation.save`` does that).
@@ -177,32 +179,32 @@ def score_model(
 
     The floor is the same metric between ``n`` images of the other split (train when the
     reference is test) and the reference: what real data of that size scores.
-    """
+
+    ``samples``, a folder ``core sample --out-dir`` wrote from ``source``, is scored instead:
+    its manifest gives ``n`` and the sampling settings, which must not be given."""
     model, info = load_model(source, device=device, raw=raw)
     if log and not info["run_dir"]:
         raise ConfigError(f"--log: {source} is not a run directory; it has no loggers to add to")
+    sample_cfg = info.get("sample") or {}
+    given = {"sampler": sampler, "steps": steps, "guidance_scale": guidance_scale}
+    settings = _drawing_settings(sample_cfg, given, sampler_options, seed)
+    folder = None
+    if samples is not None:
+        folder = _sample_folder(samples, source, raw, n, {**given, "options": sampler_options})
+        n, settings = folder["n"], _folder_settings(folder)
     chosen = _chosen_metric(info, metric, n)
     data_section = _data_section(info, overrides, source)
     scorer = build("metric", {"type": chosen.metric}, where="metric")
-    sample_cfg = info.get("sample") or {}
-    if guidance_scale is None:
-        guidance_scale = sample_cfg.get("guidance_scale")
-    settings = {
-        "sampler": sampler or sample_cfg.get("sampler"),
-        "steps": steps or sample_cfg.get("steps"),
-        "sampler_options": dict(sampler_options or {}),
-        "guidance_scale": guidance_scale,
-        "seed": seed,
-    }
     batch_size = int(sample_cfg.get("batch_size", 256))
-    result = _score(model, scorer, chosen, data_section, split, settings, batch_size, source)
+    scoring = (model, scorer, chosen, data_section, split, settings, batch_size, source)
+    result = _score(*scoring, folder=folder)
     result.update(weights=info["weights"], source=source)
     name = evaluation_file_name(
         chosen.metric,
         settings["sampler"] or _model_option(model, "sampler"),
         settings["steps"] or _model_option(model, "sample_steps"),
-        seed,
-        guidance_scale,
+        settings["seed"],
+        settings["guidance_scale"],
     )
     run_dir = Path(info["run_dir"]) if info["run_dir"] else None
     return Evaluation(result, name, _last_step(run_dir), run_dir, info.get("run_config"))
@@ -241,13 +243,50 @@ def _score(
     settings: dict[str, Any],
     batch_size: int,
     source: str,
+    *,
+    folder: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Draw ``chosen.n`` samples with ``settings``; score them and the real-data bound."""
+    """Draw ``chosen.n`` samples with ``settings`` (or read ``folder``'s, a sample folder's
+    manifest with its ``path``); score them and the real-data bound."""
     metric, n = chosen.metric, chosen.n
     key = getattr(scorer, "key", metric.replace("-", "_"))
     reference = reference_data(data_section, split)
     ref_x, ref_y = _stack(reference)
     data_range = getattr(reference, "value_range", None)
+    ref_sym = _to_symmetric(ref_x, data_range)
+    if folder is not None:
+        value = _score_folder(scorer, key, folder, ref_sym, data_range)
+    else:
+        drawn = (model, n, settings, batch_size, source)
+        value = _score_drawn(scorer, key, drawn, ref_sym, data_range)
+    if key == "accuracy":
+        floor_value = scorer(ref_sym, labels=ref_y)
+        floor_text = f"classifier accuracy on the {len(ref_y)} real {split} images"
+    else:
+        floor_value, floor_text = _distance_floor(
+            scorer, ref_sym, data_section, split, data_range, n, settings["seed"]
+        )
+    return {
+        "metric": metric,
+        "key": key,
+        "value": value[key],
+        "floor": floor_value[key],
+        "floor_description": floor_text,
+        "bound": "ceiling" if key == "accuracy" else "floor",  # what real data scores
+        "details": value,
+        "n": n,
+        "reference": {"data": data_section, "split": split, "size": len(ref_sym)},
+        **settings,
+        **({"samples": folder["path"]} if folder is not None else {}),
+    }
+
+
+def _score_drawn(
+    scorer: Any, key: str, drawn: tuple[Any, ...], ref_sym: torch.Tensor, data_range: Any
+) -> dict[str, Any]:
+    """Draw ``n`` samples of ``model`` with ``settings`` (``drawn``) and score them (for
+    accuracy, class ``i % classes`` for sample ``i``)."""
+    model, n, settings, batch_size, source = drawn
     extra: dict[str, Any] = dict(settings["sampler_options"])
     if settings["guidance_scale"] is not None:
         extra["guidance_scale"] = settings["guidance_scale"]
@@ -264,28 +303,73 @@ def _score(
         **extra,
     )
     samples = _to_symmetric(samples, getattr(model, "sample_range", None) or data_range)
-    ref_sym = _to_symmetric(ref_x, data_range)
     if labels is not None:
-        value = scorer(samples, labels=labels)
-        floor_value = scorer(ref_sym, labels=ref_y)
-        floor_text = f"classifier accuracy on the {len(ref_y)} real {split} images"
-    else:
-        value = _distance(scorer, samples, ref_sym)
-        floor_value, floor_text = _distance_floor(
-            scorer, ref_sym, data_section, split, data_range, n, settings["seed"]
+        return scorer(samples, labels=labels)
+    return _distance(scorer, samples, ref_sym)
+
+
+def _refuse_drawing_options(path: str, given: dict[str, Any]) -> None:
+    """Refuse sampling settings given with a sample folder (its manifest has them)."""
+    named = [key for key, value in given.items() if value is not None]
+    if named:
+        raise ConfigError(
+            f"--samples {path}: its manifest.json sets {', '.join(named)}; drop those options"
         )
-    return {
-        "metric": metric,
-        "key": key,
-        "value": value[key],
-        "floor": floor_value[key],
-        "floor_description": floor_text,
-        "bound": "ceiling" if key == "accuracy" else "floor",  # what real data scores
-        "details": value,
-        "n": n,
-        "reference": {"data": data_section, "split": split, "size": len(ref_sym)},
-        **settings,
-    }
+
+
+def _sample_folder(
+    path: str, source: str, raw: bool, n: int | None, given: dict[str, Any]
+) -> dict[str, Any]:
+    """The manifest of the sample folder ``path``, refused unless drawn from ``source`` (and
+    its weights), or with sampling settings ``given``; ``n``, when given, must be the folder's."""
+    _refuse_drawing_options(path, {**given, "options": given["options"] or None})
+    manifest = read_manifest(path)
+    if manifest.get("source") != source_key(source) or manifest.get("raw") != raw:
+        weights = "raw" if manifest.get("raw") else "EMA"
+        raise ConfigError(
+            f"--samples {path}: drawn from {manifest.get('source')!r} ({weights} weights), "
+            f"not from {source!r}{' with --raw' if raw else ''}"
+        )
+    if n is not None and n != manifest["n"]:
+        raise ConfigError(f"--samples {path}: holds {manifest['n']} samples; -n {n} differs")
+    return {**manifest, "path": str(path)}
+
+
+def _drawing_settings(
+    sample_cfg: dict[str, Any], given: dict[str, Any], options: Any, seed: int
+) -> dict[str, Any]:
+    """The sampling settings ``given`` (sampler, steps, guidance_scale), else the run's
+    ``sample`` section's, with the sampler ``options`` and ``seed``."""
+    chosen = {key: sample_cfg.get(key) if value is None else value for key, value in given.items()}
+    return {**chosen, "sampler_options": dict(options or {}), "seed": seed}
+
+
+def _folder_settings(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The sampling settings a sample folder's manifest records, as ``_score`` takes them."""
+    keys = ("sampler", "steps", "sampler_options", "seed")
+    return {**{key: manifest[key] for key in keys}, "guidance_scale": manifest["guidance"]}
+
+
+def _score_folder(
+    scorer: Any, key: str, folder: dict[str, Any], ref_sym: torch.Tensor, data_range: Any
+) -> dict[str, Any]:
+    """Score the samples of a folder shard by shard: a feature metric (``features`` and
+    ``score``) keeps only features, accuracy only its count of hits; any other metric is
+    given every sample at once."""
+    value_range = folder.get("value_range") or data_range
+    shards = ((_to_symmetric(x, value_range), y) for x, y in iter_shards(folder["path"], folder))
+    if key == "accuracy":
+        if folder.get("labels") is None:
+            raise ConfigError(
+                f"metric 'accuracy': the samples in {folder['path']} have no class labels "
+                "(drawn from a model that is not class-conditional)"
+            )
+        hits = sum(scorer(x, labels=y)[key] * len(x) for x, y in shards)
+        return {key: hits / folder["n"]}
+    if hasattr(scorer, "features") and hasattr(scorer, "score"):
+        features = torch.cat([scorer.features(x, (-1.0, 1.0)) for x, _ in shards])
+        return scorer.score(features.numpy(), scorer.features(ref_sym, (-1.0, 1.0)).numpy())
+    return _distance(scorer, torch.cat([x for x, _ in shards]), ref_sym)
 
 
 def _class_labels(model: Any, n: int, source: str) -> torch.Tensor:

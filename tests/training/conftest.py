@@ -1,5 +1,6 @@
 import importlib.util
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -7,6 +8,18 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).parent
+#: the guided run of round 3's hostile cases too (``digits_run`` of tests/reliability/_toy.py)
+GUIDED_RUN = runpy.run_path(str(HERE.parent / "reliability" / "_toy.py"))["digits_run"]()
+
+
+@pytest.fixture(scope="module")
+def guided_run(tmp_path_factory):
+    """A class-conditional DDPM with a null class (10 classes, label dropout), trained 1 step."""
+    from core.training import Trainer
+
+    where = tmp_path_factory.mktemp("guided")
+    Trainer(GUIDED_RUN, run_dir=where / "run", quiet=True).fit()
+    return where / "run"
 
 
 def _load_tiny():

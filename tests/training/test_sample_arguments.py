@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import math
 import re
-import runpy
-from pathlib import Path
 
 import pytest
 import torch
@@ -73,20 +71,6 @@ def test_a_sampler_option_the_command_sets_itself_is_refused(key):
 
 
 # -- through the commands ----------------------------------------------------------------------
-
-
-#: the guided run of round 3's hostile cases too (``digits_run`` of tests/reliability/_toy.py)
-RUN = runpy.run_path(str(Path(__file__).parents[1] / "reliability" / "_toy.py"))["digits_run"]()
-
-
-@pytest.fixture(scope="module")
-def guided_run(tmp_path_factory):
-    """A class-conditional DDPM with a null class (10 classes, label dropout), trained 2 steps."""
-    from core.training import Trainer
-
-    where = tmp_path_factory.mktemp("guided")
-    Trainer(RUN, run_dir=where / "run", quiet=True).fit()
-    return where / "run"
 
 
 def _refused(capsys, *args: str) -> str:
