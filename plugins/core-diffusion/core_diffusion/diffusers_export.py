@@ -246,7 +246,9 @@ def write_pipeline(model: Any, directory: str | os.PathLike[str], tolerance: flo
     diff = (scheduler.betas.double() - ours).abs().max().item()
     if not diff <= _BETA_TOLERANCE:
         raise ExportError(f"the {options['beta_schedule']} betas differ from ours by {diff:.3g}")
-    unet = unet_from_network(model.network, tolerance).to("cpu", torch.float32)
+    unet = unet_from_network(model.network, tolerance).cpu()
+    if any(p.dtype != torch.float32 for p in unet.parameters()):
+        unet = unet.float()  # a half-precision run is exported in float32
     pipeline = diffusers.DDPMPipeline(unet=unet, scheduler=scheduler)
     pipeline.save_pretrained(Path(directory), safe_serialization=True)
     classes = unet.config.num_class_embeds
