@@ -9,6 +9,7 @@ script runs); ``scripts/gen_performance.py`` imports each benchmark's ``render``
 - ``markdown``: cells, tables and the ``Section`` a benchmark's ``render(record, name)`` returns;
 - ``plots``: plot pieces several renderers draw alike (FID against network evaluations);
 - ``digits``: scoring generated digits (feature-FID, accuracy, memorisation);
+- ``steps``: a model's bare training step and its timing, outside the Trainer;
 - ``quoted``: figures that README and docs quote from the results, kept equal to them.
 """
 
