@@ -7,7 +7,9 @@ Every diffusers object is built from a config and saved by diffusers itself in t
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,6 +17,7 @@ import yaml
 
 from core.building import build
 from core.cli import main
+from core.config import Config
 from core.errors import ConfigError, ExportError
 from core.loading import load_model
 from core.testing import check_component
@@ -347,3 +350,31 @@ def test_class_conditional_diffusers_unet_matches_diffusers(tmp_path):
     ours = model.sample(3, sampler="ddim", steps=20, spacing="leading", x_T=x_T, y=y)
     theirs = _diffusers_loop(pipeline.unet, ddim, x_T, class_labels=y)
     assert (ours - theirs.clamp(-1, 1)).abs().max() <= 1e-4
+
+
+def test_the_example_is_the_demo_network_size():
+    example = Path(__file__).resolve().parents[3] / "examples/diffusers-unet.yaml"
+    model = build("model", Config(example).to_dict()["model"])
+    assert model.count_parameters() == 268_017 and model.null_class == 10
+
+
+def test_core_export_without_diffusers_is_one_line_before_loading(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "diffusers", None)
+    out = tmp_path / "o"
+    assert main(["export", str(tmp_path / "no-run"), "--format", "diffusers", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(MISSING_PACKAGE) and len(err.splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_listing_imports_neither_torch_nor_diffusers():
+    code = (
+        "import sys; from core.cli import main; main(['components', 'list', 'model']); "
+        "main(['info', 'diffusers-unet']); main(['components', 'list', 'exporter']); "
+        "bad = {'torch', 'diffusers'} & set(sys.modules); assert not bad, bad"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "diffusers-unet" in result.stdout and "diffusers" in result.stdout
