@@ -5,8 +5,8 @@
 Cases, each a real ``core train examples/mnist5k.yaml`` run in a temporary runs folder:
 fp32; bf16; bf16 with channels-last; bf16 with channels-last and ``train.compile``; and, when
 more than one GPU is visible, the last one again under ``torchrun`` on every GPU (DDP over
-NCCL, the same global batch). The table gives each case's seconds (the Trainer's clock, at
-its last logged step), images/s and final loss. On a machine without CUDA it prints one line
+NCCL, the same global batch). The table gives each case's seconds (the Trainer's clock at
+its last logged step, compilation included), images/s and final loss. On a machine without CUDA it prints one line
 saying so and exits with status 1: nothing was checked. ``--cpu`` runs the same cases on the
 CPU (no NCCL), to try the script itself.
 """
