@@ -6,7 +6,8 @@ decodes every file once, when it is built: timed as the decode rate), then itera
 training loader (``core.training.data.make_loader``: the run's sampler, persistent workers) for
 ``--epochs`` epochs at each worker count. The consumer is a bare training step (compute_loss,
 backward, AdamW) of a 64 px class-conditional DDPM (ddpm-unet, base 32) at the same batch, on
-``--threads`` threads. The goal: with 1 worker the loader delivers at least 3x what the step
+``--threads`` threads; ``core.training.Trainer`` then trains it on the folder with 0 and 1
+workers (the step fed by the loader, end to end). The goal: with 1 worker the loader delivers at least 3x what the step
 consumes. Writes benchmarks/results/data_loading.json.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/data_loading.py [--images 20000] [--batch 32]
@@ -16,12 +17,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from _common import save_record, start_record
+from _common import save_record, seconds_per_step, start_record, train
 from _common.markdown import Col, Section, sig
 from _common.steps import step_fn, time_steps
 
@@ -85,6 +87,20 @@ def loader_rate(dataset: Any, workers: int, batch: int, epochs: int) -> dict[str
     }
 
 
+def trainer_rate(dataset: Any, root: Path, workers: int, batch: int, steps: int) -> dict[str, Any]:
+    """Images/s of ``core.training.Trainer`` on the folder (the step fed by the run's loader),
+    the first logged step left out."""
+    config = {
+        "model": MODEL,
+        "data": {"type": "image-folder", "root": str(root)},
+        "train": {"steps": steps, "batch_size": batch, "num_workers": workers, "log_every": 1},
+        "sample": {"n": 1, "sampler": "ddim", "steps": 2},
+    }
+    trained = train(config, dataset=dataset, run_dir=root / f"run-{workers}", quiet=True)
+    seconds = statistics.median(seconds_per_step(trained.marks))
+    return {"workers": workers, "steps": steps, "images_per_s": batch / seconds}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=20_000)
@@ -92,6 +108,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2, help="loader epochs per worker count")
     parser.add_argument("--steps", type=int, default=5, help="timed training steps")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the step")
+    parser.add_argument("--train-steps", type=int, default=8, help="Trainer steps per case")
     args = parser.parse_args()
 
     import torch
@@ -107,7 +124,15 @@ def main() -> None:
         start = time.perf_counter()
         dataset = core.build("dataset", {"type": "image-folder", "root": str(root)})
         decode_s = time.perf_counter() - start
-    print(f"  image-folder built (decoded) in {decode_s:.1f} s", flush=True)
+        print(f"  image-folder built (decoded) in {decode_s:.1f} s", flush=True)
+        trainer_rows = []
+        for workers in (0, 1):
+            torch.manual_seed(0)
+            trainer_rows.append(trainer_rate(dataset, root, workers, args.batch, args.train_steps))
+            print(
+                f"  Trainer, {workers} workers: {trainer_rows[-1]['images_per_s']:.1f} images/s",
+                flush=True,
+            )
 
     rows = []
     for workers in (0, 1, 2):
@@ -139,6 +164,7 @@ def main() -> None:
         "step_s": step_s,
         "step_images_per_s": consumed,
         "rows": rows,
+        "trainer_rows": trainer_rows,
         "note": "image-folder decodes every file once when it is built and keeps float tensors in "
         "memory, so the loader's rate is indexing, collation and the worker pipe; the step is "
         "measured alone on its threads; other helpers ran tests on the same 2 cores meanwhile",
@@ -170,6 +196,16 @@ def render(record: dict[str, Any], name: str = "data_loading") -> Section:
             ("dataset in memory", f"{record['dataset_bytes'] / 2**20:,.0f} MiB"),
         ]
     )
+    if record.get("trainer_rows"):
+        s.table(
+            [
+                Col("workers", "workers"),
+                Col("steps", "steps"),
+                Col("images/s", "images_per_s", sig),
+            ],
+            record["trainer_rows"],
+            "core.training.Trainer on the folder (the step fed by the loader)",
+        )
     if record.get("note"):
         s.add(f"Notes: {record['note'].rstrip('.')}.")
     return s

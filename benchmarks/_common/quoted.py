@@ -79,6 +79,12 @@ FIGURES: dict[str, Figure] = {
     "loader-1-worker-ratio": Figure("data_loading", (("rows", 1, "times_step"),), "{:.0f}x"),
     "step-64px": Figure("data_loading", (("step_images_per_s",),), "{:.0f} images/s"),
     "image-folder-decode": Figure("data_loading", (("decode_images_per_s",),), "{:,.0f} images/s"),
+    "trainer-0-workers": Figure(
+        "data_loading", (("trainer_rows", 0, "images_per_s"),), "{:.0f} images/s"
+    ),
+    "trainer-1-worker": Figure(
+        "data_loading", (("trainer_rows", 1, "images_per_s"),), "{:.0f} images/s"
+    ),
     "compile-speedup": Figure("compile", (("speedup",),), "{:.2f}x"),
     "compile-first-step-s": Figure("compile", (("rows", 1, "first_step_s"),), "{:.0f} s"),
 }
