@@ -68,7 +68,9 @@ _RAW = click.option("--raw", is_flag=True, help="Use the raw weights of a run, n
     "--resume",
     "resume",
     type=click.Path(file_okay=False),
-    help="Continue the run in this directory from its newest checkpoint.",
+    help="Continue the run in this directory from its newest checkpoint; 'auto': continue "
+    "the CONFIG's run (--runs-dir/--run-name) if it has a complete checkpoint, else start it "
+    "(for torchrun --max-restarts).",
 )
 @click.option("--run-name", help="Name of the run directory (default: the config file stem).")
 @click.option(
@@ -92,6 +94,18 @@ def train(
     """
 
     config, items = _split_config_and_overrides(config, overrides)
+    if resume == "auto":
+        if config is None:
+            raise ConfigError("core train --resume auto: give the CONFIG file of the run")
+        auto_dir = Path(runs_dir) / _run_name(
+            run_name if run_name is not None else Path(config).stem
+        )
+        from core.training.checkpoint import latest_checkpoint  # lazy: keeps torch out
+
+        if latest_checkpoint(auto_dir) is not None:
+            resume = str(auto_dir)
+        else:  # nothing to continue: start afresh (what a killed first attempt left is set aside)
+            resume, overwrite = None, overwrite or auto_dir.exists()
     if resume is not None:
         run_dir = Path(resume)
         saved = run_dir / "config.yaml"
