@@ -7,8 +7,9 @@ rerun with the same settings: every index must appear exactly once. Last, two pr
 The run is ``--run`` (``examples/quickstart.yaml`` trained, ``OMP_NUM_THREADS=1``). Writes
 benchmarks/results/streaming_sample.json.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/streaming_sample.py --run runs/quickstart \\
-        [--n 2000 10000] [--shard-size 1000]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/streaming_sample.py --run runs/quickstart --n 50000
+
+(``--n`` takes several sizes, ``--shard-size`` the samples per shard, default 1000.)
 """
 
 from __future__ import annotations
