@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,13 +22,9 @@ from typing import Any
 from _common import save_record, start_record
 from _common.markdown import Section
 
+from core.testing.processes import free_port
+
 TESTS = Path(__file__).resolve().parents[1] / "tests/training"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _launch(script: str, args: list[str], cwd: Path, ranks: int) -> None:
@@ -37,7 +32,7 @@ def _launch(script: str, args: list[str], cwd: Path, ranks: int) -> None:
     command = [sys.executable]
     if ranks > 1:
         command += ["-m", "torch.distributed.run", f"--nproc_per_node={ranks}"]
-        command += [f"--master_port={_free_port()}", "--master_addr=127.0.0.1"]
+        command += [f"--master_port={free_port()}", "--master_addr=127.0.0.1"]
     env = {**os.environ, "CORE_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1"}
     subprocess.run([*command, str(TESTS / script), *args], cwd=cwd, env=env, check=True)
 

@@ -5,7 +5,8 @@ description) that a model page quotes; ``check_config_reference(page, *schemas)`
 the page holds each table; ``run_python_blocks(page)`` runs the page's Python blocks;
 ``check_example_config(path)`` builds the model of a run config and checks it against its
 dataset; ``check_listing_is_torch_free(kind, name)`` lists and describes a component in a
-fresh interpreter and asserts torch stayed out. Each raises ``AssertionError`` on failure.
+fresh interpreter and asserts torch stayed out; ``check_fsdp_blocks(model)`` checks a model's
+``fsdp_blocks()`` as ``train.strategy: fsdp`` needs them. Each raises ``AssertionError`` on failure.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "run_python_blocks",
     "check_example_config",
     "check_listing_is_torch_free",
+    "check_fsdp_blocks",
 ]
 
 
@@ -134,3 +136,25 @@ def check_listing_is_torch_free(kind: str, name: str) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, f"{kind} {name!r}: {done.stderr.strip()[-500:]}"
+
+
+def check_fsdp_blocks(model: Any) -> list[Any]:
+    """Assert ``model.fsdp_blocks()`` gives submodules of ``model``, each with parameters and
+    none sharing one, that together hold every parameter when the model trains through
+    ``training_step`` (it has no root unit then); gives the blocks."""
+    blocks = list(model.fsdp_blocks())
+    assert blocks, f"{type(model).__name__}.fsdp_blocks() is empty"
+    inside = {id(m) for m in model.modules()}
+    seen: dict[int, str] = {}
+    for index, block in enumerate(blocks):
+        name = f"block {index} ({type(block).__name__})"
+        assert id(block) in inside and block is not model, f"{name} is not a submodule"
+        params = list(block.parameters())
+        assert params, f"{name} holds no parameters"
+        for p in params:
+            assert id(p) not in seen, f"{name} shares a parameter with {seen[id(p)]}"
+            seen[id(p)] = name
+    if hasattr(model, "training_step"):
+        left = [n for n, p in model.named_parameters() if id(p) not in seen]
+        assert not left, f"training_step model: {left[0]} is in no block"
+    return blocks

@@ -3,7 +3,8 @@
 ``running(pid)`` is true while the process exists and is not a zombie; ``gone_within(pids,
 seconds)`` waits up to ``seconds`` for all of them to end, as a killed tool's group should;
 ``check_tool_dies_with(process, pids_file)`` kills a command once its tool runs and asserts
-the tool went with it.
+the tool went with it; ``free_port()`` gives a free TCP port on 127.0.0.1 (a torchrun
+rendezvous).
 """
 
 from __future__ import annotations
@@ -11,13 +12,21 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["running", "gone_within", "check_tool_dies_with"]
+__all__ = ["running", "gone_within", "check_tool_dies_with", "free_port"]
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (the OS picks it; closed again before returning)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def running(pid: int) -> bool:

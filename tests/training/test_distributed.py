@@ -5,20 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 
 import pytest
 import yaml
 
+from core.testing.processes import free_port as _free_port
 from core.weights import read_weights
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _train(cli_script, config_path, name: str, *, ranks: int = 1) -> None:

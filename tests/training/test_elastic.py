@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,17 +12,12 @@ import pytest
 import torch
 import yaml
 
+from core.testing.processes import free_port
 from core.weights import read_weights
 
 from .conftest import tiny_run
 
 HERE = Path(__file__).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _run(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -43,7 +37,7 @@ def _torchrun(script: Path, *args: str, cwd: Path, env: dict | None = None) -> N
     """``script`` under torchrun: 2 processes, one restart allowed, c10d on a free port."""
     launcher = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1"]
     launcher += ["--nproc_per_node=2", "--max-restarts=1", "--rdzv-backend=c10d"]
-    launcher += [f"--rdzv-endpoint=127.0.0.1:{_free_port()}", str(script)]
+    launcher += [f"--rdzv-endpoint=127.0.0.1:{free_port()}", str(script)]
     _run([*launcher, *args], cwd, env)
 
 

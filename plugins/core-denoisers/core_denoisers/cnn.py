@@ -67,6 +67,10 @@ class CNNDenoiser(BaseModel):
         """Image sides must be divisible by this (2 ** levels)."""
         return 2**self.levels
 
+    def fsdp_blocks(self) -> list[nn.Module]:
+        """The down, bottleneck and up blocks (``train.strategy: fsdp``'s units)."""
+        return [*self.downs, self.bottleneck, *self.ups]
+
     def forward(self, x: torch.Tensor, t: Any, y: Any = None, **conditioning: Any) -> torch.Tensor:
         """Predicted noise, same shape as ``x`` (B, C, H, W); ``t`` (B,) 0-based timesteps."""
         t, y, _ = check_network_inputs(

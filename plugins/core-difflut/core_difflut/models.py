@@ -155,6 +155,14 @@ class SimpleFeedForward(BaseModel):
             "accuracy": (logits.argmax(-1) == y).float().mean(),
         }
 
+    def fsdp_blocks(self) -> list[nn.Module]:
+        """The LUT layers (``train.strategy: fsdp``'s units), none while a regulariser is on:
+        regularisers read the layers' weights outside their forward, so the whole model is
+        then one unit."""
+        if any(self.config.runtime.regularizers.values()):
+            return []
+        return list(self.layers)
+
     def get_regularization_loss(self) -> torch.Tensor:
         """Sum over node layers of weight * regulariser for each configured regulariser."""
         total = torch.zeros((), device=self.device)

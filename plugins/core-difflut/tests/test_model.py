@@ -192,3 +192,15 @@ def test_bundled_digits_split() -> None:
     assert data["x_train"].min() >= 0.0 and data["x_train"].max() <= 1.0
     train, test = stratified_split(np.repeat(np.arange(10), 50), 10, seed=0)
     assert len(test) == 100 and len(set(train) & set(test)) == 0
+
+
+def test_fsdp_blocks_are_the_lut_layers() -> None:
+    from core.testing.checks import check_fsdp_blocks
+
+    model = small()
+    assert check_fsdp_blocks(model) == list(model.layers)
+
+
+def test_fsdp_blocks_none_with_a_regulariser_on() -> None:
+    """Regularisers read the layers' weights outside their forward: one unit then."""
+    assert small(runtime={"regularizers": {"l1": 0.1}}).fsdp_blocks() == []

@@ -80,6 +80,11 @@ class DDPM(BaseModel):
             section["null_class"] = True
         return section
 
+    def fsdp_blocks(self) -> list[torch.nn.Module]:
+        """The network's blocks (a U-Net's down, middle and up blocks): ``train.strategy:
+        fsdp`` shards each as a unit; the schedule and the rest stay with the root."""
+        return self.network.fsdp_blocks()
+
     def get_config(self) -> dict[str, Any]:
         """The config; a network that resolves its options when built (diffusers-unet's
         ``pretrained``) is saved as built, so a saved copy loads without its source."""

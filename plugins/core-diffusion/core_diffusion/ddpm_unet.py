@@ -58,6 +58,10 @@ class DDPMUNet(UNetBase):
         self.skip_channels = (b, 2 * b, 4 * b)
         self.middle_channels = 4 * b
 
+    def fsdp_blocks(self) -> list[nn.Module]:
+        """The down, bottleneck and up residual blocks (``train.strategy: fsdp``'s units)."""
+        return [self.d1, self.d2, self.d3, self.bottleneck, self.up1, self.up2, self.up3]
+
     def encode(self, x: torch.Tensor, t: Any, y: Any = None, cond: Any = None) -> UNetFeatures:
         """The encoder path: skip features, the bottleneck's output and the embedding."""
         t, y, _ = check_network_inputs(

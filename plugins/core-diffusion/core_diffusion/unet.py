@@ -135,6 +135,14 @@ class UNet(UNetBase):
         self.norm_out = _norm(ch, groups)
         self.conv_out = nn.Conv2d(ch, c.out_channels or c.in_channels, 3, padding=1)
 
+    def fsdp_blocks(self) -> list[nn.Module]:
+        """The down, middle and up stages' residual and attention blocks (``train.strategy:
+        fsdp`` shards each as a unit; the embeddings and the in/out and resampling convs stay
+        with the root)."""
+        stages = [*self.down, {"blocks": [self.mid1, self.mid2], "attn": [self.mid_attn]}, *self.up]
+        found = [m for s in stages for key in ("blocks", "attn") for m in s[key]]
+        return [m for m in found if any(True for _ in m.parameters())]
+
     def encoder_copy(self) -> UNetEncoder:
         """A deep copy of the encoder path with its own weights (a ControlNet's trainable copy)."""
         return UNetEncoder(self)

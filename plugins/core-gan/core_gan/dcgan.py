@@ -188,6 +188,11 @@ class DCGAN(BaseModel):
         }
 
     # -- training protocol --------------------------------------------------------------------
+    def fsdp_blocks(self) -> list[nn.Module]:
+        """The generator and the discriminator: ``train.strategy: fsdp`` shards each as a unit
+        (``training_step`` calls them, never one root, so together they hold every parameter)."""
+        return [self.generator, self.discriminator]
+
     def optimizer_groups(self, train_config: Any = None) -> dict[str, dict[str, Any]]:
         """Two Adam groups, ``discriminator`` and ``generator``, from the model config.
 

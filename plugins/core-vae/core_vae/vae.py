@@ -89,6 +89,11 @@ class VAE(BaseModel):
             )
         return z
 
+    def fsdp_blocks(self) -> list[nn.Module]:
+        """The convolutional encoder and decoder (``train.strategy: fsdp``'s units; the linear
+        layers between them stay with the root)."""
+        return [self.encoder, self.decoder]
+
     # -- public API ---------------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mu, logvar)``, each ``(B, latent_dim)``, of images ``(B, C, H, W)`` in [0, 1]."""
