@@ -76,9 +76,9 @@ class Optimizers:
         if self.grad_accumulation > 1:
             loss = loss / self.grad_accumulation
         scaled = self.scaler.scale(loss) if self.scaler.is_enabled() else loss
-        if len(self.optimizers) > 1:
+        if len(self.optimizers) > 1 and not _sharded(params):
             scaled.backward(inputs=params)
-        else:
+        else:  # FSDP2's sharded parameters are not leaves of the graph: its hooks route their grads
             scaled.backward()
 
     def step(self, name: str, loss: torch.Tensor | None = None) -> bool:
@@ -112,3 +112,12 @@ def _total_norm(grads: list[torch.Tensor]) -> torch.Tensor:
     if not grads:
         return torch.zeros(())
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+def _sharded(params: list[torch.nn.Parameter]) -> bool:
+    """Whether ``params`` are FSDP2 shards (DTensors), which ``backward(inputs=...)`` never reaches."""
+    if not torch.distributed.is_available():
+        return False
+    from torch.distributed.tensor import DTensor
+
+    return any(isinstance(p, DTensor) for p in params)
