@@ -85,6 +85,10 @@ FIGURES: dict[str, Figure] = {
     "trainer-1-worker": Figure(
         "data_loading", (("trainer_rows", 1, "images_per_s"),), "{:.0f} images/s"
     ),
+    "stream-n": Figure("streaming_sample", (("rows", 0, "n"),), "{:,}"),
+    "stream-seconds": Figure("streaming_sample", (("rows", 0, "seconds"),), "{:.0f} s"),
+    "stream-per-s": Figure("streaming_sample", (("rows", 0, "samples_per_s"),), "{:.0f}"),
+    "stream-rss": Figure("streaming_sample", (("rows", 0, "peak_rss_mib"),), "{:.0f} MiB"),
     "compile-speedup": Figure("compile", (("speedup",),), "{:.2f}x"),
     "compile-first-step-s": Figure("compile", (("rows", 1, "first_step_s"),), "{:.0f} s"),
 }
