@@ -80,6 +80,12 @@ def register_metrics(register: Any) -> None:
         description="kernel inception-style distance: unbiased MMD^2, cubic polynomial kernel",
     )
     register(
+        "precision-recall",
+        "core.metrics.precision_recall:PrecisionRecall",
+        config="core.metrics.configs:PrecisionRecallConfig",
+        description="improved precision and recall (k-NN manifolds) of digit-classifier features",
+    )
+    register(
         "accuracy",
         "core.metrics.accuracy:Accuracy",
         config="core.metrics.configs:AccuracyConfig",

@@ -357,6 +357,11 @@ def _echo_evaluation(result: dict[str, Any], as_json: bool) -> None:
         echo_json(result)
         return
     key, bound = result["key"], result.get("bound", "floor")
+    if "floors" in result:  # a metric reporting several values: each, then each floor
+        values = "  ".join(f"{k}: {v:.4g}" for k, v in result["values"].items())
+        floors = ", ".join(f"{k} {v:.4g}" for k, v in result["floors"].items())
+        click.echo(f"{values}  ({bound} {floors}: {result['floor_description']})")
+        return
     click.echo(
         f"{key}: {result['value']:.4g}  ({bound} {result['floor']:.4g}: "
         f"{result['floor_description']})"

@@ -12,6 +12,7 @@ __all__ = [
     "KIDConfig",
     "AccuracyConfig",
     "SlicedWassersteinConfig",
+    "PrecisionRecallConfig",
 ]
 
 
@@ -43,6 +44,15 @@ class KIDConfig(_ClassifierMetric):
     subset_size: int = Field(100, ge=2, description="items per subset (capped at the set sizes)")
     subsets: int = Field(50, ge=1, description="number of random subsets")
     seed: int = Field(0, ge=0, description="seed of the subset draws")
+
+
+class PrecisionRecallConfig(_ClassifierMetric):
+    """Improved precision and recall: shares of each set inside the other's k-NN manifold."""
+
+    k: int = Field(3, ge=1, le=100, description="neighbour whose distance is each ball's radius")
+    chunk_size: int = Field(
+        1024, ge=1, le=65536, description="rows per distance block (memory: rows x set size)"
+    )
 
 
 class AccuracyConfig(_ClassifierMetric):

@@ -120,11 +120,15 @@ class Evaluation:
         return out
 
     def log(self) -> None:
-        """Append ``eval/<metric>`` and its floor to the run's loggers; none is truncated."""
+        """Append ``eval/<metric>`` and its floor (and ``eval/<metric>/<key>`` and its floor
+        for each value of a metric reporting several) to the run's loggers; none is truncated."""
         if self.run_dir is None:
             raise ConfigError(f"{self.result['source']}: not a run directory; it has no loggers")
         name = f"eval/{self.result['metric']}"
         values = {name: float(self.result["value"]), f"{name}/floor": float(self.result["floor"])}
+        for key, floor in self.result.get("floors", {}).items():
+            values[f"{name}/{key}"] = float(self.result["values"][key])
+            values[f"{name}/{key}/floor"] = float(floor)
         log_to_run(self.run_dir, self.run_config or {}, values, self.step)
 
 
@@ -266,11 +270,14 @@ def _score(
         floor_value, floor_text = _distance_floor(
             scorer, ref_sym, data_section, split, data_range, n, settings["seed"]
         )
+    keys = tuple(getattr(scorer, "keys", (key,)))  # a metric may report several values
+    several = {"values": {k: value[k] for k in keys}, "floors": {k: floor_value[k] for k in keys}}
     return {
         "metric": metric,
         "key": key,
         "value": value[key],
         "floor": floor_value[key],
+        **(several if len(keys) > 1 else {}),
         "floor_description": floor_text,
         "bound": "ceiling" if key == "accuracy" else "floor",  # what real data scores
         "details": value,

@@ -65,15 +65,6 @@ def test_registered_metrics_build(core_manager):
         build("metric", {"type": "sliced-wasserstein", "projections": 0})
 
 
-@pytest.fixture
-def random_classifier(core_manager, tmp_path):
-    model = build(
-        "model", {"type": "digit-classifier", "width": 4, "feature_dim": 16, "image_size": 16}
-    )
-    model.save_pretrained(tmp_path / "clf", name="digit-classifier")
-    return str(tmp_path / "clf")
-
-
 def test_feature_fid_and_kid_with_any_classifier(random_classifier):
     fid = build("metric", {"type": "feature-fid", "classifier": random_classifier})
     kid = build("metric", {"type": "kid", "classifier": random_classifier, "subset_size": 20})
