@@ -127,14 +127,7 @@ def build_parts(
     fsdp = tc.strategy == "fsdp" and dist.enabled
     ema = _make_ema(model, tc)
     full_model = copy.deepcopy(model) if fsdp and dist.is_main else None
-    wrapped = None if multi else _LossModule(model)
-    if fsdp:
-        shard_model(model, tc.precision, root=wrapped)
-        if ema is not None:
-            shard_model(ema.model, tc.precision, root=ema.model)
-    elif wrapped is not None and dist.enabled:
-        ids = [device.index] if device.type == "cuda" else None
-        wrapped = DistributedDataParallel(wrapped, device_ids=ids)
+    wrapped = _distribute(model, ema, tc, dist, device, fsdp=fsdp, multi=multi)
     optimizers = _make_optimizers(model, tc, device)
     scaler = torch.amp.GradScaler(device.type, enabled=tc.precision == "fp16")
     opt = Optimizers(
@@ -171,6 +164,29 @@ def build_parts(
         fsdp=fsdp,
         full_model=full_model,
     )
+
+
+def _distribute(
+    model: Any,
+    ema: Any,
+    tc: TrainConfig,
+    dist: DistInfo,
+    device: torch.device,
+    *,
+    fsdp: bool,
+    multi: bool,
+) -> Any:
+    """The module the loop calls for the loss (None for a model that steps itself): sharded with
+    the model (and its EMA) under fsdp, wrapped in DDP across processes otherwise."""
+    wrapped = None if multi else _LossModule(model)
+    if fsdp:
+        shard_model(model, tc.precision, root=wrapped)
+        if ema is not None:
+            shard_model(ema.model, tc.precision, root=ema.model)
+    elif wrapped is not None and dist.enabled:
+        ids = [device.index] if device.type == "cuda" else None
+        wrapped = DistributedDataParallel(wrapped, device_ids=ids)
+    return wrapped
 
 
 def _placement(tc: TrainConfig) -> tuple[torch.device, DistInfo, int]:

@@ -30,3 +30,9 @@ for prefix, module in (("model", trainer.model), ("ema", trainer.ema and trainer
         weights.update({f"{prefix}.{k}": v.detach().clone() for k, v in state.items()})
 if trainer.dist.is_main:
     save_weights(weights, out)
+
+import torch.distributed as torch_dist  # noqa: E402
+
+if torch_dist.is_initialized():  # every rank leaves together: a rank gone early aborts the others
+    torch_dist.barrier()
+    torch_dist.destroy_process_group()
