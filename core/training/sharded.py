@@ -122,7 +122,8 @@ def save_sharded(
 ) -> None:
     """Write the model, optimizers and EMA into ``directory`` with DCP (every rank calls it;
     each writes its shards into the one folder, rank 0 the metadata)."""
-    dcp.save(_state(model, optimizers, ema_model), checkpoint_id=str(directory))
+    state = _state(model, optimizers, ema_model)
+    dcp.save(state, checkpoint_id=str(directory))  # own write: into the staged checkpoint folder
 
 
 def _saved_sections(directory: Path) -> set[str]:
