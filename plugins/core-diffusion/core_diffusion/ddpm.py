@@ -11,9 +11,10 @@ import torch.nn.functional as F
 from core import BaseModel
 from core.base_model import ExportCall, ExportedNetwork
 from core.batches import unpack_batch
-from core.building import build, get_entry
-from core.errors import ConfigError, CoreError, DataError
+from core.building import build
+from core.errors import ConfigError, DataError
 from core_diffusion.configs import DDPMConfig, check_guidance_interval
+from core_diffusion.networks import check_network, data_shape, network_section
 
 __all__ = ["DDPM"]
 
@@ -44,41 +45,10 @@ class DDPM(BaseModel):
     @property
     def data_shape(self) -> tuple[int, ...]:
         """Shape of one sample: (data_dim,) or (channels, image_size, image_size)."""
-        c = self.config
-        return (c.data_dim,) if c.data_dim else (c.channels, c.image_size, c.image_size)
+        return data_shape(self.config)
 
     def _network_section(self) -> dict[str, Any]:
-        c = self.config
-        section = dict(c.network or {})
-        try:
-            entry = get_entry("model", section["type"])
-            schema = entry.load_config()
-        except CoreError as exc:
-            raise ConfigError(f"model.network.type: {exc}") from None
-        fields = set(getattr(schema, "model_fields", {}) or {})
-        fill: dict[str, Any] = {}
-        if c.data_dim:
-            fill["data_dim"] = c.data_dim
-        else:
-            fill.update(in_channels=c.channels, out_channels=c.channels, image_size=c.image_size)
-        fill["num_timesteps"] = c.timesteps  # networks that normalise t by T
-        for key, value in fill.items():
-            if key in fields and section.get(key) is None:
-                section[key] = value
-        if c.label_dropout > 0:
-            if "null_class" not in fields:
-                raise ConfigError(
-                    f"model.label_dropout ({c.label_dropout}) needs a null class, which network "
-                    f"'{section['type']}' does not have (no null_class option); use unet or "
-                    "ddpm-unet, or label_dropout: 0"
-                )
-            if section.get("null_class") is False:
-                raise ConfigError(
-                    f"model.label_dropout ({c.label_dropout}) needs the network's null class; "
-                    "remove model.network.null_class: false"
-                )
-            section["null_class"] = True
-        return section
+        return network_section(self.config, num_timesteps=self.config.timesteps)
 
     def fsdp_blocks(self) -> list[torch.nn.Module]:
         """The network's blocks (a U-Net's down, middle and up blocks): ``train.strategy:
@@ -104,27 +74,9 @@ class DDPM(BaseModel):
         """One dummy forward: the network must return the input's shape."""
         x = torch.zeros(1, *self.data_shape)
         t = torch.zeros(1, dtype=torch.long)
-        kwargs = self._dummy_conditioning(x)
-        was_training = self.network.training
-        self.network.eval()
-        try:
-            with torch.no_grad():
-                out = self.network(x, t, **kwargs)
-        except CoreError as exc:
-            raise ConfigError(f"model.network ({self.config.network['type']}): {exc}") from None
-        except (RuntimeError, ValueError, TypeError) as exc:
-            raise ConfigError(
-                f"model.network ({self.config.network['type']}) fails on a "
-                f"{tuple(x.shape)} input: {exc}"
-            ) from None
-        finally:
-            self.network.train(was_training)
-        if tuple(out.shape) != tuple(x.shape):
-            raise ConfigError(
-                f"model.network ({self.config.network['type']}) returns shape "
-                f"{tuple(out.shape)} for an input of shape {tuple(x.shape)}; a denoising "
-                "network must return its input's shape (check channels/image_size/data_dim)"
-            )
+        check_network(
+            self.network, self.config.network["type"], x, t, **self._dummy_conditioning(x)
+        )
 
     def _dummy_conditioning(self, x: torch.Tensor) -> dict[str, Any]:
         cond_channels = self.network_option("cond_channels", 0)

@@ -8,9 +8,10 @@ import torch
 import torch.nn.functional as F
 from core import BaseModel
 from core.batches import unpack_batch
-from core.building import build, get_entry
-from core.errors import ConfigError, CoreError, DataError
+from core.building import build
+from core.errors import ConfigError, DataError
 from core_diffusion.configs import check_guidance_interval
+from core_diffusion.networks import check_network, data_shape, network_section
 
 from core_flow.configs import FlowConfig
 from core_flow.samplers import FlowSampler
@@ -43,57 +44,16 @@ class Flow(BaseModel):
     @property
     def data_shape(self) -> tuple[int, ...]:
         """Shape of one sample: (data_dim,) or (channels, image_size, image_size)."""
-        c = self.config
-        return (c.data_dim,) if c.data_dim else (c.channels, c.image_size, c.image_size)
+        return data_shape(self.config)
 
     def _network_section(self) -> dict[str, Any]:
         """``network``, with the data's shape, the time range and the null class filled in."""
-        c = self.config
-        section = dict(c.network)
-        try:
-            fields = set(get_entry("model", section["type"]).load_config().model_fields)
-        except (CoreError, AttributeError) as exc:
-            raise ConfigError(f"model.network.type: {exc}") from None
-        fill: dict[str, Any] = {"num_timesteps": max(1, round(c.time_scale))}
-        if c.data_dim:
-            fill["data_dim"] = c.data_dim
-        else:
-            fill.update(in_channels=c.channels, out_channels=c.channels, image_size=c.image_size)
-        for key, value in fill.items():
-            if key in fields and section.get(key) is None:
-                section[key] = value
-        if c.label_dropout > 0:
-            if "null_class" not in fields or section.get("null_class") is False:
-                raise ConfigError(
-                    f"model.label_dropout ({c.label_dropout}) needs the network's null class; "
-                    f"network '{section['type']}' has none (use ddpm-unet or unet) or it is off"
-                )
-            section["null_class"] = True
-        return section
+        return network_section(self.config, num_timesteps=max(1, round(self.config.time_scale)))
 
     def _check_network(self) -> None:
         """One dummy forward: the network must return the input's shape."""
         x = torch.zeros(1, *self.data_shape)
-        kind = self.config.network["type"]
-        was_training = self.network.training
-        self.network.eval()
-        try:
-            with torch.no_grad():
-                out = self.network(x, torch.zeros(1))
-        except CoreError as exc:
-            raise ConfigError(f"model.network ({kind}): {exc}") from None
-        except (RuntimeError, ValueError, TypeError) as exc:
-            raise ConfigError(
-                f"model.network ({kind}) fails on a {tuple(x.shape)} input: {exc}"
-            ) from None
-        finally:
-            self.network.train(was_training)
-        if tuple(out.shape) != tuple(x.shape):
-            raise ConfigError(
-                f"model.network ({kind}) returns shape {tuple(out.shape)} for an input of shape "
-                f"{tuple(x.shape)}; it must return its input's shape (check channels/image_size/"
-                "data_dim)"
-            )
+        check_network(self.network, self.config.network["type"], x, torch.zeros(1))
 
     @property
     def num_classes(self) -> int:
