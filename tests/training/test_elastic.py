@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -20,15 +21,24 @@ from .conftest import tiny_run
 HERE = Path(__file__).parent
 
 
-def _run(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    done = subprocess.run(
-        args,
-        cwd=cwd,
-        env={**os.environ, "CORE_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1", **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+#: gloo on a loaded 2-core machine: a restarted group now and then fails to connect (seen once
+#: in three CI runs; cause not found). Running the command again is what an operator does, and
+#: --resume auto makes it continue exactly: the weights must still equal the clean run's.
+GLOO_CONNECT_FLAKE = "Gloo connectFullMesh failed"
+
+
+def _run(args: list[str], cwd: Path, env: dict | None = None, *, again_on: str = "") -> Any:
+    for attempt in range(2):
+        done = subprocess.run(
+            args,
+            cwd=cwd,
+            env={**os.environ, "CORE_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1", **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if done.returncode == 0 or not again_on or again_on not in done.stderr or attempt:
+            break
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
@@ -38,7 +48,7 @@ def _torchrun(script: Path, *args: str, cwd: Path, env: dict | None = None) -> N
     launcher = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1"]
     launcher += ["--nproc_per_node=2", "--max-restarts=1", "--rdzv-backend=c10d"]
     launcher += [f"--rdzv-endpoint=127.0.0.1:{free_port()}", str(script)]
-    _run([*launcher, *args], cwd, env)
+    _run([*launcher, *args], cwd, env, again_on=GLOO_CONNECT_FLAKE)
 
 
 def test_resume_auto_starts_then_continues(cli_script, tmp_path):
