@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from core.atomic import atomic_directory, check_target
-from core.config import parse_override
+from core.cli._options import RAW, key_values
 from core.errors import ConfigError, RegistryError
 from core.plugins import get_manager
 from core.training.run_directory import holding_run
@@ -63,7 +63,7 @@ class _ExportCommand(click.Command):
     metavar="KEY=VALUE",
     help="Format option (repeatable), e.g. check=false; `core info NAME --kind exporter`.",
 )
-@click.option("--raw", is_flag=True, help="Use the raw weights of a run, not its EMA.")
+@RAW
 def export(
     source: str,
     format_name: str,
@@ -102,7 +102,7 @@ def _exporter(name: str, options: tuple[str, ...]) -> Any:
         raise ConfigError(
             f"--format {name}: unknown export format; registered formats: {known}"
         ) from None
-    section = {"type": entry.name, **dict(parse_override(o) for o in options)}
+    section = {"type": entry.name, **key_values(options, "--option", "check=false")}
     return build(_KIND, section, where="--option")
 
 

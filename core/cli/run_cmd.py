@@ -9,8 +9,9 @@ from typing import Any
 import click
 
 from core.atomic import check_target
+from core.cli._options import RAW, key_values
 from core.cli._output import echo_json
-from core.config import Config, parse_override
+from core.config import Config
 from core.errors import ConfigError, TrainingError
 from core.model_card import command_line
 from core.training.run_directory import holding_run
@@ -58,7 +59,6 @@ _guidance_and_seed = _options(
     click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise."),
 )
 _DEVICE = click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
-_RAW = click.option("--raw", is_flag=True, help="Use the raw weights of a run, not its EMA.")
 
 
 @click.command()
@@ -209,7 +209,7 @@ MAX_SAMPLES = 4096
     show_default=True,
     help="Samples per shard with --out-dir.",
 )
-@_RAW
+@RAW
 def sample(
     source: str,
     n: int,
@@ -279,7 +279,7 @@ def sample(
 @click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
 @_DEVICE
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@_RAW
+@RAW
 @click.option(
     "--log",
     is_flag=True,
@@ -438,11 +438,4 @@ def _sampler_options(pairs: tuple[str, ...]) -> dict[str, Any]:
     a key the command sets itself (``steps``, ``seed``...) is refused."""
     from core.sampling import check_sampler_options  # lazy: keeps torch out of core.cli.run_cmd
 
-    options = {}
-    for pair in pairs:
-        key, sep, _ = pair.partition("=")
-        if not sep or not key.strip().isidentifier():
-            raise ConfigError(f"--sampler-option {pair!r} must look like KEY=VALUE, e.g. eta=0.5")
-        key, value = parse_override(pair)
-        options[key] = value
-    return check_sampler_options(options)
+    return check_sampler_options(key_values(pairs, "--sampler-option", "eta=0.5"))

@@ -169,3 +169,12 @@ def test_a_bad_option_is_one_line(tmp_path, capsys):
         capsys,
     )
     assert code == 2 and stderr.count("\n") == 1 and "nope" in stderr
+
+
+def test_an_option_that_is_not_key_value_names_the_option(tmp_path, capsys):
+    code, _, stderr = _export(
+        ["export", "x", "--format", "onnx", "-o", str(tmp_path / "o"), "--option", "check"],
+        capsys,
+    )
+    assert code == 2 and stderr.count("\n") == 1
+    assert "--option 'check' must look like KEY=VALUE" in stderr
