@@ -86,6 +86,13 @@ class TrainConfig(ComponentConfig):
         description="under torchrun: ddp (replicated weights) or fsdp (FSDP2: weights, "
         "gradients and optimizer states sharded, checkpoints saved with DCP)",
     )
+    dist_timeout_s: float = Field(
+        1800.0,
+        gt=0.0,
+        le=86400.0,
+        description="under torchrun: seconds joining the process group or one collective may "
+        "wait before it fails (torchrun --max-restarts then restarts the workers)",
+    )
     channels_last: bool = Field(
         False,
         description="4-D weights and image batches in channels-last layout (faster convolutions)",

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import sys
+import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import torch
@@ -17,6 +20,10 @@ __all__ = [
     "mean_across",
     "share_from_main",
 ]
+
+
+#: exit status of a process that gave up joining its process group.
+JOIN_TIMEOUT_EXIT = 75
 
 
 @dataclass(frozen=True)
@@ -36,8 +43,9 @@ class DistInfo:
         return self.rank == 0
 
 
-def setup_distributed(device_type: str) -> DistInfo:
-    """Join the process group torchrun describes (gloo on CPU, nccl on CUDA), once."""
+def setup_distributed(device_type: str, timeout_s: float = 1800.0) -> DistInfo:
+    """Join the process group torchrun describes (gloo on CPU, nccl on CUDA), once; joining
+    and every collective fail after ``timeout_s`` instead of waiting forever."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1:
         return DistInfo()
@@ -47,8 +55,25 @@ def setup_distributed(device_type: str) -> DistInfo:
         backend = "nccl" if device_type == "cuda" else "gloo"
         if device_type == "cuda":
             torch.cuda.set_device(local_rank)
-        dist.init_process_group(backend=backend)
+        # gloo's connect can wait forever (seen after a torchrun restart, its own timeout not
+        # applied): past timeout_s the process exits, and torchrun restarts the group.
+        watchdog = threading.Timer(timeout_s, _give_up_joining, (rank, timeout_s))
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            dist.init_process_group(backend=backend, timeout=timedelta(seconds=timeout_s))
+        finally:
+            watchdog.cancel()
     return DistInfo(rank, world_size, local_rank)
+
+
+def _give_up_joining(rank: int, timeout_s: float) -> None:
+    sys.stderr.write(
+        f"core: rank {rank} could not join the process group in {timeout_s:g} s "
+        "(train.dist_timeout_s); exiting so that torchrun can restart the workers\n"
+    )
+    sys.stderr.flush()
+    os._exit(JOIN_TIMEOUT_EXIT)
 
 
 def barrier(info: DistInfo) -> None:

@@ -192,7 +192,7 @@ def _distribute(
 def _placement(tc: TrainConfig) -> tuple[torch.device, DistInfo, int]:
     """The device, the process group and this process's batch; refuses what cannot run there."""
     device = resolve_device(tc.device, where="train.device")
-    dist = setup_distributed(device.type)
+    dist = setup_distributed(device.type, tc.dist_timeout_s)
     if dist.enabled and device.type == "cuda":
         device = torch.device("cuda", dist.local_rank)
     if tc.precision == "fp16" and device.type != "cuda":

@@ -21,34 +21,32 @@ from .conftest import tiny_run
 HERE = Path(__file__).parent
 
 
-#: gloo on a loaded 2-core machine: a restarted group now and then fails to connect (seen once
-#: in three CI runs; cause not found). Running the command again is what an operator does, and
-#: --resume auto makes it continue exactly: the weights must still equal the clean run's.
-GLOO_CONNECT_FLAKE = "Gloo connectFullMesh failed"
+#: a restarted gloo group on a loaded machine now and then hangs while connecting (seen in CI:
+#: ``Pair::connect`` waits forever); ``train.dist_timeout_s`` bounds the wait, so the group fails
+#: and torchrun restarts it again, as it would in production.
+RESTARTS = 3
+TIMEOUT_S = 45
 
 
-def _run(args: list[str], cwd: Path, env: dict | None = None, *, again_on: str = "") -> Any:
-    for attempt in range(2):
-        done = subprocess.run(
-            args,
-            cwd=cwd,
-            env={**os.environ, "CORE_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1", **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if done.returncode == 0 or not again_on or again_on not in done.stderr or attempt:
-            break
+def _run(args: list[str], cwd: Path, env: dict | None = None) -> Any:
+    done = subprocess.run(
+        args,
+        cwd=cwd,
+        env={**os.environ, "CORE_LOAD_PLUGINS": "", "OMP_NUM_THREADS": "1", **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=(RESTARTS + 1) * 3 * TIMEOUT_S + 60,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
 
 def _torchrun(script: Path, *args: str, cwd: Path, env: dict | None = None) -> None:
-    """``script`` under torchrun: 2 processes, one restart allowed, c10d on a free port."""
+    """``script`` under torchrun: 2 processes, restarts allowed, c10d on a free port."""
     launcher = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1"]
-    launcher += ["--nproc_per_node=2", "--max-restarts=1", "--rdzv-backend=c10d"]
+    launcher += ["--nproc_per_node=2", f"--max-restarts={RESTARTS}", "--rdzv-backend=c10d"]
     launcher += [f"--rdzv-endpoint=127.0.0.1:{free_port()}", str(script)]
-    _run([*launcher, *args], cwd, env, again_on=GLOO_CONNECT_FLAKE)
+    _run([*launcher, *args], cwd, env)
 
 
 def test_resume_auto_starts_then_continues(cli_script, tmp_path):
@@ -82,6 +80,7 @@ def test_killed_worker_restarts_and_matches_uninterrupted(cli_script, tmp_path, 
         checkpoint_every=2,
         ema_decay=0.9,
         strategy=strategy,
+        dist_timeout_s=TIMEOUT_S,
     )
     path = tmp_path / "elastic.yaml"
     path.write_text(yaml.safe_dump(config))
