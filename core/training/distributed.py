@@ -60,11 +60,31 @@ def setup_distributed(device_type: str, timeout_s: float = 1800.0) -> DistInfo:
         watchdog = threading.Timer(timeout_s, _give_up_joining, (rank, timeout_s))
         watchdog.daemon = True
         watchdog.start()
+        timeout = timedelta(seconds=timeout_s)
+        store = _attempt_store(world_size, timeout)
+        where = {} if store is None else {"store": store, "rank": rank, "world_size": world_size}
         try:
-            dist.init_process_group(backend=backend, timeout=timedelta(seconds=timeout_s))
+            dist.init_process_group(backend=backend, timeout=timeout, **where)
         finally:
             watchdog.cancel()
     return DistInfo(rank, world_size, local_rank)
+
+
+def _attempt_store(world_size: int, timeout: timedelta) -> dist.Store | None:
+    """torchrun's agent store under a prefix per restart attempt, on one node.
+
+    torchrun keeps one store across restarts and torch adds no prefix, so a restarted rank
+    can read a dead rank's gloo address and wait on it (seen in CI). Only on one node do all
+    ranks agree on ``TORCHELASTIC_RESTART_COUNT``; elsewhere torch's own store is used.
+    """
+    env = os.environ
+    one_node = env.get("LOCAL_WORLD_SIZE") == str(world_size)
+    if env.get("TORCHELASTIC_USE_AGENT_STORE") != "True" or not one_node:
+        return None
+    store = dist.TCPStore(
+        env["MASTER_ADDR"], int(env["MASTER_PORT"]), world_size, is_master=False, timeout=timeout
+    )
+    return dist.PrefixStore(f"core/attempt_{env.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)
 
 
 def _give_up_joining(rank: int, timeout_s: float) -> None:
