@@ -69,7 +69,7 @@ def test_resume_auto_starts_then_continues(cli_script, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("strategy", ["ddp"])  # fsdp: the restarted gloo group fails to connect
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
 def test_killed_worker_restarts_and_matches_uninterrupted(cli_script, tmp_path, strategy):
     config = tiny_run(
         size=96,
