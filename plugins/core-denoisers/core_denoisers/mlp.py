@@ -18,7 +18,9 @@ __all__ = ["MLPDenoiser"]
 class MLPDenoiser(BaseModel):
     """Linear(d+1, h) -> ReLU -> Linear(h, h) -> ReLU -> Linear(h, d) on cat(x, t / T).
 
-    ``num_classes > 0`` adds Embedding(num_classes, h)(y) to the first hidden layer.
+    ``num_classes > 0`` adds Embedding(num_classes, h)(y) to the first hidden layer, and so
+    does ``embedding_residual`` (B, h) when given (a second conditioning signal, e.g. a flow
+    model's interval; ``time_dim`` is its width).
     """
 
     config_class = MLPDenoiserConfig
@@ -34,7 +36,20 @@ class MLPDenoiser(BaseModel):
             nn.Embedding(c.num_classes, c.hidden_dim) if c.num_classes > 0 else None
         )
 
-    def forward(self, x: torch.Tensor, t: Any, y: Any = None, **conditioning: Any) -> torch.Tensor:
+    @property
+    def time_dim(self) -> int:
+        """Width of ``embedding_residual``: the hidden layer's."""
+        return self.config.hidden_dim
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        t: Any,
+        y: Any = None,
+        *,
+        embedding_residual: torch.Tensor | None = None,
+        **conditioning: Any,
+    ) -> torch.Tensor:
         """Predicted noise, same shape as ``x`` (B, data_dim); ``t`` (B,) 0-based timesteps."""
         name = "mlp-denoiser"
         check_conditioning(name, x, extra=conditioning)
@@ -48,6 +63,8 @@ class MLPDenoiser(BaseModel):
         h = self.fc1(torch.cat([x, tt], dim=1))
         if self.label_embedding is not None and y is not None:
             h = h + self.label_embedding(y)
+        if embedding_residual is not None:
+            h = h + embedding_residual
         h = torch.relu(h)
         h = torch.relu(self.fc2(h))
         return self.fc3(h)

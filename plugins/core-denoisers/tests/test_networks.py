@@ -191,3 +191,17 @@ def test_bf16_autocast_and_list_labels():
     mlp = MLPDenoiser(hidden_dim=8, num_classes=3)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert mlp(torch.randn(2, 2), torch.tensor([1, 2]), y=1).shape == (2, 2)
+
+
+def test_mlp_embedding_residual_joins_the_first_hidden_layer():
+    """A second conditioning signal (a flow model's interval) of width ``time_dim``."""
+    torch.manual_seed(0)
+    net = MLPDenoiser(data_dim=2, hidden_dim=16).eval()
+    x, t = torch.randn(3, 2), torch.tensor([1, 50, 999])
+    shift = torch.randn(3, net.time_dim)
+    with torch.no_grad():
+        assert torch.equal(net(x, t, embedding_residual=torch.zeros(3, 16)), net(x, t))
+        expected = net.fc3(
+            torch.relu(net.fc2(torch.relu(net.fc1(torch.cat([x, t[:, None] / 1000], 1)) + shift)))
+        )
+        torch.testing.assert_close(net(x, t, embedding_residual=shift), expected)

@@ -44,6 +44,7 @@ class DDPMUNet(UNetBase):
         super().__init__(config, **overrides)
         c = self.config
         b, td, cin = c.base_channels, c.time_dim, c.in_channels
+        self.time_dim = td
         self.time_mlp = nn.Sequential(nn.Linear(td, 4 * td), nn.ReLU(), nn.Linear(4 * td, td))
         classes = c.num_classes + int(c.null_class)  # the null class is index num_classes
         self.label_emb = nn.Embedding(classes, td) if c.num_classes else None
@@ -62,12 +63,23 @@ class DDPMUNet(UNetBase):
         """The down, bottleneck and up residual blocks (``train.strategy: fsdp``'s units)."""
         return [self.d1, self.d2, self.d3, self.bottleneck, self.up1, self.up2, self.up3]
 
-    def encode(self, x: torch.Tensor, t: Any, y: Any = None, cond: Any = None) -> UNetFeatures:
-        """The encoder path: skip features, the bottleneck's output and the embedding."""
+    def encode(
+        self,
+        x: torch.Tensor,
+        t: Any,
+        y: Any = None,
+        cond: Any = None,
+        *,
+        embedding_residual: torch.Tensor | None = None,
+    ) -> UNetFeatures:
+        """The encoder path: skip features, the bottleneck's output and the embedding
+        (``embedding_residual`` (B, time_dim), when given, is added to it)."""
         t, y, _ = check_network_inputs(
             self.network_name, self.config, self.downsample_factor, x, t, y, cond
         )
         emb = time_embedding(self, t, y, self.config.time_dim, x.dtype)
+        if embedding_residual is not None:
+            emb = emb + embedding_residual
         h1 = self.d1(x, emb)
         h2 = self.d2(F.max_pool2d(h1, 2), emb)
         h3 = self.d3(F.max_pool2d(h2, 2), emb)

@@ -46,6 +46,8 @@ class UNetBase(BaseModel):
     skip_channels: tuple[int, ...]
     #: channels of the middle block's output.
     middle_channels: int
+    #: width of the time embedding (what ``embedding_residual`` must have).
+    time_dim: int
 
     #: ``encode(x, t, y=None, cond=None) -> UNetFeatures``, the encoder path, is the subclass's.
     encode: Callable[..., UNetFeatures]
@@ -67,10 +69,13 @@ class UNetBase(BaseModel):
         *,
         down_residuals: Sequence[torch.Tensor] | None = None,
         mid_residual: torch.Tensor | None = None,
+        embedding_residual: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The prediction; ``down_residuals`` / ``mid_residual`` are added to the skip
-        features / the middle block's output first (shapes as in ``encode``'s result)."""
-        features = self.encode(x, t, y, cond)
+        features / the middle block's output first (shapes as in ``encode``'s result), and
+        ``embedding_residual`` (B, time_dim) to the time embedding (a second conditioning
+        signal, e.g. a flow model's step size)."""
+        features = self.encode(x, t, y, cond, embedding_residual=embedding_residual)
         if down_residuals is not None or mid_residual is not None:
             features = features.with_residuals(down_residuals, mid_residual, name=self.network_name)
         return self.decode(features)

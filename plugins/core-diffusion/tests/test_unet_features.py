@@ -73,6 +73,20 @@ def test_zero_residuals_equal_the_plain_forward(encoded) -> None:
     assert torch.equal(with_zeros, plain)
 
 
+def test_an_embedding_residual_is_added_to_the_time_embedding(encoded) -> None:
+    """``embedding_residual`` (B, time_dim) shifts the embedding every block sees: zero is the
+    plain forward, and any other value equals the embedding of a label shifted by it."""
+    model, (x, t, y), features = encoded
+    assert features.embedding.shape == (2, model.time_dim)
+    shift = torch.randn(2, model.time_dim, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        plain = model(x, t, y)
+        assert torch.equal(model(x, t, y, embedding_residual=torch.zeros_like(shift)), plain)
+        shifted = model.encode(x, t, y, embedding_residual=shift)
+        torch.testing.assert_close(shifted.embedding, features.embedding + shift)
+        assert not torch.allclose(model(x, t, y, embedding_residual=shift), plain)
+
+
 def test_residuals_are_added_to_the_skips_and_middle(encoded) -> None:
     model, (x, t, y), features = encoded
     g = torch.Generator().manual_seed(2)

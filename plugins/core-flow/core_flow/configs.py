@@ -7,7 +7,7 @@ loaded weights; every other field is structural (it defines the weights).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from core.schema import ComponentConfig, Field, runtime
 from core_diffusion.configs import check_guidance_interval
@@ -36,6 +36,35 @@ class FlowConfig(ComponentConfig):
         le=1e6,
         description="the network sees t * time_scale (t in [0, 1]): the timestep range its "
         "time embedding was made for (a DDPM's T)",
+    )
+    objective: Literal["flow-matching", "mean-flow"] = Field(
+        "flow-matching",
+        description="flow-matching: the velocity at t (samplers need 4-20 steps); mean-flow: "
+        "the average velocity over [r, t] (MeanFlow, Geng et al. 2025: 1-4 steps)",
+    )
+    interval_share: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="mean-flow: share of each batch trained on an interval r < t (the rest "
+        "has r = t, plain flow matching)",
+    )
+    time_distribution: Literal["uniform", "logit-normal"] = Field(
+        "uniform",
+        description="training times: t ~ U(0, 1), or sigmoid of N(logit_mean, logit_std^2)",
+    )
+    logit_mean: float = Field(
+        -0.4, ge=-10.0, le=10.0, description="logit-normal times: mean of the normal"
+    )
+    logit_std: float = Field(
+        1.0, gt=0.0, le=10.0, description="logit-normal times: std of the normal"
+    )
+    loss_weight_power: float = Field(
+        0.0,
+        ge=0.0,
+        le=2.0,
+        description="adaptive loss weight 1 / (loss + 1e-3)^p per sample, without gradient "
+        "(MeanFlow uses p = 1); 0 = the plain mean squared error",
     )
     label_dropout: float = Field(
         0.0,

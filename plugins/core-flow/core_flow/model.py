@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from core import BaseModel
 from core.batches import unpack_batch
 from core.building import build
 from core.errors import ConfigError, DataError
 from core_diffusion.configs import check_guidance_interval
+from core_diffusion.layers import sinusoidal_embedding
 from core_diffusion.networks import check_network, data_shape, network_section
 
 from core_flow.configs import FlowConfig
+from core_flow.mean_flow import interval_embedding, mean_flow_errors, sample_times
 from core_flow.samplers import FlowSampler
 
 __all__ = ["Flow"]
@@ -22,9 +24,11 @@ __all__ = ["Flow"]
 class Flow(BaseModel):
     """Flow matching (Lipman et al. 2023; Liu et al. 2023) around a registered network.
 
-    ``x_t = (1 - t) x_0 + t e`` with ``e ~ N(0, I)`` and ``t ~ U(0, 1)``; the network
-    ``v(x_t, t * time_scale[, y])`` learns the velocity ``e - x_0`` (``compute_loss``: the
-    MSE). ``sample`` integrates dx/dt = v from t = 1 to 0 with a flow sampler.
+    ``x_t = (1 - t) x_0 + t e`` with ``e ~ N(0, I)``; the network ``v(x_t, t * time_scale[,
+    y])`` learns the velocity ``e - x_0`` (``compute_loss``: the MSE). With ``objective:
+    mean-flow`` it also takes the interval t - r (an embedding added to its time embedding)
+    and learns the average velocity over [r, t] (``core_flow.mean_flow``), so one Euler step
+    of any size is exact. ``sample`` integrates from t = 1 to 0 with a flow sampler.
     """
 
     config_class = FlowConfig
@@ -38,6 +42,9 @@ class Flow(BaseModel):
                 f"model.label_dropout ({self.config.label_dropout}) drops class labels, but the "
                 "network has num_classes=0; set model.network.num_classes"
             )
+        self.interval_mlp = None
+        if self.config.objective == "mean-flow":
+            self.interval_mlp = interval_embedding(self._embedding_width())
         self._check_network()
 
     # -- construction --------------------------------------------------------------------------
@@ -49,6 +56,18 @@ class Flow(BaseModel):
     def _network_section(self) -> dict[str, Any]:
         """``network``, with the data's shape, the time range and the null class filled in."""
         return network_section(self.config, num_timesteps=max(1, round(self.config.time_scale)))
+
+    def _embedding_width(self) -> int:
+        """The network's time-embedding width; mean-flow adds the interval's embedding to it."""
+        width = getattr(self.network, "time_dim", None)
+        accepts = "embedding_residual" in inspect.signature(self.network.forward).parameters
+        if not (isinstance(width, int) and accepts):
+            raise ConfigError(
+                f"model.objective: mean-flow adds an interval embedding to the network's time "
+                f"embedding, which {self.config.network['type']} does not take; use ddpm-unet "
+                "or unet"
+            )
+        return width
 
     def _check_network(self) -> None:
         """One dummy forward: the network must return the input's shape."""
@@ -70,13 +89,59 @@ class Flow(BaseModel):
         return self.network.fsdp_blocks()
 
     # -- training ------------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor, t: torch.Tensor, **conditioning: Any) -> torch.Tensor:
-        """The velocity at x and flow times t in [0, 1]."""
-        return self.network(x, t * self.config.time_scale, **conditioning)
+    def forward(
+        self, x: torch.Tensor, t: torch.Tensor, r: torch.Tensor | None = None, **conditioning: Any
+    ) -> torch.Tensor:
+        """The velocity at x and flow times t in [0, 1]; a mean-flow model gives the average
+        velocity over [r, t] (r = None: r = t, the velocity at t)."""
+        extra = {}
+        if self.interval_mlp is not None:
+            # t - r in [0, 1] unscaled: slow features keep du/dt, fed back by the target, small
+            width = t - (t if r is None else r)
+            features = sinusoidal_embedding(width, self.network.time_dim)
+            extra["embedding_residual"] = self.interval_mlp(features.to(x.dtype))
+        return self.network(x, t * self.config.time_scale, **conditioning, **extra)
 
     def compute_loss(self, batch: Any) -> dict[str, torch.Tensor]:
-        """MSE between v(x_t, t) and e - x_0 at t ~ U(0, 1); labels dropped to the null class
-        with probability ``label_dropout``."""
+        """The squared error of the velocity (rows with r = t) and of the MeanFlow target
+        (rows with r < t), per sample, weighted by ``loss_weight_power``; labels dropped to
+        the null class with probability ``label_dropout``."""
+        c = self.config
+        x0, conditioning = self._training_batch(batch)
+        t, r = sample_times(
+            x0.shape[0],
+            distribution=c.time_distribution,
+            logit_mean=c.logit_mean,
+            logit_std=c.logit_std,
+            interval_share=c.interval_share if self.interval_mlp is not None else 0.0,
+            device=x0.device,
+            dtype=x0.dtype,
+        )
+        noise = torch.randn_like(x0)
+        tb = t.view(-1, *([1] * (x0.ndim - 1)))
+        z, v = (1 - tb) * x0 + tb * noise, noise - x0
+        errors = []
+        plain = r == t
+        for rows, interval in ((plain, False), (~plain, True)):
+            if not rows.any():
+                continue
+            given = {key: value[rows] for key, value in conditioning.items()}
+            if interval:
+
+                def average_velocity(z: Any, t: Any, r: Any, given: Any = given) -> Any:
+                    return self(z, t, r, **given)
+
+                errors.append(
+                    mean_flow_errors(average_velocity, z[rows], v[rows], t[rows], r[rows])
+                )
+            else:
+                errors.append(self(z[rows], t[rows], **given).float() - v[rows].float())
+        losses = torch.cat([e.square().flatten(1).mean(1) for e in errors])
+        weight = (losses.detach() + 1e-3) ** -c.loss_weight_power if c.loss_weight_power else 1.0
+        return {"loss": (weight * losses).mean(), "mse": losses.detach().mean()}
+
+    def _training_batch(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The batch's data on the model's device, and its labels (some dropped)."""
         x0, labels = unpack_batch(batch)
         x0 = x0.to(self.device)
         if tuple(x0.shape[1:]) != self.data_shape:
@@ -84,16 +149,13 @@ class Flow(BaseModel):
                 f"flow: expected data of shape (B, {', '.join(map(str, self.data_shape))}), "
                 f"got {tuple(x0.shape)}"
             )
-        kwargs = {}
-        if self.num_classes and labels is not None:
-            y = torch.as_tensor(labels, device=self.device).long()
-            if self.config.label_dropout > 0:
-                drop = torch.rand(y.shape[0], device=y.device) < self.config.label_dropout
-                y = torch.where(drop, torch.full_like(y, self.num_classes), y)
-            kwargs["y"] = y
-        t = torch.rand(x0.shape[0], device=x0.device, dtype=x0.dtype)
-        noise = torch.randn_like(x0)
-        return {"loss": F.mse_loss(*self.velocity_and_target(x0, noise, t, **kwargs))}
+        if not (self.num_classes and labels is not None):
+            return x0, {}
+        y = torch.as_tensor(labels, device=self.device).long()
+        if self.config.label_dropout > 0:
+            drop = torch.rand(y.shape[0], device=y.device) < self.config.label_dropout
+            y = torch.where(drop, torch.full_like(y, self.num_classes), y)
+        return x0, {"y": y}
 
     def velocity_and_target(
         self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor, **conditioning: Any
@@ -199,16 +261,17 @@ class Flow(BaseModel):
             )
         null = self.null_class
 
-        def guided(x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        def guided(x: torch.Tensor, t: torch.Tensor, r: torch.Tensor, y: torch.Tensor) -> Any:
             weight = torch.full_like(t, float(scale))
             if interval is not None:
                 sigma = t / (1 - t).clamp(min=1e-12)
                 inside = (sigma > interval[0]) & (sigma <= interval[1])
                 if not inside.any():
-                    return self(x, t, y=y)
+                    return self(x, t, r, y=y)
                 weight = torch.where(inside, weight, torch.ones_like(weight))
             labels = torch.cat([y, torch.full_like(y, null)])
-            cond, uncond = self(torch.cat([x, x]), torch.cat([t, t]), y=labels).chunk(2)
+            both = (torch.cat([x, x]), torch.cat([t, t]), torch.cat([r, r]))
+            cond, uncond = self(*both, y=labels).chunk(2)
             return uncond + weight.view(-1, *([1] * (x.ndim - 1))) * (cond - uncond)
 
         return guided

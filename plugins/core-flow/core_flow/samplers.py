@@ -5,10 +5,12 @@ A sampler is called as::
     sampler(velocity, shape, *, generator=None, device=None, dtype=torch.float32,
             x_T=None, steps=None, shift=None, **conditioning) -> Tensor
 
-``velocity(x, t, **conditioning)`` is the flow model's network with ``t`` a float tensor
-(B,) in [0, 1]. ``steps`` and ``shift`` override the config for that call; every other
-keyword is conditioning. A new solver subclasses :class:`FlowSampler` and implements
-:meth:`FlowSampler.step`.
+``velocity(x, t, r, **conditioning)`` is the flow model with ``t`` and ``r`` float tensors
+(B,) in [0, 1], r <= t: the average velocity over [r, t] for a mean-flow model, the velocity at
+t for a flow-matching one (it ignores r). Euler asks for the step's interval (exact for a
+perfect mean-flow model); Heun and midpoint ask for r = t. ``steps`` and ``shift`` override the
+config for that call; every other keyword is conditioning. A new solver subclasses
+:class:`FlowSampler` and implements :meth:`FlowSampler.step`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from core_flow.configs import FlowSamplerConfig
 
 __all__ = ["FlowSampler", "EulerSampler", "HeunSampler", "MidpointSampler", "time_grid"]
 
-Velocity = Callable[[torch.Tensor, float], torch.Tensor]
+#: ``velocity(x, t, r=t)``: the (average) velocity of a step's state, times as floats.
+Velocity = Callable[..., torch.Tensor]
 
 
 def time_grid(steps: int, shift: float = 1.0) -> list[float]:
@@ -90,9 +93,10 @@ class FlowSampler(Component):
             x = x.to(device)
         self.last_nfe = 0
 
-        def velocity(x: torch.Tensor, t: float) -> torch.Tensor:
+        def velocity(x: torch.Tensor, t: float, r: float | None = None) -> torch.Tensor:
             tt = torch.full((shape[0],), t, device=x.device, dtype=x.dtype)
-            out = model_fn(x, tt, **kwargs)
+            rr = tt if r is None else torch.full_like(tt, r)
+            out = model_fn(x, tt, rr, **kwargs)
             self.last_nfe += 1
             if out.shape != x.shape:
                 raise ConfigError(
@@ -107,10 +111,11 @@ class FlowSampler(Component):
 
 
 class EulerSampler(FlowSampler):
-    """x_s = x_t + (s - t) v(x_t, t)."""
+    """x_s = x_t + (s - t) u(x_t, s, t): the average velocity over the step (a flow-matching
+    model: the velocity at t)."""
 
     def step(self, velocity: Velocity, x: torch.Tensor, t: float, s: float) -> torch.Tensor:
-        return x + (s - t) * velocity(x, t)
+        return x + (s - t) * velocity(x, t, s)
 
 
 class HeunSampler(FlowSampler):

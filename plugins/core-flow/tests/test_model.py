@@ -85,9 +85,9 @@ def test_guidance_mixes_the_null_class_prediction() -> None:
     x, t, y = torch.randn(2, 1, 8, 8), torch.tensor([0.9, 0.2]), torch.tensor([0, 2])
     guided = model._guided(3.0, None, {"y": y})
     cond, uncond = model(x, t, y=y), model(x, t, y=torch.full_like(y, 3))
-    torch.testing.assert_close(guided(x, t, y), uncond + 3.0 * (cond - uncond))
+    torch.testing.assert_close(guided(x, t, t, y), uncond + 3.0 * (cond - uncond))
     # sigma = t / (1 - t): 9 for t = 0.9 (outside (0, 1]), 0.25 for t = 0.2 (inside)
-    banded = model._guided(3.0, (0.0, 1.0), {"y": y})(x, t, y)
+    banded = model._guided(3.0, (0.0, 1.0), {"y": y})(x, t, t, y)
     torch.testing.assert_close(banded[0], cond[0])
     torch.testing.assert_close(banded[1], (uncond + 3.0 * (cond - uncond))[1])
     out = model.sample(3, steps=2, guidance_scale=2.0, generator=torch.Generator().manual_seed(0))
@@ -131,3 +131,74 @@ def test_errors() -> None:
         model.sample(2, sampler="ddim")
     with pytest.raises(ConfigError, match="unknown keyword"):
         model.sample(2, eta=0.5)
+
+
+MEAN = {**SMALL, "objective": "mean-flow", "interval_share": 0.5}
+
+
+def test_mean_flow_conformance_and_interval_embedding() -> None:
+    """The interval embedding starts at zero: a fresh mean-flow model is its flow-matching
+    network, with r ignored until training moves the embedding."""
+    check_component("model", NAME, {**MEAN, "network": {**UNET, "num_classes": 3}})
+    torch.manual_seed(0)
+    model = build("model", {"type": NAME, **MEAN}).eval()
+    x, t, r = torch.randn(2, 1, 8, 8), torch.tensor([0.9, 0.5]), torch.tensor([0.1, 0.5])
+    torch.testing.assert_close(model(x, t, r), model.network(x, t * 1000.0))
+    torch.nn.init.normal_(model.interval_mlp[2].weight)
+    assert not torch.allclose(model(x, t, r), model(x, t, t))
+
+
+def test_mean_flow_target_is_the_identity_with_a_jvp() -> None:
+    """The error is u - sg(v - (t - r) du/dt) with du/dt = v . d_z u + d_t u, the total
+    derivative along the path: here against a closed form for u = z t^2 + z^2 sin(r)."""
+    from core_flow.mean_flow import mean_flow_errors
+
+    z, v = torch.randn(3, 1, 2, 2, dtype=torch.float64), torch.randn(3, 1, 2, 2).double()
+    t, r = torch.tensor([0.9, 0.6, 0.3]).double(), torch.tensor([0.2, 0.6, 0.0]).double()
+    weight = torch.ones((), dtype=torch.float64, requires_grad=True)
+
+    def u(z, t, r):
+        t, r = t.view(-1, 1, 1, 1), r.view(-1, 1, 1, 1)
+        return weight * (z * t**2 + z**2 * torch.sin(r))
+
+    errors = mean_flow_errors(u, z, v, t, r)
+    tb, rb = t.view(-1, 1, 1, 1), r.view(-1, 1, 1, 1)
+    dudt = v * (tb**2 + 2 * z * torch.sin(rb)) + 2 * z * tb  # d_z u . v + d_t u
+    expected = u(z, t, r) - (v - (tb - rb) * dudt)
+    torch.testing.assert_close(errors, expected.float())
+    errors.sum().backward()  # the gradient flows through u only: the target is detached
+    torch.testing.assert_close(weight.grad, u(z, t, r).sum().detach() / weight.detach())
+
+
+def test_mean_flow_learns_a_2d_toy_in_one_step(one_torch_thread) -> None:
+    """On moons, a mean-flow model's one-step samples land on the data within 2x its 20-step
+    ones' distance, and far closer than a flow-matching model's one step at the same budget
+    (seed 0: about 0.09 against 0.20)."""
+    from sklearn.datasets import make_moons
+
+    data = torch.tensor(make_moons(2048, noise=0.05, random_state=0)[0], dtype=torch.float32)
+    net = {"type": "mlp-denoiser", "hidden_dim": 128}
+    distances = {}
+    for objective in ("flow-matching", "mean-flow"):
+        torch.manual_seed(0)
+        config = {"data_dim": 2, "network": net, "objective": objective, "interval_share": 0.5}
+        config["loss_weight_power"] = 1.0 if objective == "mean-flow" else 0.0
+        model = build("model", {"type": NAME, **config})
+        optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+        for _ in range(1500):
+            batch = data[torch.randint(0, len(data), (256,))]
+            loss = model.compute_loss(batch)["loss"]
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        for steps in (1, 20):
+            points = model.sample(1000, steps=steps, generator=torch.Generator().manual_seed(1))
+            distances[objective, steps] = _mean_nearest(points, data)
+    assert distances["mean-flow", 1] < 0.6 * distances["flow-matching", 1], distances
+    assert distances["mean-flow", 1] < 2 * distances["mean-flow", 20], distances
+
+
+def test_mean_flow_needs_a_network_with_an_embedding_input() -> None:
+    network = {"type": "diffusers-unet", "block_out_channels": [8, 8]}
+    with pytest.raises(ConfigError, match="mean-flow .* does not take"):
+        build("model", {"type": NAME, **SMALL, "network": network, "objective": "mean-flow"})

@@ -38,7 +38,7 @@ def test_uniform_grid_and_shift_toward_the_noise_end() -> None:
 def _gaussian_velocity(mean: float, std: float):
     """Exact velocity of x_t = (1 - t) x0 + t e for x0 ~ N(mean, std^2): E[e - x0 | x_t]."""
 
-    def velocity(x, t):
+    def velocity(x, t, r=None):  # r: the exact flow has no average-velocity form here
         t = t.view(-1, 1).double()
         var = (1 - t) ** 2 * std**2 + t**2
         e = t * (x - (1 - t) * mean) / var  # E[e | x_t]
@@ -72,4 +72,21 @@ def test_a_ddpm_call_is_refused_in_one_line() -> None:
     sampler = build("sampler", {"type": "flow-euler"})
     schedule = build("noise-schedule", {"type": "linear", "timesteps": 10})
     with pytest.raises(ConfigError, match="takes no noise schedule"):
-        sampler(lambda x, t: x, (2, 1), schedule)
+        sampler(lambda x, t, r: x, (2, 1), schedule)
+
+
+def test_euler_asks_for_the_average_velocity_over_each_step() -> None:
+    """Euler passes r = the step's end (a mean-flow model's interval); Heun and midpoint ask
+    for the velocity at t (r = t)."""
+    asked = {}
+    for name in SAMPLERS:
+        calls = []
+
+        def velocity(x, t, r, calls=calls):
+            calls.append((round(float(t[0]), 6), round(float(r[0]), 6)))
+            return torch.zeros_like(x)
+
+        build("sampler", {"type": name, "steps": 2})(velocity, (1, 1))
+        asked[name] = calls
+    assert asked["flow-euler"] == [(1.0, 0.5), (0.5, 0.0)]
+    assert all(t == r for name in ("flow-heun", "flow-midpoint") for t, r in asked[name])
