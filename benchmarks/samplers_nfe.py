@@ -34,16 +34,10 @@ from typing import Any
 from _common import save_record, start_record
 from _common.digits import split_images, to_symmetric
 from _common.markdown import DASH, Col, Section, code, integer, sig, values, yes_no
+from _common.nfe import steps_for
 from _common.plots import nfe_axes, nfe_errorbars, real_data_line
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def steps_for(nfe_of, budget: int) -> int:
-    """The most steps whose NFE stays within ``budget``; ``nfe_of(steps)`` is linear in steps."""
-    per_step = nfe_of(3) - nfe_of(2)
-    offset = nfe_of(2) - 2 * per_step
-    return max(1, (budget - offset) // per_step)
 
 
 def summarise(record: dict) -> None:

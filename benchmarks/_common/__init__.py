@@ -10,6 +10,7 @@ script runs); ``scripts/gen_performance.py`` imports each benchmark's ``render``
 - ``plots``: plot pieces several renderers draw alike (FID against network evaluations);
 - ``digits``: scoring generated digits (feature-FID, accuracy, memorisation);
 - ``steps``: a model's bare training step and its timing, outside the Trainer;
+- ``nfe``: the sampler steps that fit a budget of network evaluations;
 - ``quoted``: figures that README and docs quote from the results, kept equal to them.
 """
 

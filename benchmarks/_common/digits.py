@@ -69,16 +69,21 @@ def reference_set(data: dict[str, Any], n: int) -> dict[str, Any]:
     (test_x, test_y), (train_x, _) = split_images(data, "test"), split_images(data, "train")
     fid = core.build("metric", {"type": "feature-fid"})
     accuracy = core.build("metric", {"type": "accuracy"})
+    precision_recall = core.build("metric", {"type": "precision-recall"})
     pick = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(0))[:n]
     flat_train = train_x.flatten(1)
     test_nn = torch.cdist(test_x.flatten(1), flat_train).min(1).values
+    floor_pr = precision_recall(train_x[pick], test_x)
     _REFERENCES[key] = {
         "test": test_x,
         "train": flat_train,
         "fid": fid,
         "accuracy": accuracy,
+        "precision_recall": precision_recall,
         "n": n,
         "fid_floor": fid(train_x[pick], test_x)["feature_fid"],
+        "precision_floor": floor_pr["precision"],
+        "recall_floor": floor_pr["recall"],
         "accuracy_ceiling": accuracy(test_x, labels=test_y)["accuracy"],
         "test_to_train_median": test_nn.median().item(),
     }
@@ -88,7 +93,8 @@ def reference_set(data: dict[str, Any], n: int) -> dict[str, Any]:
 def score_samples(
     model: Any, ref: dict[str, Any], sampler: str, steps: int, guidance: float, interval=None
 ) -> dict[str, Any]:
-    """Draw ``ref["n"]`` samples (labels 0..9 in turn, seed 0) and score them three ways.
+    """Draw ``ref["n"]`` samples (labels 0..9 in turn, seed 0) and score them four ways
+    (feature-FID, precision and recall, accuracy, memorisation).
 
     ``interval`` (low, high) overrides the model's guidance interval; None keeps it.
     ``sample_seconds`` is the wall time of drawing them (sampling, not training).
@@ -112,6 +118,7 @@ def score_samples(
     ).clamp(-1, 1)
     sample_seconds = time.perf_counter() - start
     nearest = torch.cdist(samples.flatten(1), ref["train"]).min(1).values
+    pr = ref["precision_recall"](samples, ref["test"])
     return {
         "sampler": sampler,
         "steps": steps,
@@ -123,6 +130,10 @@ def score_samples(
         or None,
         "feature_fid": ref["fid"](samples, ref["test"])["feature_fid"],
         "fid_floor": ref["fid_floor"],
+        "precision": pr["precision"],
+        "precision_floor": ref["precision_floor"],
+        "recall": pr["recall"],
+        "recall_floor": ref["recall_floor"],
         "accuracy": ref["accuracy"](samples, labels=labels)["accuracy"],
         "accuracy_ceiling": ref["accuracy_ceiling"],
         "sample_to_train_median": nearest.median().item(),
@@ -137,6 +148,8 @@ def score_line(score: dict[str, Any]) -> str:
         f"feature-FID {score['feature_fid']:.3f} (floor {score['fid_floor']:.3f}) accuracy "
         f"{score['accuracy']:.4f} (ceiling {score['accuracy_ceiling']:.4f}) nearest-train "
         f"median {score['sample_to_train_median']:.3f} (test {score['test_to_train_median']:.3f})"
+        f" precision {score['precision']:.3f} (real {score['precision_floor']:.3f}) recall "
+        f"{score['recall']:.3f} (real {score['recall_floor']:.3f})"
     )
 
 
