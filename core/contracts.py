@@ -86,7 +86,8 @@ class HeadProtocol(_CallableComponent, Protocol):
 
 @runtime_checkable
 class SamplerProtocol(_CallableComponent, Protocol):
-    """``sampler(model_fn, shape, schedule, ...)`` draws samples from noise."""
+    """``sampler(model_fn, shape, [schedule, ]...)`` draws samples from noise (a diffusion
+    sampler takes the model's noise schedule, a flow sampler none)."""
 
 
 @runtime_checkable

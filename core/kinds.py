@@ -138,7 +138,7 @@ BUILTIN_KINDS: tuple[Kind, ...] = (
     _builtin("loss", "LossProtocol", "mse composite", "callables returning a total and its named parts", plural="losses"),
     _builtin("noise-schedule", "NoiseScheduleProtocol", "linear cosine", "noise schedules of diffusion models: betas, alpha-bars, ``add_noise``", checks=_SCHEDULE_CHECKS, former_names=("scheduler",)),
     _builtin("head", "HeadProtocol", "rgb segmentation", "output heads a decoder ends in"),
-    _builtin("sampler", "SamplerProtocol", "ddim dpm-solver++", "ways to draw samples from a trained diffusion model"),
+    _builtin("sampler", "SamplerProtocol", "ddim dpm-solver++ flow-euler", "ways to draw samples from a trained model: a diffusion model's solvers over its noise schedule, a flow model's ODE solvers"),
     _builtin("dataset", "DatasetProtocol", "digits image-folder", "``torch.utils.data.Dataset`` factories", checks=_DATASET_CHECKS),
     _builtin("metric", "MetricProtocol", "feature-fid accuracy", "evaluation functions of samples against data"),
     _builtin("logger", "LoggerProtocol", "jsonl tensorboard mlflow", "experiment trackers a run sends its config, scalars, metrics and images to", checks=_LOGGER_CHECKS),
