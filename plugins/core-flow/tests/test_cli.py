@@ -38,7 +38,26 @@ def test_core_sample_at_one_two_and_four_steps(tiny_run, capsys):
     assert "not a flow sampler" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("path", [ROOT / "configs" / "flow-digits.yaml", EXAMPLE])
+def test_the_mean_flow_example_trains_and_samples_in_one_step(tmp_path, monkeypatch):
+    """examples/flow-digits.yaml (MeanFlow) at a tiny size: train, then one network evaluation."""
+    if not EXAMPLE.is_file():
+        pytest.skip(f"{EXAMPLE} is not in this checkout")
+    config = yaml.safe_load(EXAMPLE.read_text())
+    assert config["model"]["objective"] == "mean-flow"
+    config["model"]["network"].update(base_channels=4, time_dim=8)
+    config["train"].update(steps=3, batch_size=8, warmup_steps=0, checkpoint_every=None)
+    config["sample"].update(n=4, nrow=2)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(config))
+    assert main(["train", "m.yaml", "--quiet"]) == 0
+    assert main(["sample", "runs/m", "-n", "4", "--steps", "1", "-o", "one.png"]) == 0
+    assert (tmp_path / "one.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [ROOT / "configs" / "flow-digits.yaml", EXAMPLE, EXAMPLE.with_name("flow-mnist5k.yaml")],
+)
 def test_configs_build_and_agree_with_their_data(path):
     if not path.is_file():
         pytest.skip(f"{path} is not in this checkout")
