@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
+
+from core_difflut.export.popcount import POPCOUNT_FORMS
 
 __all__ = ["difflut"]
 
@@ -48,6 +51,14 @@ def _verilog_options(lut_style: str) -> Callable[..., Any]:
             help="Each node as a case statement or as a Xilinx LUT6 primitive.",
         ),
         click.option("--pipeline", is_flag=True, help="A register after each LUT layer."),
+        click.option(
+            "--popcount",
+            type=click.Choice(POPCOUNT_FORMS),
+            default=POPCOUNT_FORMS[0],
+            show_default=True,
+            help="Each class's popcount as a tree of LUT-sized counters or as one plain sum "
+            "(carry chains on a vendor mapping).",
+        ),
     ]
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -58,10 +69,18 @@ def _verilog_options(lut_style: str) -> Callable[..., Any]:
     return decorate
 
 
-def _options(net: Any, inputs: str, bits: int | None, scale: float | None, style: str, pipe: bool):
+def _options(
+    net: Any,
+    inputs: str,
+    bits: int | None,
+    scale: float | None,
+    style: str,
+    pipe: bool,
+    popcount: str,
+):
     from core_difflut.export import verilog_options
 
-    return verilog_options(
+    options = verilog_options(
         net,
         inputs=inputs,
         input_bits=bits,
@@ -69,6 +88,7 @@ def _options(net: Any, inputs: str, bits: int | None, scale: float | None, style
         lut_style=style,
         pipeline=pipe,
     )
+    return replace(options, popcount=popcount)
 
 
 @difflut.command("export")
@@ -95,6 +115,7 @@ def export_cmd(
     input_scale: float | None,
     lut_style: str,
     pipeline: bool,
+    popcount: str,
 ) -> None:
     """Export MODEL (a pretrained name, type/name/vN or a saved directory) in evaluation mode.
 
@@ -105,7 +126,7 @@ def export_cmd(
     net = _load(model)
     verilog = None
     if fmt == "verilog":
-        verilog = _options(net, inputs, input_bits, input_scale, lut_style, pipeline)
+        verilog = _options(net, inputs, input_bits, input_scale, lut_style, pipeline, popcount)
     files = export_model(net, output, fmt, build=build, verilog=verilog, overwrite=overwrite)
     for path in files:
         click.echo(str(path))
@@ -122,6 +143,12 @@ def export_cmd(
 @_verilog_options(lut_style="xilinx")
 @click.option("--flat", is_flag=True, help="Also re-synthesize the whole design flattened.")
 @click.option(
+    "--xilinx/--no-xilinx",
+    default=True,
+    show_default=True,
+    help="Also count with yosys' synth_xilinx -family xc7 (LUT1-6, CARRY4, MUXF7/8, FFs).",
+)
+@click.option(
     "--timeout", type=float, default=600, show_default=True, help="Seconds per yosys run."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -133,15 +160,20 @@ def synth_cmd(
     input_scale: float | None,
     lut_style: str,
     pipeline: bool,
+    popcount: str,
     flat: bool,
+    xilinx: bool,
     timeout: float,
     as_json: bool,
 ) -> None:
     """LUTs (encoder, network, popcount/argmax) and logic depth of MODEL's Verilog, by yosys.
 
-    MODEL is exported to a temporary directory (by default with Xilinx LUT6 primitives,
-    counted as one LUT each; --lut-style generic has yosys map every node) unless --verilog
-    names a file.
+    Two counts: yosys' generic 6-input LUT mapping (synth -lut 6, with logic depth) and,
+    unless --no-xilinx, its Xilinx 7-series mapping (synth_xilinx: LUTs, CARRY4, MUXF7/8 and
+    flip-flops), each per part and in total with and without the encoder. MODEL is exported
+    to a temporary directory (by default with Xilinx LUT6 primitives, counted as one LUT
+    each; --lut-style generic has yosys map every node) unless --verilog names a file, whose
+    shape (--popcount included) was fixed when it was exported.
     """
     from core.errors import ConfigError
     from core_difflut.export.synth import (
@@ -155,11 +187,11 @@ def synth_cmd(
     if (model is None) == (verilog_file is None):
         raise ConfigError("core difflut synth: give MODEL or --verilog FILE (one of them)")
     if verilog_file:
-        report = synthesize(Path(verilog_file), timeout=timeout, flat=flat)
+        report = synthesize(Path(verilog_file), timeout=timeout, flat=flat, xilinx=xilinx)
     else:
         net = _load(model)
-        options = _options(net, inputs, input_bits, input_scale, lut_style, pipeline)
-        report = synthesize_model(net, options, timeout=timeout, flat=flat)
+        options = _options(net, inputs, input_bits, input_scale, lut_style, pipeline, popcount)
+        report = synthesize_model(net, options, timeout=timeout, flat=flat, xilinx=xilinx)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=1))
     else:

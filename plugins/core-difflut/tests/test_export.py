@@ -11,6 +11,7 @@ from core_difflut import ModelConfig, build_model
 from core_difflut.export import export_model
 from core_difflut.export.integer_inputs import IntegerInputs
 from core_difflut.export.numpy_eval import load as load_numpy
+from core_difflut.export.popcount import POPCOUNT_FORMS
 from core_difflut.export.spec import network_spec
 from core_difflut.export.verilog_sim import simulate_verilog
 
@@ -93,12 +94,15 @@ def _needs_iverilog() -> None:
         pytest.skip("Icarus Verilog (iverilog, vvp) is not installed: apt-get install iverilog")
 
 
-def _verilog(model, directory, **options):
+def _verilog(model, directory, popcount="compressor", **options):
+    from dataclasses import replace
+
     from core_difflut.export import verilog_options
 
     options.setdefault("input_bits", 6)
     options.setdefault("input_scale", 63.0)
-    return export_model(model, directory, "verilog", verilog=verilog_options(model, **options))
+    verilog = replace(verilog_options(model, **options), popcount=popcount)
+    return export_model(model, directory, "verilog", verilog=verilog)
 
 
 def _expected(model, q):
@@ -160,7 +164,10 @@ def test_netlist_folds_constant_repeated_and_unused_inputs() -> None:
         ("warp", "thermometer", 3),
     ],
 )
-def test_verilog_integer_inputs_are_bit_exact(tmp_path, integer_model, node, encoder, n) -> None:
+@pytest.mark.parametrize("popcount", POPCOUNT_FORMS)
+def test_verilog_integer_inputs_are_bit_exact(
+    tmp_path, integer_model, node, encoder, n, popcount
+) -> None:
     _needs_iverilog()
     model, q = integer_model(node=node, encoder=encoder, n=n, layer_type=["learnable", "random"])
     expected = _expected(model, q)
@@ -168,17 +175,18 @@ def test_verilog_integer_inputs_are_bit_exact(tmp_path, integer_model, node, enc
     for style in ("generic", "xilinx"):
         for pipeline in (False, True):
             out = tmp_path / f"{style}-{pipeline}"
-            _verilog(model, out, lut_style=style, pipeline=pipeline)
+            _verilog(model, out, lut_style=style, pipeline=pipeline, popcount=popcount)
             got = simulate_verilog(out, q)
-            assert np.array_equal(got, expected), (style, pipeline)
+            assert np.array_equal(got, expected), (style, pipeline, popcount)
 
 
 @pytest.mark.slow
-def test_verilog_bits_inputs_are_bit_exact(tmp_path, integer_model) -> None:
+@pytest.mark.parametrize("popcount", POPCOUNT_FORMS)
+def test_verilog_bits_inputs_are_bit_exact(tmp_path, integer_model, popcount) -> None:
     _needs_iverilog()
     model, q = integer_model(encoder="distributive-thermometer")
     x = torch.from_numpy(IntegerInputs(6, 63.0).features(q))
-    _verilog(model, tmp_path, inputs="bits", pipeline=True)
+    _verilog(model, tmp_path, inputs="bits", pipeline=True, popcount=popcount)
     text = (tmp_path / "difflut_net.v").read_text()
     assert "difflut_encoder" not in text and "input  wire [29:0] bits" in text
     got = simulate_verilog(tmp_path, model.encode(x).numpy().astype(np.int64))

@@ -1,23 +1,34 @@
 """Verilog of GroupSum in hardware: a popcount per class and the argmax over classes.
 
-Each popcount is a compressor tree of LUT-sized counters: groups of up to six bits of one
-weight are summed into 3 bits (each output bit one 6-input function, so one LUT6), until
-every weight holds at most two bits, which one small adder adds. On a 400-bit popcount yosys
-maps this to 420 LUTs and 8 levels where a plain sum gives 709 LUTs and 11 levels. The
-argmax compares every pair of classes at once; a later class wins only with a strictly
-higher count, so the first maximum wins, as in ``torch.argmax``.
+Two popcount forms (``POPCOUNT_FORMS``). ``compressor``, the default, is a compressor tree
+of LUT-sized counters: groups of up to six bits of one weight are summed into 3 bits (each
+output bit one 6-input function, so one LUT6), until every weight holds at most two bits,
+which one small adder adds. On a 400-bit popcount yosys' generic mapping makes this 420 LUTs
+and 8 levels where a plain sum gives 709 LUTs and 11 levels. ``adder`` writes each popcount
+as that plain ``+`` sum of the bits, for a vendor mapping (yosys' ``synth_xilinx``, Vivado)
+to build on carry chains. The argmax compares every pair of classes at once; a later class
+wins only with a strictly higher count, so the first maximum wins, as in ``torch.argmax``.
 """
 
 from __future__ import annotations
 
-__all__ = ["popcount_lines", "argmax_lines"]
+__all__ = ["popcount_lines", "argmax_lines", "POPCOUNT_FORMS"]
+
+#: the popcount forms, the default first
+POPCOUNT_FORMS = ("compressor", "adder")
 
 COUNTER_INPUTS = 6
 ONE, ZERO = "1'b1", "1'b0"
 
 
-def popcount_lines(bits: list[str], offset: int, width: int, out: str, prefix: str) -> list[str]:
+def popcount_lines(
+    bits: list[str], offset: int, width: int, out: str, prefix: str, form: str = "compressor"
+) -> list[str]:
     """Lines that assign ``out`` (``width`` bits) = number of 1s in ``bits`` + ``offset``."""
+    if form == "adder":  # Verilog sizes every operand to ``out``'s width: no overflow
+        terms = [*bits, f"{width}'d{offset}"] if offset or not bits else list(bits)
+        rows = [" + ".join(terms[i : i + 16]) for i in range(0, len(terms), 16)]
+        return [f"    assign {out} = " + "\n        + ".join(rows) + ";\n"]
     lines: list[str] = []
     columns: dict[int, list[str]] = {0: list(bits)}
     counter = 0

@@ -20,7 +20,7 @@ from core.atomic import atomic_write_text
 from core.errors import ConfigError
 from core_difflut.export.integer_inputs import IntegerInputs
 from core_difflut.export.netlist import Const, Lut, Netlist, Wire, build_netlist
-from core_difflut.export.popcount import argmax_lines, popcount_lines
+from core_difflut.export.popcount import POPCOUNT_FORMS, argmax_lines, popcount_lines
 
 __all__ = [
     "VerilogOptions",
@@ -54,18 +54,24 @@ endmodule
 
 @dataclass(frozen=True)
 class VerilogOptions:
-    """``inputs``: "integer" (needs ``integer``) or "bits"; ``pipeline``: a register per layer."""
+    """``inputs``: "integer" (needs ``integer``) or "bits"; ``pipeline``: a register per layer;
+    ``popcount``: one of ``POPCOUNT_FORMS`` (see ``popcount.py``)."""
 
     inputs: str = "integer"
     integer: IntegerInputs | None = None
     lut_style: str = "generic"
     pipeline: bool = False
+    popcount: str = POPCOUNT_FORMS[0]
 
     def __post_init__(self) -> None:
         if self.inputs not in INPUT_KINDS:
             raise ConfigError(f"inputs must be one of {', '.join(INPUT_KINDS)}")
         if self.lut_style not in LUT_STYLES:
             raise ConfigError(f"lut style must be one of {', '.join(LUT_STYLES)}")
+        if self.popcount not in POPCOUNT_FORMS:
+            raise ConfigError(
+                f"unknown popcount form {self.popcount!r}: choose {' or '.join(POPCOUNT_FORMS)}"
+            )
         if self.inputs == "integer" and self.integer is None:
             raise ConfigError("integer inputs need their width and scale (IntegerInputs)")
 
@@ -195,7 +201,7 @@ def _encoder_module(net: Netlist, fmt: IntegerInputs, features: int) -> str:
     )
 
 
-def _popcount_module(net: Netlist, outputs: list[int]) -> str:
+def _popcount_module(net: Netlist, outputs: list[int], form: str) -> str:
     k, width = len(net.classes), net.count_bits
     index_width = max(1, (k - 1).bit_length())
     position = {j: p for p, j in enumerate(outputs)}
@@ -203,7 +209,7 @@ def _popcount_module(net: Netlist, outputs: list[int]) -> str:
     for c, (members, ones) in enumerate(net.classes):
         body.append(f"    wire [{width - 1}:0] count{c};\n")
         bits = [f"y{position[j]}" for j in members]
-        body.extend(popcount_lines(bits, ones, width, f"count{c}", f"c{c}_"))
+        body.extend(popcount_lines(bits, ones, width, f"count{c}", f"c{c}_", form))
     body.append(f"    assign counts = {{{', '.join(f'count{c}' for c in reversed(range(k)))}}};\n")
     body.extend(argmax_lines([f"count{c}" for c in range(k)], index_width, "class_out"))
     ports = _ports("input ", [f"y{p}" for p in range(len(outputs))])
@@ -212,8 +218,8 @@ def _popcount_module(net: Netlist, outputs: list[int]) -> str:
         f"    output wire [{width * k - 1}:0] counts\n",
     ]
     return (
-        "// GroupSum: a popcount per class, then the first class with the largest count.\n"
-        + _module("difflut_popcount", ports, body)
+        f"// GroupSum: a popcount per class ({form} form), then the first class with the "
+        "largest count.\n" + _module("difflut_popcount", ports, body)
     )
 
 
@@ -297,7 +303,7 @@ def write_verilog(
         assert options.integer is not None
         parts.append(_encoder_module(net, options.integer, features))
     parts.append(_network_module(net, options, outputs))
-    parts.append(_popcount_module(net, outputs))
+    parts.append(_popcount_module(net, outputs, options.popcount))
     parts.append(_top_module(net, options, features))
     source = directory / f"{TOP}.v"
     text = "".join(parts)
@@ -319,6 +325,7 @@ def write_verilog(
         "latency": len(net.layers) if options.pipeline else 0,
         "pipeline": options.pipeline,
         "lut_style": options.lut_style,
+        "popcount": options.popcount,
         "num_classes": len(net.classes),
         "count_bits": net.count_bits,
         "verilog_sha256": _sha256(text.encode("utf-8")),
