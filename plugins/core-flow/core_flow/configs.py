@@ -37,17 +37,18 @@ class FlowConfig(ComponentConfig):
         description="the network sees t * time_scale (t in [0, 1]): the timestep range its "
         "time embedding was made for (a DDPM's T)",
     )
-    objective: Literal["flow-matching", "mean-flow"] = Field(
+    objective: Literal["flow-matching", "mean-flow", "shortcut"] = Field(
         "flow-matching",
         description="flow-matching: the velocity at t (samplers need 4-20 steps); mean-flow: "
-        "the average velocity over [r, t] (MeanFlow, Geng et al. 2025: 1-4 steps)",
+        "the average velocity over [r, t] (MeanFlow, Geng et al. 2025: 1-4 steps); shortcut: "
+        "the same, learned by self-consistency (Frans et al. 2025)",
     )
     interval_share: float = Field(
         0.5,
         ge=0.0,
         le=1.0,
-        description="mean-flow: share of each batch trained on an interval r < t (the rest "
-        "has r = t, plain flow matching)",
+        description="mean-flow, shortcut: share of each batch trained on an interval r < t "
+        "(the rest has r = t, plain flow matching)",
     )
     time_distribution: Literal["uniform", "logit-normal"] = Field(
         "uniform",

@@ -15,7 +15,12 @@ from core_diffusion.layers import sinusoidal_embedding
 from core_diffusion.networks import check_network, data_shape, network_section
 
 from core_flow.configs import FlowConfig
-from core_flow.mean_flow import interval_embedding, mean_flow_errors, sample_times
+from core_flow.objectives import (
+    interval_embedding,
+    mean_flow_errors,
+    sample_times,
+    shortcut_errors,
+)
 from core_flow.samplers import FlowSampler
 
 __all__ = ["Flow"]
@@ -27,8 +32,9 @@ class Flow(BaseModel):
     ``x_t = (1 - t) x_0 + t e`` with ``e ~ N(0, I)``; the network ``v(x_t, t * time_scale[,
     y])`` learns the velocity ``e - x_0`` (``compute_loss``: the MSE). With ``objective:
     mean-flow`` it also takes the interval t - r (an embedding added to its time embedding)
-    and learns the average velocity over [r, t] (``core_flow.mean_flow``), so one Euler step
-    of any size is exact. ``sample`` integrates from t = 1 to 0 with a flow sampler.
+    and learns the average velocity over [r, t] (``core_flow.objectives``), so one Euler step
+    of any size is exact; ``objective: shortcut`` learns the same quantity from self-consistency
+    (one step over [r, t] equals two half steps). ``sample`` integrates from t = 1 to 0 with a flow sampler.
     """
 
     config_class = FlowConfig
@@ -43,7 +49,7 @@ class Flow(BaseModel):
                 "network has num_classes=0; set model.network.num_classes"
             )
         self.interval_mlp = None
-        if self.config.objective == "mean-flow":
+        if self.config.objective != "flow-matching":
             self.interval_mlp = interval_embedding(self._embedding_width())
         self._check_network()
 
@@ -63,7 +69,8 @@ class Flow(BaseModel):
         accepts = "embedding_residual" in inspect.signature(self.network.forward).parameters
         if not (isinstance(width, int) and accepts):
             raise ConfigError(
-                f"model.objective: mean-flow adds an interval embedding to the network's time "
+                f"model.objective: {self.config.objective} adds an interval embedding to the "
+                "network's time "
                 f"embedding, which {self.config.network['type']} does not take; use ddpm-unet "
                 "or unet"
             )
@@ -103,8 +110,8 @@ class Flow(BaseModel):
         return self.network(x, t * self.config.time_scale, **conditioning, **extra)
 
     def compute_loss(self, batch: Any) -> dict[str, torch.Tensor]:
-        """The squared error of the velocity (rows with r = t) and of the MeanFlow target
-        (rows with r < t), per sample, weighted by ``loss_weight_power``; labels dropped to
+        """The squared error of the velocity (rows with r = t) and of the mean-flow or shortcut
+        target (rows with r < t), per sample, weighted by ``loss_weight_power``; labels dropped to
         the null class with probability ``label_dropout``."""
         c = self.config
         x0, conditioning = self._training_batch(batch)
@@ -131,9 +138,12 @@ class Flow(BaseModel):
                 def average_velocity(z: Any, t: Any, r: Any, given: Any = given) -> Any:
                     return self(z, t, r, **given)
 
-                errors.append(
-                    mean_flow_errors(average_velocity, z[rows], v[rows], t[rows], r[rows])
-                )
+                if c.objective == "shortcut":
+                    errors.append(shortcut_errors(average_velocity, z[rows], t[rows], r[rows]))
+                else:
+                    errors.append(
+                        mean_flow_errors(average_velocity, z[rows], v[rows], t[rows], r[rows])
+                    )
             else:
                 errors.append(self(z[rows], t[rows], **given).float() - v[rows].float())
         losses = torch.cat([e.square().flatten(1).mean(1) for e in errors])

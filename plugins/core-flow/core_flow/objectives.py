@@ -1,8 +1,11 @@
-"""MeanFlow's training target (Geng et al. 2025): the average velocity over [r, t].
+"""Few-step training targets for the average velocity u(z_t, r, t) over [r, t].
 
-u(z_t, r, t) = 1 / (t - r) * integral of v over [r, t] satisfies the MeanFlow identity
-``u = v - (t - r) du/dt`` with du/dt = v . d_z u + d_t u, the total derivative along the
-path; du/dt is one Jacobian-vector product with tangents (v, 1, 0) for (z, t, r).
+- MeanFlow (Geng et al. 2025): u satisfies ``u = v - (t - r) du/dt`` with du/dt = v . d_z u +
+  d_t u, the total derivative along the path; du/dt is one Jacobian-vector product with
+  tangents (v, 1, 0) for (z, t, r).
+- Shortcut models (Frans et al. 2025): one step over [r, t] equals two half steps, so the
+  target of u(z_t, r, t) is the mean of u over [m, t] and, from where that half step lands,
+  over [r, m], with m = (t + r) / 2 (no gradient through the target).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["sample_times", "mean_flow_errors", "interval_embedding"]
+__all__ = ["sample_times", "mean_flow_errors", "shortcut_errors", "interval_embedding"]
 
 AverageVelocity = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -58,6 +61,23 @@ def mean_flow_errors(
     width = (t - r).view(-1, *([1] * (z.ndim - 1)))
     target = (v - width * dudt).detach()
     return u.float() - target.float()
+
+
+def shortcut_errors(
+    average_velocity: AverageVelocity,
+    z: torch.Tensor,
+    t: torch.Tensor,
+    r: torch.Tensor,
+) -> torch.Tensor:
+    """``u(z, r, t) - sg((u(z, m, t) + u(z', r, m)) / 2)`` per element, m = (t + r) / 2 and
+    z' = z - (t - m) u(z, m, t) the half step's landing point."""
+    middle = (t + r) / 2
+    half = (t - middle).view(-1, *([1] * (z.ndim - 1)))
+    with torch.no_grad():
+        first = average_velocity(z, t, middle)
+        second = average_velocity(z - half * first, middle, r)
+        target = (first + second) / 2
+    return average_velocity(z, t, r).float() - target.float()
 
 
 def interval_embedding(width: int) -> torch.nn.Module:

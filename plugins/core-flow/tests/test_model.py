@@ -151,7 +151,7 @@ def test_mean_flow_conformance_and_interval_embedding() -> None:
 def test_mean_flow_target_is_the_identity_with_a_jvp() -> None:
     """The error is u - sg(v - (t - r) du/dt) with du/dt = v . d_z u + d_t u, the total
     derivative along the path: here against a closed form for u = z t^2 + z^2 sin(r)."""
-    from core_flow.mean_flow import mean_flow_errors
+    from core_flow.objectives import mean_flow_errors
 
     z, v = torch.randn(3, 1, 2, 2, dtype=torch.float64), torch.randn(3, 1, 2, 2).double()
     t, r = torch.tensor([0.9, 0.6, 0.3]).double(), torch.tensor([0.2, 0.6, 0.0]).double()
@@ -168,6 +168,29 @@ def test_mean_flow_target_is_the_identity_with_a_jvp() -> None:
     torch.testing.assert_close(errors, expected.float())
     errors.sum().backward()  # the gradient flows through u only: the target is detached
     torch.testing.assert_close(weight.grad, u(z, t, r).sum().detach() / weight.detach())
+
+
+def test_shortcut_target_is_the_mean_of_two_half_steps() -> None:
+    """The error is u(z, r, t) - sg((u(z, m, t) + u(z', r, m)) / 2), m the midpoint and z' where
+    the first half step lands; the gradient flows through the full step only."""
+    from core_flow.objectives import shortcut_errors
+
+    z = torch.randn(3, 1, 2, 2, dtype=torch.float64)
+    t, r = torch.tensor([0.9, 0.6, 0.3]).double(), torch.tensor([0.1, 0.2, 0.0]).double()
+    weight = torch.ones((), dtype=torch.float64, requires_grad=True)
+
+    def u(z, t, r):
+        return weight * z * (t + 2 * r).view(-1, 1, 1, 1)
+
+    errors = shortcut_errors(u, z, t, r)
+    m = (t + r) / 2
+    first = z * (t + 2 * m).view(-1, 1, 1, 1)
+    landing = z - ((t - m).view(-1, 1, 1, 1)) * first
+    second = landing * (m + 2 * r).view(-1, 1, 1, 1)
+    torch.testing.assert_close(errors, (u(z, t, r) - (first + second) / 2).float())
+    errors.sum().backward()
+    torch.testing.assert_close(weight.grad, u(z, t, r).sum().detach())
+    check_component("model", NAME, {**SMALL, "objective": "shortcut"})
 
 
 def test_mean_flow_learns_a_2d_toy_in_one_step(one_torch_thread) -> None:
