@@ -151,6 +151,7 @@ def main() -> None:
     parser.add_argument("--runs-dir", default=str(ROOT / "runs/bench_flow"))
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/flow_nfe.json"))
     parser.add_argument("--resume", action="store_true", help="skip runs already in --out")
+    parser.add_argument("--keep-runs", action="store_true", help="keep the run directories")
     args = parser.parse_args()
 
     import torch
@@ -208,7 +209,8 @@ def main() -> None:
             )
             summarise(record)
             save_record("flow_nfe", record, out)
-            shutil.rmtree(run_dir, ignore_errors=True)
+            if not args.keep_runs:
+                shutil.rmtree(run_dir, ignore_errors=True)
     summarise(record)
     print(f"wrote {save_record('flow_nfe', record, out)}")
 
