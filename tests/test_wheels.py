@@ -1,4 +1,5 @@
-"""`make wheels` output installs into a fresh virtual environment and the plugins are found."""
+"""`make wheels` output installs into a fresh virtual environment and the plugins are found;
+uninstalling core-flow leaves core-diffusion, which it builds on, as it was."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-WANTED = ["core-diffusion", "core-difflut"]
+WANTED = ["core-diffusion", "core-flow", "core-difflut"]
 
 
 @pytest.mark.slow
@@ -82,3 +83,21 @@ def test_wheels_install_into_a_fresh_venv(tmp_path):
         cwd=tmp_path,
     ).stdout
     assert str(env_dir) in where  # the wheel, not the editable checkout
+    if "core-flow" not in plugins:
+        return
+    removed = subprocess.run(
+        [str(python), "-m", "pip", "uninstall", "-y", "-q", "core-flow"],
+        capture_output=True,
+        text=True,
+    )
+    assert removed.returncode == 0, removed.stderr[-2000:]
+    listed = subprocess.run(
+        [str(env_dir / "bin" / "core"), "plugins", "list", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    after = {p["distribution"]: p for p in json.loads(listed.stdout)["plugins"]}
+    assert "core-flow" not in after
+    assert after["core-diffusion"]["components"] == records["core-diffusion"]["components"]
