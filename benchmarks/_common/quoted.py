@@ -50,6 +50,22 @@ def _overhead(case: int) -> dict[str, Figure]:
     }
 
 
+def _flow(prefix: str, source: str, setting: str) -> dict[str, Figure]:
+    """One ``flow_nfe`` setting's scores ("recipe | sampler | NFE"): mean (lowest-highest seed)."""
+    path = ("settings", setting)
+
+    def spread(key: str, form: str) -> Figure:
+        keys = tuple(path + (key, part) for part in ("mean", "min", "max"))
+        return Figure(source, keys, f"{form} ({form}-{form})")
+
+    return {
+        f"{prefix}-fid": spread("feature_fid", "{:.2f}"),
+        f"{prefix}-accuracy": spread("accuracy", "{:.3f}"),
+        f"{prefix}-precision": spread("precision", "{:.3f}"),
+        f"{prefix}-recall": spread("recall", "{:.3f}"),
+    }
+
+
 FIGURES: dict[str, Figure] = {
     "listing-s": Figure("plugin_startup", (("median_seconds", "core plugins list"),), "{:.2f} s"),
     "import-torch-s": Figure(
@@ -73,6 +89,15 @@ FIGURES: dict[str, Figure] = {
     ),
     **_overhead(0),
     **_overhead(1),
+    # README and docs/models/flow.md: few-step generation
+    **_flow("flow-1", "flow_nfe_seeds", "shortcut | flow-euler | 1"),
+    **_flow("flow-2", "flow_nfe_seeds", "shortcut | flow-euler | 2"),
+    **_flow("flow-4", "flow_nfe_seeds", "shortcut | flow-euler | 4"),
+    **_flow("meanflow-1", "flow_nfe_seeds", "mean-flow | flow-euler | 1"),
+    **_flow("meanflow-4", "flow_nfe_seeds", "mean-flow | flow-euler | 4"),
+    **_flow("demo-20", "flow_nfe_seeds", "ddpm | dpm-solver++ | 20"),
+    **_flow("flow-mnist5k-1", "flow_nfe_mnist5k", "shortcut-mnist5k | flow-euler | 1"),
+    **_flow("flow-mnist5k-4", "flow_nfe_mnist5k", "shortcut-mnist5k | flow-euler | 4"),
     # docs/scaling.md: data loading and train.compile
     "loader-1-worker": Figure("data_loading", (("rows", 1, "images_per_s"),), "{:,.0f} images/s"),
     "loader-0-workers": Figure("data_loading", (("rows", 0, "images_per_s"),), "{:,.0f} images/s"),

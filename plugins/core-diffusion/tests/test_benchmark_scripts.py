@@ -71,19 +71,22 @@ def test_score_line_names_floor_ceiling_and_memorisation(load):
     load("demo_digits")
     from _common.digits import score_line
 
-    line = score_line(
-        {
-            "feature_fid": 2.5,
-            "fid_floor": 1.5,
-            "accuracy": 0.96,
-            "accuracy_ceiling": 0.977,
-            "sample_to_train_median": 11.0,
-            "test_to_train_median": 9.6,
-        }
-    )
+    score = {
+        "feature_fid": 2.5,
+        "fid_floor": 1.5,
+        "accuracy": 0.96,
+        "accuracy_ceiling": 0.977,
+        "sample_to_train_median": 11.0,
+        "test_to_train_median": 9.6,
+    }
+    line = score_line(score)
     assert line == (
         "feature-FID 2.500 (floor 1.500) accuracy 0.9600 (ceiling 0.9770) nearest-train "
         "median 11.000 (test 9.600)"
+    )
+    scored = {"precision": 0.8, "precision_floor": 0.9, "recall": 0.7, "recall_floor": 0.95}
+    assert score_line({**score, **scored}) == (
+        f"{line} precision 0.800 (real 0.900) recall 0.700 (real 0.950)"
     )
 
 
