@@ -64,7 +64,8 @@ class Flow(BaseModel):
         return network_section(self.config, num_timesteps=max(1, round(self.config.time_scale)))
 
     def _embedding_width(self) -> int:
-        """The network's time-embedding width; mean-flow adds the interval's embedding to it."""
+        """The network's time-embedding width; the few-step objectives add the interval's
+        embedding to it."""
         width = getattr(self.network, "time_dim", None)
         accepts = "embedding_residual" in inspect.signature(self.network.forward).parameters
         if not (isinstance(width, int) and accepts):
@@ -99,8 +100,8 @@ class Flow(BaseModel):
     def forward(
         self, x: torch.Tensor, t: torch.Tensor, r: torch.Tensor | None = None, **conditioning: Any
     ) -> torch.Tensor:
-        """The velocity at x and flow times t in [0, 1]; a mean-flow model gives the average
-        velocity over [r, t] (r = None: r = t, the velocity at t)."""
+        """The velocity at x and flow times t in [0, 1]; a mean-flow or shortcut model gives
+        the average velocity over [r, t] (r = None: r = t, the velocity at t)."""
         extra = {}
         if self.interval_mlp is not None:
             # t - r in [0, 1] unscaled: slow features keep du/dt, fed back by the target, small
@@ -129,26 +130,33 @@ class Flow(BaseModel):
         z, v = (1 - tb) * x0 + tb * noise, noise - x0
         errors = []
         plain = r == t
-        for rows, interval in ((plain, False), (~plain, True)):
-            if not rows.any():
-                continue
-            given = {key: value[rows] for key, value in conditioning.items()}
-            if interval:
-
-                def average_velocity(z: Any, t: Any, r: Any, given: Any = given) -> Any:
-                    return self(z, t, r, **given)
-
-                if c.objective == "shortcut":
-                    errors.append(shortcut_errors(average_velocity, z[rows], t[rows], r[rows]))
-                else:
-                    errors.append(
-                        mean_flow_errors(average_velocity, z[rows], v[rows], t[rows], r[rows])
-                    )
-            else:
-                errors.append(self(z[rows], t[rows], **given).float() - v[rows].float())
+        if plain.any():
+            given = {key: value[plain] for key, value in conditioning.items()}
+            errors.append(self(z[plain], t[plain], **given).float() - v[plain].float())
+        if not plain.all():
+            errors.append(self._interval_errors(z, v, t, r, conditioning, ~plain))
         losses = torch.cat([e.square().flatten(1).mean(1) for e in errors])
         weight = (losses.detach() + 1e-3) ** -c.loss_weight_power if c.loss_weight_power else 1.0
         return {"loss": (weight * losses).mean(), "mse": losses.detach().mean()}
+
+    def _interval_errors(
+        self,
+        z: torch.Tensor,
+        v: torch.Tensor,
+        t: torch.Tensor,
+        r: torch.Tensor,
+        conditioning: dict[str, torch.Tensor],
+        rows: torch.Tensor,
+    ) -> torch.Tensor:
+        """The shortcut or mean-flow errors of the ``rows`` with r < t."""
+        given = {key: value[rows] for key, value in conditioning.items()}
+
+        def average_velocity(z: torch.Tensor, t: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+            return self(z, t, r, **given)
+
+        if self.config.objective == "shortcut":
+            return shortcut_errors(average_velocity, z[rows], t[rows], r[rows])
+        return mean_flow_errors(average_velocity, z[rows], v[rows], t[rows], r[rows])
 
     def _training_batch(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The batch's data on the model's device, and its labels (some dropped)."""

@@ -38,12 +38,12 @@ def test_core_sample_at_one_two_and_four_steps(tiny_run, capsys):
     assert "not a flow sampler" in capsys.readouterr().err
 
 
-def test_the_mean_flow_example_trains_and_samples_in_one_step(tmp_path, monkeypatch):
-    """examples/flow-digits.yaml (MeanFlow) at a tiny size: train, then one network evaluation."""
+def test_the_few_step_example_trains_and_samples_in_one_step(tmp_path, monkeypatch):
+    """examples/flow-digits.yaml (a shortcut model) tiny: train, then one network evaluation."""
     if not EXAMPLE.is_file():
         pytest.skip(f"{EXAMPLE} is not in this checkout")
     config = yaml.safe_load(EXAMPLE.read_text())
-    assert config["model"]["objective"] == "mean-flow"
+    assert config["model"]["objective"] == "shortcut"
     config["model"]["network"].update(base_channels=4, time_dim=8)
     config["train"].update(steps=3, batch_size=8, warmup_steps=0, checkpoint_every=None)
     config["sample"].update(n=4, nrow=2)
