@@ -15,6 +15,18 @@ REPO = Path(__file__).resolve().parents[1]
 WANTED = ["core-diffusion", "core-flow", "core-difflut"]
 
 
+def _listed(env_dir: Path, cwd: Path) -> dict[str, dict]:
+    """``core plugins list --json`` of the virtual environment, by distribution."""
+    listed = subprocess.run(
+        [str(env_dir / "bin" / "core"), "plugins", "list", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=cwd,
+    )
+    return {p["distribution"]: p for p in json.loads(listed.stdout)["plugins"]}
+
+
 @pytest.mark.slow
 def test_wheels_install_into_a_fresh_venv(tmp_path):
     plugins = [d for d in WANTED if (REPO / "plugins" / d / "pyproject.toml").is_file()]
@@ -64,14 +76,7 @@ def test_wheels_install_into_a_fresh_venv(tmp_path):
         timeout=900,
     )
     assert install.returncode == 0, install.stderr[-3000:]
-    listed = subprocess.run(
-        [str(env_dir / "bin" / "core"), "plugins", "list", "--json"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tmp_path,
-    )
-    records = {p["distribution"]: p for p in json.loads(listed.stdout)["plugins"]}
+    records = _listed(env_dir, tmp_path)
     for name in plugins:
         assert records[name]["status"] == "loaded", records.get(name)
         assert sum(records[name]["components"].values()) > 0
@@ -91,13 +96,6 @@ def test_wheels_install_into_a_fresh_venv(tmp_path):
         text=True,
     )
     assert removed.returncode == 0, removed.stderr[-2000:]
-    listed = subprocess.run(
-        [str(env_dir / "bin" / "core"), "plugins", "list", "--json"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tmp_path,
-    )
-    after = {p["distribution"]: p for p in json.loads(listed.stdout)["plugins"]}
+    after = _listed(env_dir, tmp_path)
     assert "core-flow" not in after
     assert after["core-diffusion"]["components"] == records["core-diffusion"]["components"]
