@@ -71,20 +71,22 @@ def setup_distributed(device_type: str, timeout_s: float = 1800.0) -> DistInfo:
 
 
 def _attempt_store(world_size: int, timeout: timedelta) -> dist.Store | None:
-    """torchrun's agent store under a prefix per restart attempt, on one node.
+    """torchrun's agent store under a prefix per restart attempt, on one node, once restarted.
 
     torchrun keeps one store across restarts and torch adds no prefix, so a restarted rank
     can read a dead rank's gloo address and wait on it (seen in CI). Only on one node do all
-    ranks agree on ``TORCHELASTIC_RESTART_COUNT``; elsewhere torch's own store is used.
+    ranks agree on ``TORCHELASTIC_RESTART_COUNT``; elsewhere, and in a first attempt, torch's
+    own store is used.
     """
     env = os.environ
     one_node = env.get("LOCAL_WORLD_SIZE") == str(world_size)
-    if env.get("TORCHELASTIC_USE_AGENT_STORE") != "True" or not one_node:
+    restarted = env.get("TORCHELASTIC_RESTART_COUNT", "0") != "0"
+    if env.get("TORCHELASTIC_USE_AGENT_STORE") != "True" or not one_node or not restarted:
         return None
     store = dist.TCPStore(
         env["MASTER_ADDR"], int(env["MASTER_PORT"]), world_size, is_master=False, timeout=timeout
     )
-    return dist.PrefixStore(f"core/attempt_{env.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)
+    return dist.PrefixStore(f"core/attempt_{env['TORCHELASTIC_RESTART_COUNT']}", store)
 
 
 def _give_up_joining(rank: int, timeout_s: float) -> None:
