@@ -90,7 +90,7 @@ class TrainConfig(ComponentConfig):
         1800.0,
         gt=0.0,
         le=86400.0,
-        description="under torchrun: seconds joining the process group or one collective may "
+        description="under torchrun: seconds the process group's store or one collective may "
         "wait before it fails (torchrun --max-restarts then restarts the workers)",
     )
     channels_last: bool = Field(

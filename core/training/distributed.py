@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
-import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -20,10 +18,6 @@ __all__ = [
     "mean_across",
     "share_from_main",
 ]
-
-
-#: exit status of a process that gave up joining its process group.
-JOIN_TIMEOUT_EXIT = 75
 
 
 @dataclass(frozen=True)
@@ -44,8 +38,8 @@ class DistInfo:
 
 
 def setup_distributed(device_type: str, timeout_s: float = 1800.0) -> DistInfo:
-    """Join the process group torchrun describes (gloo on CPU, nccl on CUDA), once; joining
-    and every collective fail after ``timeout_s`` instead of waiting forever."""
+    """Join the process group torchrun describes (gloo on CPU, nccl on CUDA), once; the
+    store and every collective fail after ``timeout_s`` instead of waiting forever."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1:
         return DistInfo()
@@ -55,18 +49,10 @@ def setup_distributed(device_type: str, timeout_s: float = 1800.0) -> DistInfo:
         backend = "nccl" if device_type == "cuda" else "gloo"
         if device_type == "cuda":
             torch.cuda.set_device(local_rank)
-        # gloo's connect can wait forever (seen after a torchrun restart, its own timeout not
-        # applied): past timeout_s the process exits, and torchrun restarts the group.
-        watchdog = threading.Timer(timeout_s, _give_up_joining, (rank, timeout_s))
-        watchdog.daemon = True
-        watchdog.start()
         timeout = timedelta(seconds=timeout_s)
         store = _attempt_store(world_size, timeout)
         where = {} if store is None else {"store": store, "rank": rank, "world_size": world_size}
-        try:
-            dist.init_process_group(backend=backend, timeout=timeout, **where)
-        finally:
-            watchdog.cancel()
+        dist.init_process_group(backend=backend, timeout=timeout, **where)
     return DistInfo(rank, world_size, local_rank)
 
 
@@ -87,15 +73,6 @@ def _attempt_store(world_size: int, timeout: timedelta) -> dist.Store | None:
         env["MASTER_ADDR"], int(env["MASTER_PORT"]), world_size, is_master=False, timeout=timeout
     )
     return dist.PrefixStore(f"core/attempt_{env['TORCHELASTIC_RESTART_COUNT']}", store)
-
-
-def _give_up_joining(rank: int, timeout_s: float) -> None:
-    sys.stderr.write(
-        f"core: rank {rank} could not join the process group in {timeout_s:g} s "
-        "(train.dist_timeout_s); exiting so that torchrun can restart the workers\n"
-    )
-    sys.stderr.flush()
-    os._exit(JOIN_TIMEOUT_EXIT)
 
 
 def barrier(info: DistInfo) -> None:

@@ -21,9 +21,9 @@ from .conftest import tiny_run
 HERE = Path(__file__).parent
 
 
-#: a restarted gloo group on a loaded machine now and then hangs while connecting (seen in CI:
-#: ``Pair::connect`` waits forever); ``train.dist_timeout_s`` bounds the wait, so the group fails
-#: and torchrun restarts it again, as it would in production.
+#: a restarted attempt once read the dead attempt's gloo addresses from torchrun's store and
+#: hung (CI); core now joins a restarted attempt under a prefix of its own. Restarts to spare
+#: and a short ``train.dist_timeout_s`` keep a failure of another kind from hanging the suite.
 RESTARTS = 3
 TIMEOUT_S = 45
 
