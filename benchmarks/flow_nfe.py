@@ -137,8 +137,10 @@ def score_run(
             return int(model.last_nfe)
 
         counts = {k: nfe_of(k) for k in (2, 3)}
-        for steps in sorted({steps_for(counts.__getitem__, budget) for budget in budgets}):
-            budget = min(b for b in budgets if steps_for(counts.__getitem__, b) == steps)
+        smallest_budget: dict[int, int] = {}  # steps -> the smallest budget they fit
+        for budget in sorted(budgets):
+            smallest_budget.setdefault(steps_for(counts.__getitem__, budget), budget)
+        for steps, budget in smallest_budget.items():
             score = score_samples(model, ref, sampler, steps, guidance)
             if score["nfe"] > budget:
                 continue

@@ -71,9 +71,8 @@ class Flow(BaseModel):
         if not (isinstance(width, int) and accepts):
             raise ConfigError(
                 f"model.objective: {self.config.objective} adds an interval embedding to the "
-                "network's time "
-                f"embedding, which {self.config.network['type']} does not take; use ddpm-unet "
-                "or unet"
+                f"network's time embedding, which {self.config.network['type']} does not take; "
+                "use ddpm-unet, unet or mlp-denoiser"
             )
         return width
 
