@@ -10,9 +10,13 @@ import numpy as np
 
 from core.errors import DataError
 
-__all__ = ["load_dataset", "stratified_split", "DATASETS"]
+__all__ = ["load_dataset", "stratified_split", "DATASETS", "VALIDATION_SHARE", "VALIDATION_SEED"]
 
 DATASETS = ("digits", "mnist-5k")
+#: the validation split every DiffLUT selection reads: this share of each class of the
+#: training split, by a fixed-seed shuffle (digits: 216 of 1,438; mnist-5k: 600 of 4,000)
+VALIDATION_SHARE = 0.15
+VALIDATION_SEED = 0
 
 
 def stratified_split(
@@ -43,11 +47,14 @@ def _mnist_5k_path() -> Path:
     return path
 
 
-def load_dataset(name: str, seed: int = 0) -> dict[str, np.ndarray]:
+def load_dataset(name: str, seed: int = 0, validation: bool = False) -> dict[str, np.ndarray]:
     """``x_train, y_train, x_test, y_test`` as float32 in [0, 1] / int64.
 
-    digits: 1,797 8x8 images, stratified 80/20 split (1,437 / 360). mnist-5k: 5,000 28x28
-    images, stratified 400 train / 100 test per class (4,000 / 1,000).
+    digits: 1,797 8x8 images, stratified 80/20 split (1,438 / 359). mnist-5k: 5,000 28x28
+    images, stratified 400 train / 100 test per class (4,000 / 1,000). ``validation``: also
+    ``x_val, y_val``, ``VALIDATION_SHARE`` of each class of that training split (seed
+    ``VALIDATION_SEED``), which then leaves the training split (digits 1,222 / 216 / 359;
+    mnist-5k 3,400 / 600 / 1,000); the test split is the same either way.
     """
     if name == "digits":
         try:
@@ -66,4 +73,9 @@ def load_dataset(name: str, seed: int = 0) -> dict[str, np.ndarray]:
         train, test = stratified_split(y, 100, seed)
     else:
         raise DataError(f"unknown dataset {name!r}; bundled: {', '.join(DATASETS)}")
-    return {"x_train": x[train], "y_train": y[train], "x_test": x[test], "y_test": y[test]}
+    out = {"x_train": x[train], "y_train": y[train], "x_test": x[test], "y_test": y[test]}
+    if validation:
+        fit, held = stratified_split(y[train], VALIDATION_SHARE, VALIDATION_SEED)
+        out |= {"x_val": x[train][held], "y_val": y[train][held]}
+        out |= {"x_train": x[train][fit], "y_train": y[train][fit]}
+    return out

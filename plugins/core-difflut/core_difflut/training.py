@@ -2,7 +2,8 @@
 
 It does not depend on core's Trainer: Adam, a step or cosine learning-rate schedule,
 optional one-pixel-shift augmentation for images, and the evaluation-mode (truth-table)
-accuracy on the held-out split.
+accuracy on the held-out splits: validation (``x_val``/``y_val``, when the data has it: after
+every epoch and at the end; what selection reads) and test.
 """
 
 from __future__ import annotations
@@ -203,12 +204,15 @@ def train_classifier(
             correct += int(round(float(out["accuracy"]) * len(idx)))
             count += len(idx)
         row = {"epoch": epoch + 1, "loss": total / count, "train_accuracy": correct / count}
+        if "x_val" in data:
+            row["val_accuracy"] = evaluate(model, data["x_val"], data["y_val"])
         row["elapsed_s"] = time.perf_counter() - start
         s.history.append(row)
         if s.log:
+            val = f"  val acc {row['val_accuracy']:.4f}" if "val_accuracy" in row else ""
             print(
                 f"epoch {epoch + 1:3d}  loss {row['loss']:.4f}  train acc {row['train_accuracy']:.4f}"
-                f"  {row['elapsed_s']:.0f}s",
+                f"{val}  {row['elapsed_s']:.0f}s",
                 flush=True,
             )
     train_time = time.perf_counter() - start
@@ -216,6 +220,11 @@ def train_classifier(
     model.eval()
     stats = {
         "test_accuracy": evaluate(model, data["x_test"], data["y_test"]),
+        **(
+            {"validation_accuracy": evaluate(model, data["x_val"], data["y_val"])}
+            if "x_val" in data
+            else {}
+        ),
         "train_accuracy": evaluate(model, data["x_train"], data["y_train"]),
         "training_time_s": round(train_time, 1),
         "training_cpu_time_s": round(cpu_time, 1),

@@ -4,10 +4,13 @@
     python plugins/core-difflut/scripts/train.py --preset mnist5k-dwn --install
     python plugins/core-difflut/scripts/train.py --preset digits-dwn --node-type probabilistic
 
-``--install`` writes ``core_difflut/pretrained/<name>/<name>.{yaml,safetensors}`` (the
-directory the plugin registers through ``register_pretrained``) with the measured test
-accuracy, parameter count, training time and date in the YAML ``meta``; ``--synth`` adds
-the LUT counts from yosys (``luts``: encoder, network, popcount, total). ``--save NAME``
+Training reads the training split less its validation split (``load_dataset(...,
+validation=True)``). ``--install`` writes ``core_difflut/pretrained/<name>/<name>.{yaml,
+safetensors}`` (the directory the plugin registers through ``register_pretrained``) with the
+measured validation and test accuracy, the preset's selection rule, parameter count, training
+time and date in the YAML ``meta`` (and the model card written from it); ``--synth`` adds the
+LUT counts of ``core difflut synth`` (``luts``: generic LUT6 per part, total with and without
+the encoder; ``luts_xc7``: the same by ``synth_xilinx``; ``popcount``: the popcount form). ``--save NAME``
 saves to the user's versioned store instead (v1, v2, ...). Uses its own loop
 (``core_difflut.training``), one torch thread by default.
 """
@@ -25,7 +28,7 @@ from typing import Any
 import torch
 from core_difflut.configs import ModelConfig
 from core_difflut.conv_configs import ConvModelConfig
-from core_difflut.data import load_dataset
+from core_difflut.data import VALIDATION_SEED, VALIDATION_SHARE, load_dataset
 from core_difflut.training import PRESETS, TrainSettings, train_classifier
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "core_difflut" / "pretrained"
@@ -56,14 +59,16 @@ def main() -> None:
     train = dict(preset["train"])
     if args.epochs:
         train["epochs"] = args.epochs
-    data = load_dataset(preset["dataset"], seed=0)
+    data = load_dataset(preset["dataset"], seed=0, validation=True)
     settings = TrainSettings(**train, threads=args.threads, seed=args.seed)
     schema = ConvModelConfig if config.get("model_type") == "conv-feedforward" else ModelConfig
     model, stats = train_classifier(schema(**config), data, settings)
     meta = {
         "dataset": preset["dataset"],
-        "split": "stratified, seed 0: "
-        + ("1,438 train / 359 test" if preset["dataset"] == "digits" else "4,000 / 1,000"),
+        "split": f"stratified, seed 0: {len(data['y_train']):,} train / "
+        f"{len(data['y_val']):,} validation / {len(data['y_test']):,} test (validation: "
+        f"{VALIDATION_SHARE:.0%} of each class of the training split, seed {VALIDATION_SEED})",
+        "validation_accuracy": round(stats["validation_accuracy"], 4),
         "test_accuracy": round(stats["test_accuracy"], 4),
         "train_accuracy": round(stats["train_accuracy"], 4),
         "parameters": stats["parameters"],
@@ -75,6 +80,7 @@ def main() -> None:
         "command": "python plugins/core-difflut/scripts/train.py "
         + " ".join(shlex.quote(a) for a in sys.argv[1:]),
         "evaluation": "eval mode, deterministic truth tables (bit-exact with the exports)",
+        **({"selection": preset["selection"]} if "selection" in preset else {}),
     }
     if args.synth:
         meta.update(synthesis_meta(model.eval(), name))
@@ -90,19 +96,28 @@ def main() -> None:
 
 
 def synthesis_meta(model: Any, name: str) -> dict[str, Any]:
-    """``luts`` (encoder, network, popcount, total) and how they were counted."""
+    """``luts`` (generic LUT6) and ``luts_xc7`` (``synth_xilinx``) per part, with and without
+    the encoder; the popcount form and how it was counted."""
     from core_difflut.export import verilog_options
     from core_difflut.export.synth import synthesize_model
 
     options = verilog_options(model, lut_style="xilinx")
-    report = synthesize_model(model, options)
+    report = synthesize_model(model, options, xilinx=True)
     integer = options.integer
     version = report.yosys.split("(")[0].replace("Yosys", "yosys").strip()
+    parts = ("encoder", "network", "popcount", "total")
+    luts = {part: report.luts[part] for part in parts}
+    luts["total_without_encoder"] = luts["total"] - luts["encoder"]
+    xc7 = {part: report.xilinx[part]["luts"] for part in (*parts, "total_without_encoder")}
+    xc7 |= {"carry4": report.xilinx["total"]["carry4"], "muxf": report.xilinx["total"]["muxf"]}
     return {
-        "luts": {part: report.luts[part] for part in ("encoder", "network", "popcount", "total")},
-        "synthesis": f"core difflut synth {name}: {version} synth -lut 6, integer inputs "
-        f"({integer.bits} bits, q / {integer.scale:g}), combinational; logic depth "
-        f"{report.depth['total']} LUTs",
+        "luts": luts,
+        "luts_xc7": xc7,
+        "popcount": report.popcount,
+        "synthesis": f"core difflut synth {name}: {version}; luts: synth -lut 6 (generic LUT6), "
+        "luts_xc7: synth_xilinx -family xc7 (LUT1-6, out of context; carry4 and muxf beside); "
+        f"integer inputs ({integer.bits} bits, q / {integer.scale:g}), combinational, "
+        f"{report.popcount} popcount; logic depth {report.depth['total']} LUTs",
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from core_difflut.configs import ModelConfig
-from core_difflut.training import TrainSettings, train_classifier
+from core_difflut.training import TrainSettings, evaluate, train_classifier
 
 
 def _data(n: int = 96, seed: int = 0) -> dict[str, np.ndarray]:
@@ -48,3 +48,14 @@ def test_a_dict_config_gets_the_same_offset():
     model, stats = train_classifier(_config().model_dump(), _data(), settings)
     assert model.config.seed == 44
     assert 0.0 <= stats["test_accuracy"] <= 1.0
+
+
+def test_validation_accuracy_is_reported_per_epoch_and_at_the_end():
+    data = _data()
+    data |= {"x_val": data["x_test"][:40], "y_val": data["y_test"][:40]}
+    settings = TrainSettings(epochs=2, batch_size=32, threads=1, log=False)
+    model, stats = train_classifier(_config(), data, settings)
+    assert stats["validation_accuracy"] == evaluate(model, data["x_val"], data["y_val"])
+    assert [("val_accuracy" in row) for row in settings.history] == [True, True]
+    assert settings.history[-1]["val_accuracy"] == stats["validation_accuracy"]
+    assert "validation_accuracy" not in _train(0)[1]
