@@ -20,7 +20,14 @@ import torch.nn.functional as F
 from core_difflut.api import build_model
 from core_difflut.configs import ModelConfig
 
-__all__ = ["PRESETS", "TrainSettings", "train_classifier", "evaluate", "shift_augment"]
+__all__ = [
+    "PRESETS",
+    "TrainSettings",
+    "train_classifier",
+    "evaluate",
+    "shift_augment",
+    "offset_seed",
+]
 
 #: the recipes behind the shipped pretrained models (``scripts/train.py --preset NAME``)
 PRESETS: dict[str, dict[str, Any]] = {
@@ -78,6 +85,10 @@ PRESETS: dict[str, dict[str, Any]] = {
             "augment_shift": 1,
             "image_side": 28,
         },
+        "selection": "not re-selected on validation in round 3 (no compute for three seeds of "
+        "mnist-5k candidates): round 2's recipe, picked on the test split (mean of seeds 0-2 "
+        "95.4%, trained on all 4,000 images), retrained at seed 0 without the 600 validation "
+        "images; seed 0 is shipped, seeds are not picked",
     },
     # conv-feedforward on digits: 32 shared 3x3 LUT nodes over 4 thermometer bit channels
     "digits-conv": {
@@ -144,7 +155,7 @@ def evaluate(model: Any, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Ten
     return float((pred == torch.as_tensor(y)).float().mean())
 
 
-def _offset_seed(config: Any, seed: int) -> Any:
+def offset_seed(config: Any, seed: int) -> Any:
     """``config`` with ``seed`` added to its model seed (a config object or a dict)."""
     if not seed:
         return config
@@ -169,7 +180,7 @@ def train_classifier(
         torch.set_num_threads(s.threads)
     torch.manual_seed(s.seed)
     gen = torch.Generator().manual_seed(s.seed)
-    model = build_model(_offset_seed(config, s.seed))
+    model = build_model(offset_seed(config, s.seed))
     x_train = torch.as_tensor(data["x_train"])
     y_train = torch.as_tensor(data["y_train"])
     model.fit_encoder(x_train)

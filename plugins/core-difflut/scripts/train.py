@@ -29,7 +29,7 @@ import torch
 from core_difflut.configs import ModelConfig
 from core_difflut.conv_configs import ConvModelConfig
 from core_difflut.data import VALIDATION_SEED, VALIDATION_SHARE, load_dataset
-from core_difflut.training import PRESETS, TrainSettings, train_classifier
+from core_difflut.training import PRESETS, TrainSettings, evaluate, offset_seed, train_classifier
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "core_difflut" / "pretrained"
 
@@ -45,6 +45,12 @@ def main() -> None:
     parser.add_argument("--save", default=None, help="save to the versioned store as NAME")
     parser.add_argument(
         "--synth", action="store_true", help="record LUTs from yosys (core difflut synth) in meta"
+    )
+    parser.add_argument(
+        "--trained",
+        default=None,
+        help="a model benchmarks/difflut_pareto.py --keep saved from this preset and seed: "
+        "scored and shipped instead of training it again",
     )
     args = parser.parse_args()
 
@@ -62,7 +68,10 @@ def main() -> None:
     data = load_dataset(preset["dataset"], seed=0, validation=True)
     settings = TrainSettings(**train, threads=args.threads, seed=args.seed)
     schema = ConvModelConfig if config.get("model_type") == "conv-feedforward" else ModelConfig
-    model, stats = train_classifier(schema(**config), data, settings)
+    if args.trained:
+        model, stats = load_trained(Path(args.trained), schema(**config), data, args.seed)
+    else:
+        model, stats = train_classifier(schema(**config), data, settings)
     meta = {
         "dataset": preset["dataset"],
         "split": f"stratified, seed 0: {len(data['y_train']):,} train / "
@@ -93,6 +102,41 @@ def main() -> None:
     if args.save:
         info = model.save_to_pretrained(args.save, meta=meta)
         print(f"saved {info.reference} at {info.path}")
+
+
+def load_trained(
+    directory: Path, config: Any, data: dict[str, Any], seed: int
+) -> tuple[Any, dict[str, Any]]:
+    """The model saved in ``directory`` and its stats, scored again here; refused unless it is
+    this preset at this seed (same config, seed 42 + s)."""
+    from core.errors import ConfigError
+    from core.loading import load_model
+
+    model = load_model(directory)
+    want = offset_seed(config, seed).model_dump(
+        exclude={"runtime", "pretrained", "pretrained_name"}
+    )
+    have = model.config.model_dump(exclude={"runtime", "pretrained", "pretrained_name"})
+    if have != want or model.config.runtime.tau != config.runtime.tau:
+        raise ConfigError(f"--trained {directory}: not this preset at seed {seed}")
+    kept = get_meta(directory)["benchmark"]
+    stats = {
+        **kept,
+        "validation_accuracy": evaluate(model, data["x_val"], data["y_val"]),
+        "test_accuracy": evaluate(model, data["x_test"], data["y_test"]),
+        "train_accuracy": evaluate(model, data["x_train"], data["y_train"]),
+    }
+    if abs(stats["validation_accuracy"] - kept["validation_accuracy"]) > 1e-9:
+        raise ConfigError(f"--trained {directory}: scores differ from when it was saved")
+    return model, stats
+
+
+def get_meta(directory: Path) -> dict[str, Any]:
+    """The ``meta`` of the one pretrained YAML in ``directory``."""
+    from core._store_files import read_pretrained_yaml
+
+    (path,) = directory.glob("*.yaml")
+    return read_pretrained_yaml(path)["meta"]
 
 
 def synthesis_meta(model: Any, name: str) -> dict[str, Any]:
