@@ -92,38 +92,42 @@ def reference_set(data: dict[str, Any], n: int) -> dict[str, Any]:
 
 
 def score_samples(
-    model: Any, ref: dict[str, Any], sampler: str, steps: int, guidance: float, interval=None
+    model: Any,
+    ref: dict[str, Any],
+    sampler: str | None,
+    steps: int | None,
+    guidance: float | None,
+    interval=None,
 ) -> dict[str, Any]:
-    """Draw ``ref["n"]`` samples (labels 0..9 in turn, seed 0) and score them four ways
-    (feature-FID, precision and recall, accuracy, memorisation).
+    """Draw ``ref["n"]`` samples (seed 0; labels 0..9 in turn when the model is
+    class-conditional) and score them four ways (feature-FID, precision and recall, accuracy
+    of a conditional model's labels, memorisation).
 
-    ``interval`` (low, high) overrides the model's guidance interval; None keeps it.
-    ``sample_seconds`` is the wall time of drawing them (sampling, not training).
+    ``guidance`` None sets no guidance scale (models without guidance); ``interval`` (low,
+    high) overrides the model's guidance interval, None keeps it. ``sample_seconds`` is the
+    wall time of drawing them (sampling, not training).
     """
     import torch
 
     from core.sampling import draw_samples
 
-    labels = torch.arange(ref["n"]) % model.num_classes
+    classes = getattr(model, "num_classes", 0) or 0
+    labels = torch.arange(ref["n"]) % classes if classes else None
     extra = {} if interval is None else {"guidance_interval": interval}
+    if labels is not None:
+        extra["y"] = labels
+    if guidance is not None:
+        extra["guidance_scale"] = guidance
     start = time.perf_counter()
-    samples = draw_samples(
-        model,
-        ref["n"],
-        sampler=sampler,
-        steps=steps,
-        seed=0,
-        y=labels,
-        guidance_scale=guidance,
-        **extra,
-    ).clamp(-1, 1)
+    samples = draw_samples(model, ref["n"], sampler=sampler, steps=steps, seed=0, **extra)
+    samples = to_symmetric(samples, getattr(model, "sample_range", None)).clamp(-1, 1)
     sample_seconds = time.perf_counter() - start
     nearest = torch.cdist(samples.flatten(1), ref["train"]).min(1).values
     pr = ref["precision_recall"](samples, ref["test"])
     return {
         "sampler": sampler,
         "steps": steps,
-        "nfe": model.last_nfe,
+        "nfe": getattr(model, "last_nfe", 1),
         "guidance": guidance,
         "guidance_interval": list(
             interval or getattr(model.config, "guidance_interval", None) or ()
@@ -135,7 +139,7 @@ def score_samples(
         "precision_floor": ref["precision_floor"],
         "recall": pr["recall"],
         "recall_floor": ref["recall_floor"],
-        "accuracy": ref["accuracy"](samples, labels=labels)["accuracy"],
+        "accuracy": None if labels is None else ref["accuracy"](samples, labels=labels)["accuracy"],
         "accuracy_ceiling": ref["accuracy_ceiling"],
         "sample_to_train_median": nearest.median().item(),
         "test_to_train_median": ref["test_to_train_median"],

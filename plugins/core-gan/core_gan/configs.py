@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import field_validator
 
 from core.schema import ComponentConfig, Field, runtime
 
-__all__ = ["DCGANConfig", "IMAGE_SIZES"]
+__all__ = ["AUGMENTATION_NAMES", "DCGANConfig", "IMAGE_SIZES", "LOSSES"]
 
 #: image sizes the DCGAN supports (powers of two).
 IMAGE_SIZES = (16, 32, 64, 128, 256)
+
+#: the adversarial losses ``loss`` names.
+LOSSES = Literal["non-saturating", "hinge"]
+
+#: DiffAugment's transforms, in the order they apply (core_gan.augment.AUGMENTATIONS).
+AUGMENTATION_NAMES = Literal["color", "translation", "cutout"]
 
 
 class DCGANConfig(ComponentConfig):
@@ -30,6 +38,28 @@ class DCGANConfig(ComponentConfig):
     )
     betas: tuple[float, float] = runtime(
         (0.5, 0.999), description="Adam betas of both optimizers (DCGAN: 0.5, 0.999)"
+    )
+    num_classes: int = Field(
+        0,
+        ge=0,
+        le=100_000,
+        description="class labels y (0 = unconditional): a label embedding concatenated to z in "
+        "the generator, a projection term in the discriminator",
+    )
+    loss: LOSSES = runtime(
+        "non-saturating",
+        description="adversarial loss: non-saturating (DCGAN's) or hinge",
+    )
+    augment: list[AUGMENTATION_NAMES] = runtime(
+        [],
+        description="DiffAugment transforms applied to real and generated images before the "
+        "discriminator (color, translation, cutout); empty: none",
+    )
+    r1_gamma: float = runtime(
+        0.0,
+        ge=0.0,
+        le=1e4,
+        description="weight of the R1 penalty gamma/2 * |grad D(real)|^2 (0: off)",
     )
 
     @field_validator("image_size")

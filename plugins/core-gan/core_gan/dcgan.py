@@ -14,7 +14,8 @@ from torch import nn
 from core import BaseModel
 from core.base_model import ExportCall, ExportedNetwork
 from core.batches import check_images, unpack_batch
-from core.errors import ConfigError
+from core.errors import ConfigError, DataError
+from core_gan.augment import diff_augment
 from core_gan.configs import DCGANConfig
 
 __all__ = ["DCGAN", "Generator", "Discriminator", "dcgan_init"]
@@ -26,14 +27,21 @@ def _levels(image_size: int) -> int:
 
 
 class Generator(nn.Module):
-    """``(B, latent_dim, 1, 1)`` -> ``(B, channels, size, size)`` in [-1, 1]."""
+    """``(B, latent_dim, 1, 1)`` -> ``(B, channels, size, size)`` in [-1, 1].
 
-    def __init__(self, latent_dim: int, image_size: int, channels: int, ngf: int) -> None:
+    With ``num_classes``, a label embedding of ``latent_dim`` is concatenated to ``z``.
+    """
+
+    def __init__(
+        self, latent_dim: int, image_size: int, channels: int, ngf: int, num_classes: int = 0
+    ) -> None:
         super().__init__()
         hidden = _levels(image_size) - 1  # hidden stride-2 layers (3 at 64 px)
         width = ngf * 2**hidden
+        self.label_embedding = nn.Embedding(num_classes, latent_dim) if num_classes else None
+        inputs = latent_dim * (2 if num_classes else 1)
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(latent_dim, width, 4, 1, 0, bias=False),
+            nn.ConvTranspose2d(inputs, width, 4, 1, 0, bias=False),
             nn.BatchNorm2d(width),
             nn.ReLU(True),
         ]
@@ -47,14 +55,20 @@ class Generator(nn.Module):
         layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.label_embedding is not None:
+            z = torch.cat([z, self.label_embedding(y)[:, :, None, None].to(z.dtype)], 1)
         return self.main(z)
 
 
 class Discriminator(nn.Module):
-    """``(B, channels, size, size)`` -> one logit per image, shape ``(B,)``."""
+    """``(B, channels, size, size)`` -> one logit per image, shape ``(B,)``.
 
-    def __init__(self, image_size: int, channels: int, ndf: int) -> None:
+    With ``num_classes``, the logit adds the projection term of Miyato & Koyama (2018): the
+    inner product of a class embedding with the last feature map summed over space.
+    """
+
+    def __init__(self, image_size: int, channels: int, ndf: int, num_classes: int = 0) -> None:
         super().__init__()
         hidden = _levels(image_size) - 1
         width = ndf
@@ -71,9 +85,14 @@ class Discriminator(nn.Module):
             width *= 2
         layers.append(nn.Conv2d(width, 1, 4, 1, 0, bias=False))
         self.main = nn.Sequential(*layers)
+        self.projection = nn.Embedding(num_classes, width) if num_classes else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.main(x).flatten(1).squeeze(1)
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.projection is None:
+            return self.main(x).flatten(1).squeeze(1)
+        features = self.main[:-1](x)
+        logits = self.main[-1](features).flatten(1).squeeze(1)
+        return logits + (self.projection(y).to(x.dtype) * features.sum((2, 3))).sum(1)
 
 
 def dcgan_init(module: nn.Module) -> None:
@@ -85,10 +104,13 @@ def dcgan_init(module: nn.Module) -> None:
     elif isinstance(module, nn.BatchNorm2d):
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.Embedding):
+        nn.init.normal_(module.weight, 0.0, 0.02)
 
 
 class DCGAN(BaseModel):
-    """DCGAN with the non-saturating GAN loss, trained with two Adam optimizers.
+    """DCGAN trained with two Adam optimizers: the non-saturating or hinge loss, optional
+    DiffAugment and R1; class-conditional with ``num_classes``.
 
     ``model(z)`` generates images in [-1, 1]; ``discriminate(x)`` gives the probability that
     each image is real. Train on data normalised to [-1, 1].
@@ -102,9 +124,11 @@ class DCGAN(BaseModel):
     def __init__(self, config: Any = None, /, **overrides: Any) -> None:
         super().__init__(config, **overrides)
         c = self.config
-        self.generator = Generator(c.latent_dim, c.image_size, c.channels, c.ngf)
-        self.discriminator = Discriminator(c.image_size, c.channels, c.ndf)
+        self.generator = Generator(c.latent_dim, c.image_size, c.channels, c.ngf, c.num_classes)
+        self.discriminator = Discriminator(c.image_size, c.channels, c.ndf, c.num_classes)
         self.apply(dcgan_init)
+        if self.generator.label_embedding is not None:
+            nn.init.normal_(self.generator.label_embedding.weight)  # the scale of z
 
     # -- shapes -------------------------------------------------------------------------------
     @property
@@ -128,10 +152,40 @@ class DCGAN(BaseModel):
     def _check_images(self, x: torch.Tensor) -> torch.Tensor:
         return check_images(x, self.image_shape, self.model_type)
 
+    @property
+    def num_classes(self) -> int:
+        """Class labels the model is conditioned on (0: unconditional)."""
+        return self.config.num_classes
+
+    def _check_labels(self, y: Any, batch_size: int) -> torch.Tensor | None:
+        """``y`` as ``(batch_size,)`` class indices on the model's device; None when
+        unconditional (where labels are refused)."""
+        classes = self.num_classes
+        if y is None:
+            if classes:
+                raise ConfigError(f"dcgan: class labels y are required (num_classes={classes})")
+            return None
+        if not classes:
+            raise ConfigError("dcgan: class labels y given, but the model is unconditional")
+        y = torch.as_tensor(y, device=self.device)
+        if y.is_floating_point() or tuple(y.shape) != (batch_size,):
+            raise ConfigError(
+                f"dcgan: expected integer labels y of shape ({batch_size},), got "
+                f"{y.dtype} {tuple(y.shape)}"
+            )
+        if y.numel() and (int(y.min()) < 0 or int(y.max()) >= classes):
+            raise ConfigError(
+                f"dcgan: labels must be classes 0 to {classes - 1}, got {int(y.min())} to "
+                f"{int(y.max())}"
+            )
+        return y.long()
+
     # -- public API ---------------------------------------------------------------------------
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """Images ``(B, channels, size, size)`` in [-1, 1] from latents ``(B, latent_dim[, 1, 1])``."""
-        return self.generator(self._check_latent(z))
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Images ``(B, channels, size, size)`` in [-1, 1] from latents ``(B, latent_dim[, 1, 1])``
+        (and class labels ``y`` ``(B,)`` when class-conditional)."""
+        z = self._check_latent(z)
+        return self.generator(z, self._check_labels(y, z.shape[0]))
 
     def sample_z(
         self, batch_size: int, *, generator: torch.Generator | None = None
@@ -149,6 +203,7 @@ class DCGAN(BaseModel):
         n: int,
         *,
         generator: torch.Generator | None = None,
+        y: torch.Tensor | None = None,
         sampler: str | None = None,
         steps: int | None = None,
         **options: Any,
@@ -156,6 +211,7 @@ class DCGAN(BaseModel):
         """``n`` images in [-1, 1], in one batch, generated in eval mode (BatchNorm running
         statistics); ``core.sampling.draw_samples`` draws many in chunks, seeded.
 
+        A class-conditional model draws classes ``y`` ``(n,)``, uniform at random when None.
         A GAN samples in one step: ``sampler`` and ``steps`` are accepted and ignored.
         """
         given = sorted(k for k, v in options.items() if v is not None)
@@ -163,28 +219,39 @@ class DCGAN(BaseModel):
             problem = f"unsupported option(s) {', '.join(given)}" if given else f"n = {n} < 0"
             raise ConfigError(f"dcgan.sample: {problem}")
         z = torch.randn(n, self.config.latent_dim, 1, 1, device=self.device, generator=generator)
+        if y is None and self.num_classes:
+            y = torch.randint(self.num_classes, (n,), device=self.device, generator=generator)
+        y = self._check_labels(y, n)
         with _eval_mode(self.generator):
-            return self.generator(z)
+            return self.generator(z, y)
 
-    def discriminator_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """One logit per image, shape ``(B,)`` (train on these)."""
-        return self.discriminator(self._check_images(x))
+    def discriminator_logits(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """One logit per image, shape ``(B,)`` (train on these); ``y`` as in ``forward``."""
+        x = self._check_images(x)
+        return self.discriminator(x, self._check_labels(y, x.shape[0]))
 
-    def discriminate(self, x: torch.Tensor) -> torch.Tensor:
+    def discriminate(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Probability in [0, 1] that each image is real, shape ``(B,)``."""
-        return torch.sigmoid(self.discriminator_logits(x))
+        return torch.sigmoid(self.discriminator_logits(x, y))
 
     def example_inputs(self, batch_size: int = 2) -> tuple[torch.Tensor, ...]:
-        return (torch.randn(batch_size, self.config.latent_dim, device=self.device),)
+        z = torch.randn(batch_size, self.config.latent_dim, device=self.device)
+        if not self.num_classes:
+            return (z,)
+        return (z, torch.arange(batch_size, device=self.device) % self.num_classes)
 
     def export_networks(self) -> dict[str, ExportedNetwork]:
-        """The generator: latents ``z`` ``(B, latent_dim)`` -> images in [-1, 1] (ONNX export;
-        BatchNorm with its running statistics, as in ``sample``)."""
-        z = torch.randn(2, self.config.latent_dim, device=self.device)
-        batch = {"z": {0: "batch"}, "images": {0: "batch"}}
-        generator = ExportCall(self.generator, lambda z: self.generator(z[:, :, None, None]))
+        """The generator: latents ``z`` ``(B, latent_dim)`` (and labels ``y`` ``(B,)`` when
+        class-conditional) -> images in [-1, 1] (ONNX export; BatchNorm with its running
+        statistics, as in ``sample``)."""
+        inputs = self.example_inputs()
+        names = ("z", "y")[: len(inputs)]
+        batch = {name: {0: "batch"} for name in (*names, "images")}
+        generator = ExportCall(
+            self.generator, lambda z, *y: self.generator(z[:, :, None, None], *y)
+        )
         return {
-            "generator": ExportedNetwork(generator, (z,), ("z",), batch, output_names=("images",))
+            "generator": ExportedNetwork(generator, inputs, names, batch, output_names=("images",))
         }
 
     # -- training protocol --------------------------------------------------------------------
@@ -215,50 +282,75 @@ class DCGAN(BaseModel):
             },
         }
 
-    def gan_losses(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Discriminator loss on ``real`` and detached ``fake`` (non-saturating BCE on logits)."""
-        logits_real = self.discriminator_logits(real)
-        logits_fake = self.discriminator_logits(fake.detach())
-        loss_real = F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real))
-        loss_fake = F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake))
-        return {
-            "loss_d": loss_real + loss_fake,
+    def _judge(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """The discriminator's logits of ``x`` after the config's DiffAugment transforms."""
+        return self.discriminator(diff_augment(x, self.config.augment), y)
+
+    def gan_losses(
+        self, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Discriminator loss on ``real`` and detached ``fake`` (``loss``: non-saturating BCE
+        on logits, or hinge), plus the R1 penalty on ``real`` when ``r1_gamma > 0``."""
+        real = self._check_images(real)
+        y = self._check_labels(y, real.shape[0])
+        penalise = self.config.r1_gamma > 0 and torch.is_grad_enabled()
+        if penalise:
+            real = real.detach().requires_grad_(True)
+        logits_real = self._judge(real, y)
+        logits_fake = self._judge(self._check_images(fake).detach(), y)
+        if self.config.loss == "hinge":
+            loss = F.relu(1 - logits_real).mean() + F.relu(1 + logits_fake).mean()
+        else:
+            loss = F.binary_cross_entropy_with_logits(
+                logits_real, torch.ones_like(logits_real)
+            ) + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake))
+        out = {
             "d_real": torch.sigmoid(logits_real.detach().float()).mean(),
             "d_fake": torch.sigmoid(logits_fake.detach().float()).mean(),
         }
+        if penalise:
+            (grad,) = torch.autograd.grad(logits_real.sum(), real, create_graph=True)
+            r1 = grad.float().pow(2).flatten(1).sum(1).mean()
+            loss = loss + 0.5 * self.config.r1_gamma * r1
+            out["r1"] = r1.detach()
+        return {"loss_d": loss, **out}
 
-    def generator_loss(self, fake: torch.Tensor) -> torch.Tensor:
-        """Non-saturating generator loss ``-log D(G(z))``."""
-        logits = self.discriminator_logits(fake)
+    def generator_loss(self, fake: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The generator's loss: ``-log D(G(z))`` (non-saturating) or ``-D(G(z))`` (hinge)."""
+        fake = self._check_images(fake)
+        logits = self._judge(fake, self._check_labels(y, fake.shape[0]))
+        if self.config.loss == "hinge":
+            return -logits.mean()
         return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
 
     def training_step(self, batch: Any, optimizers: Any) -> dict[str, torch.Tensor]:
-        """One discriminator update then one generator update on a batch of real images.
+        """One discriminator update then one generator update on a batch of real images
+        (with their labels when class-conditional; fakes are drawn for the same labels).
 
         ``optimizers.step(name, loss)`` backpropagates ``loss`` and steps that optimizer.
         The discriminator's parameters are frozen during the generator update so no
         gradient leaks into its next step.
         """
-        real, _ = unpack_batch(batch)
+        real, labels = unpack_batch(batch)
         real = self._check_images(real)
-        fake = self.generator(self.sample_z(real.shape[0]).to(real.dtype))
+        if self.num_classes and labels is None:
+            raise DataError(
+                f"dcgan: num_classes={self.num_classes} needs labelled batches (x, y); the "
+                "dataset gave images only"
+            )
+        y = self._check_labels(labels if self.num_classes else None, real.shape[0])
+        fake = self.generator(self.sample_z(real.shape[0]).to(real.dtype), y)
 
-        d_out = self.gan_losses(real, fake)
+        d_out = self.gan_losses(real, fake, y)
         optimizers.step("discriminator", d_out["loss_d"])
 
         with _frozen(self.discriminator):
-            loss_g = self.generator_loss(fake)
+            loss_g = self.generator_loss(fake, y)
             optimizers.step("generator", loss_g)
 
-        loss_d = d_out["loss_d"].detach()
+        loss_d = d_out.pop("loss_d").detach()
         loss_g = loss_g.detach()
-        return {
-            "loss": loss_d + loss_g,
-            "loss_d": loss_d,
-            "loss_g": loss_g,
-            "d_real": d_out["d_real"],
-            "d_fake": d_out["d_fake"],
-        }
+        return {"loss": loss_d + loss_g, "loss_d": loss_d, "loss_g": loss_g, **d_out}
 
 
 @contextlib.contextmanager

@@ -31,9 +31,31 @@ class VAEConfig(ComponentConfig):
     beta: float = runtime(
         1.0, ge=0.0, le=1000.0, description="weight of the KL term; > 1 is a beta-VAE"
     )
-    reconstruction: Literal["bce", "mse"] = runtime(
+    reconstruction: Literal["bce", "mse", "gaussian"] = runtime(
         "bce",
-        description="reconstruction loss summed over pixels: Bernoulli (bce) or squared error (mse)",
+        description="reconstruction loss summed over pixels: Bernoulli (bce), squared error "
+        "(mse), or a Gaussian whose variance is the batch's mean squared error (gaussian: the "
+        "calibrated decoder of sigma-VAE)",
+    )
+    free_bits: float = runtime(
+        0.0,
+        ge=0.0,
+        le=100.0,
+        description="nats per latent dimension below which the KL term does not push "
+        "(free bits: each dimension's batch-mean KL is floored at this value; 0: off)",
+    )
+    sample_temperature: float = runtime(
+        1.0,
+        gt=0.0,
+        le=10.0,
+        description="standard deviation of the prior z is drawn from when sampling",
+    )
+    num_classes: int = Field(
+        0,
+        ge=0,
+        le=100_000,
+        description="class labels y (0 = unconditional): a one-hot y joins the encoder's "
+        "features and the decoder's latent (a conditional VAE)",
     )
 
     @field_validator("hidden_channels")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -14,15 +15,20 @@ from core.batches import check_images, unpack_batch
 from core.errors import ConfigError, DataError
 from core_vae.configs import BetaVAEConfig, VAEConfig
 
-__all__ = ["VAE", "BetaVAE", "kl_divergence"]
+__all__ = ["VAE", "BetaVAE", "kl_divergence", "kl_divergence_per_dimension"]
 
 #: slack allowed outside [0, 1] before a batch is called out of range.
 _RANGE_TOLERANCE = 1e-3
 
 
+def kl_divergence_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, 1)) of each latent dimension, shape of ``mu``."""
+    return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
+
+
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, exp(logvar)) || N(0, I)) per row, summed over latent dimensions."""
-    return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1)
+    return kl_divergence_per_dimension(mu, logvar).sum(1)
 
 
 class VAE(BaseModel):
@@ -58,10 +64,10 @@ class VAE(BaseModel):
             layers += [nn.Conv2d(in_ch, width, 4, 2, 1), nn.ReLU(True)]
             in_ch = width
         self.encoder = nn.Sequential(*layers)
-        self.fc_mu = nn.Linear(features, c.latent_dim)
-        self.fc_logvar = nn.Linear(features, c.latent_dim)
+        self.fc_mu = nn.Linear(features + c.num_classes, c.latent_dim)
+        self.fc_logvar = nn.Linear(features + c.num_classes, c.latent_dim)
 
-        self.decoder_input = nn.Linear(c.latent_dim, features)
+        self.decoder_input = nn.Linear(c.latent_dim + c.num_classes, features)
         layers = []
         reverse = widths[::-1]
         for w_in, w_out in zip(reverse[:-1], reverse[1:]):
@@ -79,6 +85,37 @@ class VAE(BaseModel):
     def _check_images(self, x: Any, what: str = "images") -> torch.Tensor:
         return check_images(x, self.image_shape, self.model_type, what)
 
+    @property
+    def num_classes(self) -> int:
+        """Class labels the model is conditioned on (0: unconditional)."""
+        return self.config.num_classes
+
+    def _with_labels(self, h: torch.Tensor, y: Any) -> torch.Tensor:
+        """``h`` ``(B, F)`` with the one-hot labels appended (conditional), else ``h``."""
+        classes = self.num_classes
+        if y is None:
+            if classes:
+                raise ConfigError(
+                    f"{self.model_type}: class labels y are required (num_classes={classes})"
+                )
+            return h
+        if not classes:
+            raise ConfigError(
+                f"{self.model_type}: class labels y given, but the model is unconditional"
+            )
+        y = torch.as_tensor(y, device=h.device)
+        if y.is_floating_point() or tuple(y.shape) != (h.shape[0],):
+            raise ConfigError(
+                f"{self.model_type}: expected integer labels y of shape ({h.shape[0]},), got "
+                f"{y.dtype} {tuple(y.shape)}"
+            )
+        if y.numel() and (int(y.min()) < 0 or int(y.max()) >= classes):
+            raise ConfigError(
+                f"{self.model_type}: labels must be classes 0 to {classes - 1}, got "
+                f"{int(y.min())} to {int(y.max())}"
+            )
+        return torch.cat([h, F.one_hot(y.long(), classes).to(h.dtype)], 1)
+
     def _check_latent(self, z: Any) -> torch.Tensor:
         d = self.config.latent_dim
         if not isinstance(z, torch.Tensor):
@@ -95,13 +132,14 @@ class VAE(BaseModel):
         return [self.encoder, self.decoder]
 
     # -- public API ---------------------------------------------------------------------------
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(mu, logvar)``, each ``(B, latent_dim)``, of images ``(B, C, H, W)`` in [0, 1]."""
+    def encode(self, x: torch.Tensor, y: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mu, logvar)``, each ``(B, latent_dim)``, of images ``(B, C, H, W)`` in [0, 1]
+        (and their labels ``y`` ``(B,)`` when class-conditional)."""
         x = self._check_images(x)
         if any(self._pad):
             left, right = self._pad
             x = F.pad(x, (left, right, left, right))
-        h = self.encoder(x).flatten(1)
+        h = self._with_labels(self.encoder(x).flatten(1), y)
         return self.fc_mu(h), self.fc_logvar(h)
 
     def reparameterize(
@@ -115,10 +153,10 @@ class VAE(BaseModel):
         eps = torch.randn(mu.shape, device=mu.device, dtype=mu.dtype, generator=generator)
         return mu + torch.exp(0.5 * logvar) * eps
 
-    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+    def decode_logits(self, z: torch.Tensor, y: Any = None) -> torch.Tensor:
         """Pre-Sigmoid decoder output ``(B, C, H, W)``."""
         z = self._check_latent(z)
-        h = self.decoder_input(z).view(z.shape[0], *self._feature_shape)
+        h = self.decoder_input(self._with_labels(z, y)).view(z.shape[0], *self._feature_shape)
         out = self.decoder(h)
         if any(self._pad):
             left = self._pad[0]
@@ -126,19 +164,21 @@ class VAE(BaseModel):
             out = out[:, :, left : left + size, left : left + size]
         return out
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Images ``(B, C, H, W)`` in [0, 1] from latents ``(B, latent_dim)``."""
-        return torch.sigmoid(self.decode_logits(z))
+    def decode(self, z: torch.Tensor, y: Any = None) -> torch.Tensor:
+        """Images ``(B, C, H, W)`` in [0, 1] from latents ``(B, latent_dim)`` (and labels)."""
+        return torch.sigmoid(self.decode_logits(z, y))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, y: Any = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(recon, mu, logvar)``; ``recon`` decodes a sample ``z ~ q(z | x)``."""
-        mu, logvar = self.encode(x)
-        return self.decode(self.reparameterize(mu, logvar)), mu, logvar
+        mu, logvar = self.encode(x, y)
+        return self.decode(self.reparameterize(mu, logvar), y), mu, logvar
 
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+    def reconstruct(self, x: torch.Tensor, y: Any = None) -> torch.Tensor:
         """Deterministic reconstruction: decode the posterior mean."""
-        mu, _ = self.encode(x)
-        return self.decode(mu)
+        mu, _ = self.encode(x, y)
+        return self.decode(mu, y)
 
     @torch.no_grad()
     def sample(
@@ -146,13 +186,16 @@ class VAE(BaseModel):
         n: int,
         *,
         generator: torch.Generator | None = None,
-        temperature: float = 1.0,
+        y: Any = None,
+        temperature: float | None = None,
         sampler: str | None = None,
         steps: int | None = None,
         **options: Any,
     ) -> torch.Tensor:
-        """``n`` images in [0, 1] decoded from ``z ~ N(0, temperature^2 I)``, in one batch;
-        ``core.sampling.draw_samples`` draws many in chunks, seeded.
+        """``n`` images in [0, 1] decoded from ``z ~ N(0, temperature^2 I)`` (default: the
+        config's ``sample_temperature``), in one batch; ``core.sampling.draw_samples`` draws
+        many in chunks, seeded. A class-conditional model draws classes ``y`` ``(n,)``, uniform
+        at random when None.
 
         A VAE samples in one step: ``sampler`` and ``steps`` are accepted and ignored.
         """
@@ -160,18 +203,32 @@ class VAE(BaseModel):
         if given or n < 0:
             problem = f"unsupported option(s) {', '.join(given)}" if given else f"n = {n} < 0"
             raise ConfigError(f"{self.model_type}.sample: {problem}")
+        if temperature is None:
+            temperature = self.config.sample_temperature
         z = torch.randn(n, self.config.latent_dim, device=self.device, generator=generator)
-        return self.decode(z * temperature)
+        if y is None and self.num_classes:
+            y = torch.randint(self.num_classes, (n,), device=self.device, generator=generator)
+        return self.decode(z * temperature, y)
+
+    def _example_labels(self, batch_size: int) -> tuple[torch.Tensor, ...]:
+        """``(y,)`` of a class-conditional model, else ``()``."""
+        if not self.num_classes:
+            return ()
+        return (torch.arange(batch_size, device=self.device) % self.num_classes,)
 
     def example_inputs(self, batch_size: int = 2) -> tuple[torch.Tensor, ...]:
-        return (torch.rand(batch_size, *self.image_shape, device=self.device),)
+        x = torch.rand(batch_size, *self.image_shape, device=self.device)
+        return (x, *self._example_labels(batch_size))
 
     def export_networks(self) -> dict[str, ExportedNetwork]:
-        """The decoder: latents ``z`` ``(B, latent_dim)`` -> images in [0, 1] (ONNX export)."""
-        z = torch.randn(2, self.config.latent_dim, device=self.device)
-        batch = {"z": {0: "batch"}, "images": {0: "batch"}}
+        """The decoder: latents ``z`` ``(B, latent_dim)`` (and labels ``y`` ``(B,)`` when
+        class-conditional) -> images in [0, 1] (ONNX export)."""
+        inputs = (torch.randn(2, self.config.latent_dim, device=self.device),)
+        inputs += self._example_labels(2)
+        names = ("z", "y")[: len(inputs)]
+        batch = {name: {0: "batch"} for name in (*names, "images")}
         decoder = ExportCall(self, self.decode)
-        return {"decoder": ExportedNetwork(decoder, (z,), ("z",), batch, output_names=("images",))}
+        return {"decoder": ExportedNetwork(decoder, inputs, names, batch, output_names=("images",))}
 
     # -- loss -----------------------------------------------------------------------------------
     def _check_range(self, x: torch.Tensor) -> None:
@@ -193,13 +250,16 @@ class VAE(BaseModel):
     ) -> dict[str, torch.Tensor]:
         """Negative ELBO: ``loss = recon_loss + beta * kl_loss``.
 
-        ``recon_loss`` (binary cross-entropy or squared error, per ``reconstruction``) and
+        ``recon_loss`` (per ``reconstruction``: binary cross-entropy, squared error, or the
+        Gaussian negative log-likelihood whose variance is the batch's mean squared error) and
         ``kl_loss`` (KL of q(z|x) from N(0, I)) are summed over each image's pixels and latent
-        dimensions and averaged over the batch. Call as ``compute_loss(batch)`` (the model
-        runs itself; the Trainer does this) or ``compute_loss(x, recon, mu, logvar)``.
+        dimensions and averaged over the batch; with ``free_bits`` the loss floors each latent
+        dimension's batch-mean KL at that many nats (``kl_loss`` reports the true KL). Call as
+        ``compute_loss(batch)`` (the model runs itself, with the batch's labels when
+        class-conditional; the Trainer does this) or ``compute_loss(x, recon, mu, logvar)``.
         Images must be in [0, 1]; a batch clearly outside that range is a ``DataError``.
         """
-        x, _ = unpack_batch(batch)
+        x, labels = unpack_batch(batch)
         x = self._check_images(x)
         self._check_range(x)
         given = [v is not None for v in (recon, mu, logvar)]
@@ -209,8 +269,14 @@ class VAE(BaseModel):
             )
         logits = None
         if recon is None:
-            mu, logvar = self.encode(x)
-            logits = self.decode_logits(self.reparameterize(mu, logvar))
+            if self.num_classes and labels is None:
+                raise DataError(
+                    f"{self.model_type}: num_classes={self.num_classes} needs labelled batches "
+                    "(x, y); the dataset gave images only"
+                )
+            y = labels if self.num_classes else None
+            mu, logvar = self.encode(x, y)
+            logits = self.decode_logits(self.reparameterize(mu, logvar), y)
         else:
             self._check_images(recon, "recon")
             for name, value in (("mu", mu), ("logvar", logvar)):
@@ -220,23 +286,35 @@ class VAE(BaseModel):
                         f"({x.shape[0]}, {self.config.latent_dim}), got {tuple(value.shape)}"
                     )
         assert mu is not None and logvar is not None
-        batch_size = x.shape[0]
         with torch.autocast(device_type=x.device.type, enabled=False):
-            target = x.float()
-            if self.config.reconstruction == "bce":
-                if logits is not None:
-                    rec = F.binary_cross_entropy_with_logits(
-                        logits.float(), target, reduction="sum"
-                    )
-                else:
-                    rec = F.binary_cross_entropy(recon.float(), target, reduction="sum")
-            else:
-                out = torch.sigmoid(logits.float()) if logits is not None else recon.float()
-                rec = F.mse_loss(out, target, reduction="sum")
-            recon_loss = rec / batch_size
-            kl_loss = kl_divergence(mu.float(), logvar.float()).mean()
-        loss = recon_loss + self.config.beta * kl_loss
+            recon_loss = self._reconstruction_loss(x.float(), recon, logits)
+            kl = kl_divergence_per_dimension(mu.float(), logvar.float())
+            kl_loss = kl.sum(1).mean()
+            pushed = kl_loss
+            if self.config.free_bits > 0:
+                pushed = kl.mean(0).clamp(min=self.config.free_bits).sum()
+        loss = recon_loss + self.config.beta * pushed
         return {"loss": loss, "recon_loss": recon_loss.detach(), "kl_loss": kl_loss.detach()}
+
+    def _reconstruction_loss(
+        self, target: torch.Tensor, recon: torch.Tensor | None, logits: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The config's reconstruction loss, summed over pixels and averaged over the batch."""
+        kind = self.config.reconstruction
+        if kind == "bce" and logits is not None:
+            total = F.binary_cross_entropy_with_logits(logits.float(), target, reduction="sum")
+            return total / target.shape[0]
+        out = torch.sigmoid(logits.float()) if logits is not None else recon.float()
+        if kind == "bce":
+            return F.binary_cross_entropy(out, target, reduction="sum") / target.shape[0]
+        squared = (out - target).pow(2)
+        if kind == "mse":
+            return squared.sum() / target.shape[0]
+        # gaussian: N(out, s^2) per pixel with s^2 the batch's mean squared error (sigma-VAE)
+        pixels = target[0].numel()
+        return (
+            0.5 * pixels * (torch.log(squared.mean().clamp_min(1e-8)) + 1 + math.log(2 * math.pi))
+        )
 
 
 class BetaVAE(VAE):
