@@ -56,8 +56,9 @@ def _verilog_options(lut_style: str) -> Callable[..., Any]:
             type=click.Choice(POPCOUNT_FORMS),
             default=POPCOUNT_FORMS[0],
             show_default=True,
-            help="Each class's popcount as a tree of LUT-sized counters or as one plain sum "
-            "(carry chains on a vendor mapping).",
+            help="gpc: counter trees and a tournament argmax written LUT by LUT (fewest LUTs); "
+            "compressor: counters as sums for the tool to map (the previous default); adder: one "
+            "plain sum per class (carry chains on a vendor mapping).",
         ),
     ]
 

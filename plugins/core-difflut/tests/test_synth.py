@@ -9,6 +9,7 @@ import shutil
 import pytest
 from core_difflut.export import export_model, verilog_options
 from core_difflut.export.netlist import Lut, build_netlist
+from core_difflut.export.popcount import POPCOUNT_FORMS
 from core_difflut.export.spec import network_spec
 from core_difflut.export.synth import SynthReport, format_report, xilinx_counts
 from core_difflut.export.verilog import VerilogOptions
@@ -153,23 +154,21 @@ def test_popcount_option_reaches_the_verilog_and_its_manifest(saved_model, tmp_p
     assert "(adder form)" in text and "c0_row0" not in text  # no counter tree
     assert core_main([*args[:-1], str(tmp_path / "default")]) == 0
     assert json.loads((tmp_path / "default" / "difflut_net.json").read_text())["popcount"] == (
-        "compressor"
+        "gpc"
     )
     capsys.readouterr()
     assert core_main([*args[:-1], str(tmp_path / "bad"), "--popcount", "wallace"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert "'wallace' is not one of 'compressor', 'adder'" in err[-1]
+    assert "'wallace' is not one of 'gpc', 'compressor', 'adder'" in err[-1]
     assert not (tmp_path / "bad").exists()
-    with pytest.raises(ConfigError, match="unknown popcount form 'wallace': choose compressor"):
+    with pytest.raises(ConfigError, match="unknown popcount form 'wallace': choose gpc or"):
         VerilogOptions(inputs="bits", popcount="wallace")
 
 
 @pytest.mark.slow
 def test_both_popcount_forms_get_both_counts(saved_model, capsys) -> None:
     _needs_yosys()
-    reports = {
-        form: _synth(capsys, "tiny-net", "--popcount", form) for form in ("compressor", "adder")
-    }
+    reports = {form: _synth(capsys, "tiny-net", "--popcount", form) for form in POPCOUNT_FORMS}
     for form, report in reports.items():
         assert report["popcount"] == form
         xc7 = report["xilinx"]
@@ -181,6 +180,11 @@ def test_both_popcount_forms_get_both_counts(saved_model, capsys) -> None:
         assert "synth_xilinx -family xc7" in report["xilinx_script"]
     assert reports["adder"]["xilinx"]["popcount"]["carry4"] > 0  # the sum is on carry chains
     # the generic count of the network does not depend on the popcount form
-    assert reports["adder"]["luts"]["network"] == reports["compressor"]["luts"]["network"]
+    assert reports["adder"]["luts"]["network"] == reports["gpc"]["luts"]["network"]
+    # the gpc form's LUTs are kept as written: fewest popcount/argmax LUTs in both counts
+    for count in ("luts", "xilinx"):
+        luts = {f: r[count]["popcount"] for f, r in reports.items()}
+        luts = {f: v["luts"] if count == "xilinx" else v for f, v in luts.items()}
+        assert luts["gpc"] < min(luts["compressor"], luts["adder"]), (count, luts)
     plain = _synth(capsys, "tiny-net", "--no-xilinx")
-    assert plain["xilinx"] is None and plain["luts"] == reports["compressor"]["luts"]
+    assert plain["xilinx"] is None and plain["luts"] == reports["gpc"]["luts"]

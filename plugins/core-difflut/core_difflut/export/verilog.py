@@ -20,7 +20,12 @@ from core.atomic import atomic_write_text
 from core.errors import ConfigError
 from core_difflut.export.integer_inputs import IntegerInputs
 from core_difflut.export.netlist import Const, Lut, Netlist, Wire, build_netlist
-from core_difflut.export.popcount import POPCOUNT_FORMS, argmax_lines, popcount_lines
+from core_difflut.export.popcount import (
+    POPCOUNT_FORMS,
+    argmax_lines,
+    gpc_popcount,
+    popcount_lines,
+)
 
 __all__ = [
     "VerilogOptions",
@@ -201,17 +206,27 @@ def _encoder_module(net: Netlist, fmt: IntegerInputs, features: int) -> str:
     )
 
 
-def _popcount_module(net: Netlist, outputs: list[int], form: str) -> str:
+def _popcount_module(net: Netlist, outputs: list[int], options: VerilogOptions) -> str:
+    form = options.popcount
+    emit = _xilinx_lut if options.lut_style == "xilinx" else _generic_lut
     k, width = len(net.classes), net.count_bits
     index_width = max(1, (k - 1).bit_length())
     position = {j: p for p, j in enumerate(outputs)}
     body: list[str] = []
+    count_bits: list[list[str]] = []
     for c, (members, ones) in enumerate(net.classes):
         body.append(f"    wire [{width - 1}:0] count{c};\n")
         bits = [f"y{position[j]}" for j in members]
-        body.extend(popcount_lines(bits, ones, width, f"count{c}", f"c{c}_", form))
+        if form == "gpc":
+            lines, result = gpc_popcount(bits, ones, width, f"c{c}_", emit)
+            body.extend(lines)
+            body.append(f"    assign count{c} = {{{', '.join(reversed(result))}}};\n")
+            count_bits.append(result)
+        else:
+            body.extend(popcount_lines(bits, ones, width, f"count{c}", f"c{c}_", form))
     body.append(f"    assign counts = {{{', '.join(f'count{c}' for c in reversed(range(k)))}}};\n")
-    body.extend(argmax_lines([f"count{c}" for c in range(k)], index_width, "class_out"))
+    counts = [f"count{c}" for c in range(k)]
+    body.extend(argmax_lines(counts, index_width, "class_out", form, emit, count_bits))
     ports = _ports("input ", [f"y{p}" for p in range(len(outputs))])
     ports += [
         f"    output wire [{index_width - 1}:0] class_out,\n",
@@ -303,7 +318,7 @@ def write_verilog(
         assert options.integer is not None
         parts.append(_encoder_module(net, options.integer, features))
     parts.append(_network_module(net, options, outputs))
-    parts.append(_popcount_module(net, outputs, options.popcount))
+    parts.append(_popcount_module(net, outputs, options))
     parts.append(_top_module(net, options, features))
     source = directory / f"{TOP}.v"
     text = "".join(parts)
