@@ -1,9 +1,10 @@
 """Bit-sliced C export: one self-contained C file, a build script and a ctypes wrapper.
 
 Samples are packed 64 per uint64 and ``DIFFLUT_LANES`` words per GCC vector (512 samples per
-block by default); ``-march=native`` compiles a vector operation to the CPU's widest SIMD, two
-256-bit AVX2 operations on a CPU without AVX-512. A node first forms the 16 functions of its
-two lowest inputs, picks one per table quarter, then multiplexes on its other inputs.
+block by default). Every node is straight-line code (``c_ops``: a Shannon tree over its
+inputs, each op counted), compiled three times in one file: AVX-512, AVX2 and portable;
+``difflut_isa()`` picks the widest the CPU runs at run time, ``$DIFFLUT_ISA`` or
+``difflut_set_isa`` forces one. Plain ``-O2`` builds it (no ``-march=native`` needed).
 """
 
 from __future__ import annotations
@@ -20,28 +21,13 @@ import numpy as np
 from core.atomic import atomic_path, atomic_write_text, current_umask
 from core.errors import ConfigError
 from core.tools import find_tool, run_tool, stage_input, tool_workdir
+from core_difflut.export.c_ops import DISPATCH_C, ISAS, Block, node_ops
 
-__all__ = ["write_c", "build_c", "CNetwork", "leaf_codes"]
+__all__ = ["write_c", "build_c", "CNetwork", "network_ops", "ISAS"]
 
 LIB_NAME = "libdifflut_net.so"
 EXE_NAME = "difflut_net"
 SOURCE_NAME = "difflut_net.c"
-
-
-def _pad_to_two(indices: np.ndarray, tables: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes with one input become two-input nodes reading that input twice."""
-    if indices.shape[1] >= 2:
-        return indices, tables
-    idx = np.concatenate([indices, indices], 1)
-    addr = np.arange(4)
-    return idx, tables[:, addr & 1]
-
-
-def leaf_codes(tables: np.ndarray) -> np.ndarray:
-    """(N, 2**n) truth tables -> (N, 2**(n-2)) 4-bit codes of the two-lowest-input functions."""
-    nodes, k = tables.shape
-    quarters = tables.reshape(nodes, k // 4, 4).astype(np.uint8)
-    return (quarters * (1 << np.arange(4, dtype=np.uint8))).sum(-1).astype(np.uint8)
 
 
 def _array(ctype: str, name: str, values: np.ndarray, per_line: int = 24) -> str:
@@ -57,38 +43,22 @@ def _array(ctype: str, name: str, values: np.ndarray, per_line: int = 24) -> str
     return f"static const {ctype} {name}[{len(items)}] = {{\n    {body}\n}};\n"
 
 
-_RUNTIME = r"""
+def _spread() -> np.ndarray:
+    """Byte b -> uint64 whose byte i is bit i of b (eight samples' bit to eight bytes)."""
+    bits = (np.arange(256)[:, None] >> np.arange(8)) & 1
+    return (bits.astype(np.uint64) << (8 * np.arange(8, dtype=np.uint64))).sum(1, dtype=np.uint64)
+
+
+_PRELUDE = r"""
 #ifndef DIFFLUT_LANES
 #define DIFFLUT_LANES 8
 #endif
 #define BLOCK (64 * DIFFLUT_LANES)
 typedef uint64_t word_t __attribute__((vector_size(8 * DIFFLUT_LANES)));
+#define DIFFLUT_INLINE static inline __attribute__((always_inline))
+"""
 
-static inline __attribute__((always_inline)) void eval_layer(
-    const word_t *restrict in, word_t *restrict out, const uint32_t *restrict idx,
-    const uint8_t *restrict leaf, const int nodes, const int n) {
-    const int groups = 1 << (n - 2);
-    for (int i = 0; i < nodes; i++) {
-        const uint32_t *ix = idx + (size_t)i * n;
-        const word_t a = in[ix[0]], b = in[ix[1]];
-        word_t f[16];
-        const word_t zero = a ^ a, ones = ~zero;
-        f[0] = zero;        f[1] = ~(a | b);    f[2] = a & ~b;     f[3] = ~b;
-        f[4] = ~a & b;      f[5] = ~a;          f[6] = a ^ b;      f[7] = ~(a & b);
-        f[8] = a & b;       f[9] = ~(a ^ b);    f[10] = a;         f[11] = a | ~b;
-        f[12] = b;          f[13] = ~a | b;     f[14] = a | b;     f[15] = ones;
-        word_t v[1 << (DIFFLUT_MAX_INPUTS - 2)];
-        const uint8_t *lf = leaf + (size_t)i * groups;
-        for (int g = 0; g < groups; g++) v[g] = f[lf[g]];
-        for (int j = 2; j < n; j++) {
-            const word_t p = in[ix[j]];
-            const int half = groups >> (j - 1);
-            for (int k = 0; k < half; k++) v[k] = v[2 * k] ^ ((v[2 * k] ^ v[2 * k + 1]) & p);
-        }
-        out[i] = v[0];
-    }
-}
-
+_RUNTIME = r"""
 static void encode_block(const float *x, int64_t count, word_t *planes) {
     memset(planes, 0, sizeof(word_t) * INPUT_BITS);
     for (int64_t s = 0; s < count; s++) {
@@ -106,41 +76,26 @@ static void encode_block(const float *x, int64_t count, word_t *planes) {
     }
 }
 
-static void classify_block(const word_t *last, int64_t count, int32_t *out) {
-    word_t cnt[NUM_CLASSES][COUNT_BITS];
-    memset(cnt, 0, sizeof(cnt));
-    for (int c = 0; c < NUM_CLASSES; c++) {
-        for (int i = c * GROUP_SIZE; i < (c + 1) * GROUP_SIZE && i < LAST_WIDTH; i++) {
-            word_t carry = last[i];
-            for (int b = 0; b < COUNT_BITS; b++) {
-                const word_t t = cnt[c][b] & carry;
-                cnt[c][b] ^= carry;
-                carry = t;
-            }
-        }
-    }
-    for (int64_t s = 0; s < count; s++) {
+/* The bit-sliced class index (INDEX_BITS words) -> one int32 per sample. */
+static void write_classes(const word_t *cls, int64_t count, int32_t *out) {
+    for (int64_t s = 0; s < count; s += 8) {
         const int lane = (int)(s >> 6), shift = (int)(s & 63);
-        int best = 0, best_count = -1;
-        for (int c = 0; c < NUM_CLASSES; c++) {
-            int value = 0;
-            for (int b = 0; b < COUNT_BITS; b++)
-                value |= (int)((((const uint64_t *)&cnt[c][b])[lane] >> shift) & 1) << b;
-            if (value > best_count) { best_count = value; best = c; }
-        }
-        out[s] = best;
+        uint64_t bytes = 0;
+        for (int j = 0; j < INDEX_BITS; j++)
+            bytes |= spread[(((const uint64_t *)&cls[j])[lane] >> shift) & 255] << j;
+        for (int64_t t = 0; t < 8 && s + t < count; t++) out[s + t] = (int32_t)(bytes >> (8 * t) & 255);
     }
 }
 
 static word_t buf_a[MAX_WIDTH] __attribute__((aligned(64)));
 static word_t buf_b[MAX_WIDTH] __attribute__((aligned(64)));
+static word_t cls_planes[INDEX_BITS] __attribute__((aligned(64)));
 static word_t in_planes[INPUT_BITS] __attribute__((aligned(64)));
 
 static void run_block(const word_t *planes, int64_t count, int32_t *out) {
-    const word_t *cur = planes;
-    word_t *bufs[2] = {buf_a, buf_b};
-RUN_LAYERS
-    classify_block(cur, count, out);
+    difflut_isa();
+    net_run(difflut_isa_index, planes, buf_a, buf_b, cls_planes);
+    write_classes(cls_planes, count, out);
 }
 
 int difflut_lanes(void) { return DIFFLUT_LANES; }
@@ -167,9 +122,12 @@ void difflut_predict_packed(const uint64_t *planes, int64_t blocks, int32_t *out
 }
 
 #ifdef DIFFLUT_MAIN
-/* difflut_net INPUT.bin: int64 n, int64 features, then n*features float32; prints classes. */
+/* difflut_net INPUT.bin: int64 n, int64 features, then n*features float32; prints classes.
+   $DIFFLUT_ISA=portable|avx2|avx512 forces a path; --isa prints the one in use. */
 int main(int argc, char **argv) {
-    if (argc != 2) { fprintf(stderr, "usage: %s inputs.bin\n", argv[0]); return 2; }
+    if (argc == 2 && strcmp(argv[1], "--isa") == 0) { printf("%s\n", difflut_isa()); return 0; }
+    if (argc != 2) { fprintf(stderr, "usage: %s inputs.bin | --isa\n", argv[0]); return 2; }
+    difflut_isa();
     FILE *fp = fopen(argv[1], "rb");
     if (!fp) { perror(argv[1]); return 2; }
     int64_t header[2];
@@ -194,13 +152,56 @@ int main(int argc, char **argv) {
 
 _BUILD = """#!/bin/sh
 # Build the shared library and the command-line evaluator of this DiffLUT network.
+# One build runs everywhere: AVX-512, AVX2 and portable paths, chosen at run time
+# (DIFFLUT_ISA=portable|avx2|avx512 forces one).
 set -e
 cd "$(dirname "$0")"
 CC=${CC:-gcc}
-CFLAGS=${CFLAGS:-"-O3 -march=native"}
+CFLAGS=${CFLAGS:-"-O2"}
 $CC $CFLAGS -shared -fPIC -o libdifflut_net.so difflut_net.c
 $CC $CFLAGS -DDIFFLUT_MAIN -o difflut_net difflut_net.c
 """
+
+
+#: nodes per compiled function (one huge function takes GCC minutes).
+CHUNK = 64
+
+
+def _layers(spec: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [(np.asarray(x["indices"]), np.asarray(x["tables"], np.uint8)) for x in spec["layers"]]
+
+
+def _group(spec: dict[str, Any]) -> int:
+    """Last-layer nodes per class (GroupSum's groups, the last one short when it does not divide)."""
+    return -(-_layers(spec)[-1][0].shape[0] // int(spec["num_classes"]))
+
+
+def _node_code(indices: np.ndarray, table: np.ndarray, out: int) -> tuple[str, int]:
+    """One node's C block and its op count."""
+    block = Block()
+    value = block.table([f"I[{int(i)} * S]" for i in indices], table)
+    return "{ " + " ".join([*block.lines, f"O[{out} * S] = {value};"]) + " }", block.ops
+
+
+def _classify_code(spec: dict[str, Any]) -> tuple[str, int]:
+    """GroupSum's bit-sliced counts and their argmax, written to ``cls``; code and op count."""
+    last, k, group = _layers(spec)[-1][0].shape[0], int(spec["num_classes"]), _group(spec)
+    block = Block("c")
+    counts = [
+        block.popcount([f"I[{i} * S]" for i in range(c * group, min(last, (c + 1) * group))])
+        for c in range(k)
+    ]
+    index = block.argmax(counts)
+    lines = [*block.lines, *(f"O[{j} * S] = {v};" for j, v in enumerate(index))]
+    return " \\\n    ".join(lines), block.ops
+
+
+def network_ops(spec: dict[str, Any]) -> dict[str, Any]:
+    """Ops per 64 samples of the generated code: per node of each layer, and GroupSum+argmax."""
+    per_node = [[node_ops(t, idx.shape[1]) for t in tables] for idx, tables in _layers(spec)]
+    nodes = sum(sum(x) for x in per_node)
+    classify = _classify_code(spec)[1]
+    return {"per_node": per_node, "nodes": nodes, "classify": classify, "total": nodes + classify}
 
 
 def write_c(spec: dict[str, Any], directory: str | os.PathLike[str]) -> list[Path]:
@@ -210,35 +211,46 @@ def write_c(spec: dict[str, Any], directory: str | os.PathLike[str]) -> list[Pat
     thresholds = np.asarray(spec["thresholds"], np.float32)
     code = np.asarray(spec["code"], np.uint8)
     features, levels = thresholds.shape
-    bits = code.shape[1]
-    layers = [_pad_to_two(layer["indices"], layer["tables"]) for layer in spec["layers"]]
+    layers = _layers(spec)
     max_inputs = max(idx.shape[1] for idx, _ in layers)
     if max_inputs > 12:
         raise ConfigError(f"C export supports up to 12 inputs per node, got {max_inputs}")
     k = int(spec["num_classes"])
-    last = layers[-1][0].shape[0]
-    group = -(-last // k)
+    if k > 256:
+        raise ConfigError(f"C export supports up to 256 classes, got {k}")
     parts = [
         "/* DiffLUT network, generated by core-difflut. Bit-sliced evaluator. */\n",
-        "#include <stdint.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n\n",
+        "#include <stdint.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n",
+        _PRELUDE,
         f"#define NUM_FEATURES {features}\n#define NUM_LEVELS {max(levels, 0)}\n",
-        f"#define NUM_BITS {bits}\n#define INPUT_BITS {features * bits}\n",
-        f"#define NUM_CLASSES {k}\n#define LAST_WIDTH {last}\n#define GROUP_SIZE {group}\n",
-        f"#define COUNT_BITS {max(1, int(group).bit_length())}\n",
-        f"#define MAX_WIDTH {max(idx.shape[0] for idx, _ in layers)}\n",
-        f"#define DIFFLUT_MAX_INPUTS {max(max_inputs, 2)}\n\n",
+        f"#define NUM_BITS {code.shape[1]}\n#define INPUT_BITS {features * code.shape[1]}\n",
+        f"#define NUM_CLASSES {k}\n#define INDEX_BITS {max(1, (k - 1).bit_length())}\n",
+        f"#define MAX_WIDTH {max(idx.shape[0] for idx, _ in layers)}\n\n",
         _array("float", "thresholds", thresholds if levels else np.zeros(1, np.float32)),
         _array("uint8_t", "code", code),
+        _array("uint64_t", "spread", _spread(), per_line=4),
     ]
+    parts.append(DISPATCH_C)
     calls = []
     for i, (idx, tables) in enumerate(layers):
-        parts.append(_array("uint32_t", f"layer{i}_idx", idx.astype(np.uint32)))
-        parts.append(_array("uint8_t", f"layer{i}_leaf", leaf_codes(tables)))
-        calls.append(
-            f"    eval_layer(cur, bufs[{i % 2}], layer{i}_idx, layer{i}_leaf, "
-            f"{idx.shape[0]}, {idx.shape[1]});\n    cur = bufs[{i % 2}];"
-        )
-    parts.append(_RUNTIME.replace("RUN_LAYERS", "\n".join(calls)))
+        src = "in" if i == 0 else "ab"[(i - 1) % 2]
+        for start in range(0, len(idx), CHUNK):
+            nodes = " \\\n    ".join(
+                _node_code(idx[j], tables[j], j)[0]
+                for j in range(start, min(start + CHUNK, len(idx)))
+            )
+            name = f"layer{i}_{start // CHUNK}"
+            parts.append(f"\n#define {name}_NODES \\\n    {nodes}\nDIFFLUT_PATHS({name})\n")
+            calls.append(f"    {name}[isa]({src}, {'ab'[i % 2]});")
+    last = "ab"[(len(layers) - 1) % 2]
+    parts.append(
+        f"\n#define classify_NODES \\\n    {_classify_code(spec)[0]}\nDIFFLUT_PATHS(classify)\n"
+        "\n/* The network on one block: input planes -> INDEX_BITS class-index planes. */\n"
+        "static void net_run(int isa, const word_t *in, word_t *a, word_t *b, word_t *cls) {\n"
+        + "\n".join(calls)
+        + f"\n    classify[isa]({last}, cls);\n}}\n"
+    )
+    parts.append(_RUNTIME)
     source = directory / SOURCE_NAME
     atomic_write_text(source, "".join(parts))
     build = directory / "build.sh"
@@ -249,10 +261,10 @@ def write_c(spec: dict[str, Any], directory: str | os.PathLike[str]) -> list[Pat
 
 
 def _compiler() -> list[str]:
-    """``$CC $CFLAGS`` as ``build.sh`` reads them (default ``gcc -O3 -march=native``)."""
+    """``$CC $CFLAGS`` as ``build.sh`` reads them (default ``gcc -O2``)."""
     try:
         cc = shlex.split(os.environ.get("CC") or "gcc")
-        flags = shlex.split(os.environ.get("CFLAGS") or "-O3 -march=native")
+        flags = shlex.split(os.environ.get("CFLAGS") or "-O2")
     except ValueError as exc:
         raise ConfigError(f"C export: cannot read $CC or $CFLAGS: {exc}") from None
     if not cc:
@@ -281,9 +293,13 @@ def build_c(directory: str | os.PathLike[str], timeout: float = 600) -> Path:
 
 
 class CNetwork:
-    """ctypes wrapper of a built ``libdifflut_net.so``."""
+    """ctypes wrapper of a built ``libdifflut_net.so``.
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
+    ``isa``: the path to run (one of ``ISAS``); default ``$DIFFLUT_ISA``, else the widest
+    this CPU runs. A name not in ``ISAS``, or one this CPU cannot run, is a ``ConfigError``.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], isa: str | None = None) -> None:
         path = Path(directory) / LIB_NAME
         if not path.is_file():
             build_c(directory)
@@ -294,10 +310,24 @@ class CNetwork:
             ctypes.c_int64,
             ctypes.c_void_p,
         ]
+        self.lib.difflut_set_isa.argtypes = [ctypes.c_char_p]
+        self.lib.difflut_isa.restype = ctypes.c_char_p
         self.lanes = self.lib.difflut_lanes()
         self.block = 64 * self.lanes
         self.num_features = self.lib.difflut_num_features()
         self.input_bits = self.lib.difflut_input_bits()
+        self.available = tuple(k for i, k in enumerate(ISAS) if self.lib.difflut_isa_available(i))
+        isa = isa or os.environ.get("DIFFLUT_ISA") or self.available[-1]
+        if isa not in ISAS:
+            raise ConfigError(f"unknown C path {isa!r}; choose one of {', '.join(ISAS)}")
+        if isa not in self.available:
+            raise ConfigError(f"C path {isa!r}: this CPU runs only {', '.join(self.available)}")
+        self.isa = isa
+
+    def _use_isa(self) -> None:
+        """Select this wrapper's path (a library loaded twice is one library: one setting)."""
+        if self.lib.difflut_set_isa(self.isa.encode()) != 0:  # checked in __init__
+            raise ConfigError(f"C path {self.isa!r} refused by {LIB_NAME}")
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Features (B, F) -> classes (B,)."""
@@ -305,6 +335,7 @@ class CNetwork:
         if x.shape[1] != self.num_features:
             raise ConfigError(f"expected {self.num_features} features, got {x.shape[1]}")
         out = np.zeros(len(x), np.int32)
+        self._use_isa()
         self.lib.difflut_predict(x.ctypes.data, len(x), out.ctypes.data)
         return out
 
@@ -325,5 +356,6 @@ class CNetwork:
         """Packed blocks from ``pack`` -> classes (nblocks * 64 * lanes,)."""
         blocks = np.ascontiguousarray(blocks, dtype=np.uint64)
         out = np.zeros(blocks.shape[0] * self.block, np.int32)
+        self._use_isa()
         self.lib.difflut_predict_packed(blocks.ctypes.data, blocks.shape[0], out.ctypes.data)
         return out
