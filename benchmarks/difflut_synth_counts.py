@@ -1,10 +1,10 @@
-"""LUT counts of the shipped DiffLUT models: both popcount forms, yosys' generic and Xilinx counts.
+"""LUT counts of the shipped DiffLUT models: every popcount form, yosys' generic and Xilinx counts.
 
     .venv/bin/python benchmarks/difflut_synth_counts.py [--models digits-dwn,mnist5k-dwn]
 
 Each model is exported as ``core difflut synth`` exports it (integer inputs scaled as its
-dataset, Xilinx LUT6 nodes, combinational) once per ``--popcount`` form (compressor, adder)
-and synthesized twice by yosys: ``synth -lut 6`` (generic 6-input LUTs, with logic depth in
+dataset, Xilinx LUT6 nodes, combinational) once per ``--popcount`` form (gpc, compressor,
+adder) and synthesized twice by yosys: ``synth -lut 6`` (generic 6-input LUTs, with logic depth in
 LUT levels) and ``synth_xilinx -family xc7`` (LUT1..LUT6, CARRY4, MUXF7 + MUXF8,
 flip-flops; out of context, yosys' mapping, not Vivado's), per part (encoder, network,
 popcount/argmax) and in total with and without the encoder. The same as

@@ -5,10 +5,12 @@ popcount is a tree of generalised parallel counters (6:3 counters and (1,5):3 co
 output bit one function of at most 6 inputs, so one LUT6) in Dadda-like stages until no
 weight holds more than five bits, then a chain of counters, each over the lowest unfinished
 weight and as many bits above it as pay (the carries included), that ends in the binary
-count: about one LUT per bit, since a LUT6 counter removes at most one bit per LUT; the argmax is a tournament of comparisons (each a chain of LUTs over two bits of both
-counts and the previous result) with the winner's count chosen by a multiplexer per bit.
+count: about one LUT per bit, since a LUT6 counter removes at most one bit per LUT. The
+argmax is a tournament of comparisons (each a chain of LUTs over two bits of both counts
+and the previous result) with the winner's count chosen by a multiplexer per bit.
 The LUTs are emitted in the network's LUT style (a ``case`` statement or a Xilinx ``LUT6``),
-so a synthesis tool maps them as written. ``compressor`` is the previous default: counters
+so a synthesis tool maps them as written (digits-dwn: 97 LUTs per 100-bit popcount, 99 for
+the argmax of ten classes, 22 LUT levels). ``compressor`` is the previous default: counters
 of up to six bits written as ``+`` sums for the tool to map (yosys' generic mapping of
 digits-dwn's 1,000 last-layer bits: 1,070 LUTs of popcount, 339 of argmax). ``adder``
 writes each popcount as a plain ``+`` sum of the bits, for a vendor mapping (yosys'
