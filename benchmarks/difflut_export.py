@@ -8,11 +8,18 @@ built untrained (random tables). Encoding is excluded for the C and NumPy rows: 
 start from pre-packed input bit planes. The C evaluator is single-threaded (one core);
 PyTorch eval mode is timed with 1 thread for comparison. Results go to
 benchmarks/results/difflut_export.json.
+
+The bound: ``core_difflut.export.c_bound``'s microkernel (one node's code at every node
+position, loads and stores over a working set of the network's activations, the widest path
+the CPU runs), timed interleaved with the C evaluator (median of the per-pair ratios). One op
+is one AND/OR/XOR/ANDNOT/NOT on one 64-bit word; a select is three; the evaluator's ops are
+counted from its generated code (nodes, GroupSum and argmax).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -32,6 +39,48 @@ def _best(fn, repeats: int) -> tuple[float, float]:
     return min(times), statistics.median(times)
 
 
+def _cpu() -> dict[str, Any]:
+    """CPU model and its widest vector flags, from /proc/cpuinfo (Linux)."""
+    model, flags = "unknown", set()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model == "unknown":
+                    model = value.strip()
+                if key.strip() == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    return {"model": model, "avx512f": "avx512f" in flags, "avx2": "avx2" in flags}
+
+
+def _bound_rows(net, blocks, bound, ops_per_64: int, repeats: int) -> dict[str, Any]:
+    """Evaluator and bound timed in turns; medians and the median of the per-turn ratios."""
+    samples = blocks.shape[0] * net.block
+    reps = blocks.shape[0]
+    net.predict_packed(blocks)
+    bound.run(reps)
+    evals, bounds, ratios = [], [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        net.predict_packed(blocks)
+        t1 = time.perf_counter()
+        bound.run(reps)
+        t2 = time.perf_counter()
+        evals.append(ops_per_64 * samples / 64 / (t1 - t0))
+        bounds.append(bound.ops_per_run * reps / (t2 - t1))
+        ratios.append(evals[-1] / bounds[-1])
+    return {
+        "isa": net.isa,
+        "ops_per_64_samples": ops_per_64,
+        "evaluator_ops_per_s_median": statistics.median(evals),
+        "bound_ops_per_s_median": statistics.median(bounds),
+        "bound_ops_per_node": bound.node_ops,
+        "fraction_of_bound_median": statistics.median(ratios),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--samples", type=int, default=262144)
@@ -41,7 +90,8 @@ def main() -> None:
     import torch
     from core_difflut import ModelConfig, build_model
     from core_difflut.export import export_model
-    from core_difflut.export.c import CNetwork
+    from core_difflut.export.c import CNetwork, network_ops
+    from core_difflut.export.c_bound import build_bound
     from core_difflut.export.numpy_eval import DiffLUTNumpy, pack_bits
     from core_difflut.export.spec import network_spec
 
@@ -75,6 +125,12 @@ def main() -> None:
             "samples_per_vector": net.block,
             "build_s": round(build_s, 1),
         }
+        spec = network_spec(model)
+        ops = network_ops(spec)
+        bound = build_bound(spec, os.path.join(tmp, "bound"), net.isa)
+        bound_row = _bound_rows(net, blocks, bound, ops["total"], args.repeats)
+        bound_row["node_ops_per_64_samples"] = ops["nodes"]
+        bound_row["classify_ops_per_64_samples"] = ops["classify"]
         # correctness on this network too
         sample = torch.as_tensor(bits[:2048]).float()
         expected = model.group_sum(model.features(sample)).argmax(1).numpy()
@@ -104,8 +160,15 @@ def main() -> None:
     print(f"{'evaluator':22s} {'best samples/s':>16s} {'median samples/s':>18s}")
     for name, row in rows.items():
         print(f"{name:22s} {row['samples_per_s_best']:16,.0f} {row['samples_per_s_median']:18,.0f}")
+    print(
+        f"C path {bound_row['isa']}: evaluator {bound_row['evaluator_ops_per_s_median']:.3g} ops/s,"
+        f" bound {bound_row['bound_ops_per_s_median']:.3g} ops/s,"
+        f" fraction {bound_row['fraction_of_bound_median']:.2f}"
+    )
     record |= {
         "network": "2352 bits -> 2000 -> 1000 LUT6 -> GroupSum(10)",
+        "cpu": _cpu(),
+        "bound": bound_row,
         "encoding_excluded": True,
         "results": rows,
     }
@@ -140,6 +203,25 @@ def render(record: dict[str, Any], name: str = "difflut_export") -> Section:
         ],
         rows,
     )
+    b, cpu = r.get("bound"), r.get("cpu", {})
+    if b:
+        isa = ", ".join(k for k in ("avx512f", "avx2") if cpu.get(k)) or "no AVX2"
+        s.add(
+            f"Against the machine's bound ({cpu.get('model', '?')}, {isa}; C path {b['isa']}, "
+            "one core): one op is one AND/OR/XOR/ANDNOT/NOT on one 64-bit word (a select is "
+            f"three); the evaluator does {b['ops_per_64_samples']:,} ops per 64 samples "
+            f"({b['node_ops_per_64_samples']:,} in the nodes, {b['classify_ops_per_64_samples']:,}"
+            " in GroupSum and argmax), the microkernel runs one node of "
+            f"{b['bound_ops_per_node']} ops at every node position, timed in turns."
+        )
+        s.table(
+            [
+                Col("evaluator (ops/s)", "evaluator_ops_per_s_median", sig),
+                Col("bound (ops/s)", "bound_ops_per_s_median", sig),
+                Col("fraction of the bound", "fraction_of_bound_median", sig),
+            ],
+            [b],
+        )
     return s
 
 

@@ -23,7 +23,7 @@ from core.errors import ConfigError
 from core.tools import find_tool, run_tool, stage_input, tool_workdir
 from core_difflut.export.c_ops import DISPATCH_C, ISAS, Block, node_ops
 
-__all__ = ["write_c", "build_c", "CNetwork", "network_ops", "ISAS"]
+__all__ = ["write_c", "build_c", "compile_c", "CNetwork", "network_ops", "ISAS"]
 
 LIB_NAME = "libdifflut_net.so"
 EXE_NAME = "difflut_net"
@@ -158,8 +158,10 @@ set -e
 cd "$(dirname "$0")"
 CC=${CC:-gcc}
 CFLAGS=${CFLAGS:-"-O2"}
-$CC $CFLAGS -shared -fPIC -o libdifflut_net.so difflut_net.c
-$CC $CFLAGS -DDIFFLUT_MAIN -o difflut_net difflut_net.c
+$CC $CFLAGS -fPIC -DDIFFLUT_MAIN -c -o difflut_net.o difflut_net.c
+$CC $CFLAGS -shared -o libdifflut_net.so difflut_net.o
+$CC $CFLAGS -o difflut_net difflut_net.o
+rm -f difflut_net.o
 """
 
 
@@ -272,23 +274,34 @@ def _compiler() -> list[str]:
     return [find_tool(cc[0], "install gcc or set CC"), *cc[1:], *flags]
 
 
-def build_c(directory: str | os.PathLike[str], timeout: float = 600) -> Path:
-    """Compile as ``build.sh`` does (core.tools, no shell); returns the shared library path.
+def compile_c(
+    directory: Path, source_name: str, outputs: dict[str, list[str]], timeout: float
+) -> None:
+    """Compile ``directory/source_name`` once (``-fPIC``) and link each output with its flags.
 
-    The compiler works on a copy in its own work folder; the library and the executable are
-    then put into ``directory`` atomically.
+    ``$CC $CFLAGS`` as ``build.sh`` reads them, through core.tools (no shell); the compiler
+    works on a copy in its own work folder, each output is put into ``directory`` atomically.
     """
-    directory = Path(directory)
     compiler = _compiler()
     with tool_workdir() as work:
-        source = stage_input(directory / SOURCE_NAME, work, SOURCE_NAME)
-        for extra, output in ((["-shared", "-fPIC"], LIB_NAME), (["-DDIFFLUT_MAIN"], EXE_NAME)):
-            cmd = [*compiler, *extra, "-o", output, source]
-            run_tool(cmd, cwd=work, timeout=timeout)
-        for output in (LIB_NAME, EXE_NAME):
+        source = stage_input(directory / source_name, work, source_name)
+        run_tool(
+            [*compiler, "-fPIC", "-DDIFFLUT_MAIN", "-c", "-o", "unit.o", source],
+            cwd=work,
+            timeout=timeout,
+        )
+        for output, extra in outputs.items():
+            run_tool([*compiler, *extra, "-o", output, "unit.o"], cwd=work, timeout=timeout)
+        for output in outputs:
             with atomic_path(directory / output) as tmp:
                 shutil.copyfile(work / output, tmp)
                 os.chmod(tmp, 0o777 & ~current_umask())
+
+
+def build_c(directory: str | os.PathLike[str], timeout: float = 600) -> Path:
+    """Compile as ``build.sh`` does; returns the shared library path."""
+    directory = Path(directory)
+    compile_c(directory, SOURCE_NAME, {LIB_NAME: ["-shared"], EXE_NAME: []}, timeout)
     return directory / LIB_NAME
 
 

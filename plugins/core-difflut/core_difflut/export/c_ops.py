@@ -162,7 +162,8 @@ class Block:
         best, index = counts[0], [ZERO] * index_bits
         for k, count in enumerate(counts[1:], 1):
             gt = self.greater(count, best)
-            best = [self.sel(gt, x, y) for x, y in zip(count, best, strict=True)]
+            if k + 1 < len(counts):  # the last class's best count is not needed
+                best = [self.sel(gt, x, y) for x, y in zip(count, best, strict=True)]
             index = [self.sel(gt, ONES if k >> j & 1 else ZERO, i) for j, i in enumerate(index)]
         return index
 
