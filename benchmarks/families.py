@@ -45,26 +45,25 @@ class Family:
 
     config: str
     overrides: list[str] = field(default_factory=list)
-    #: trains what the config reads (an autoencoder...): (work folder, seed) -> (overrides,
-    #: the data section to score against, CPU seconds spent)
-    prepare: Callable[[Path, int], tuple[list[str], dict[str, Any], float]] | None = None
+    #: trains what the config reads (an autoencoder...): (work folder, seed, overrides for
+    #: every run) -> (overrides, the data section to score against)
+    prepare: Callable[[Path, int, list[str]], tuple[list[str], dict[str, Any]]] | None = None
 
 
-def latent_inputs(work: Path, seed: int) -> tuple[list[str], dict[str, Any], float]:
+def latent_inputs(work: Path, seed: int, extra: list[str]) -> tuple[list[str], dict[str, Any]]:
     """Train the digits autoencoder and embed the training digits (latent diffusion's input)."""
     import core
 
-    start = time.process_time()
     autoencoder = work / "autoencoder"
     config = "plugins/core-autoencoder/configs/autoencoder-digits.yaml"
-    every = [f"train.seed={seed}", "train.threads=1"]
+    every = [*extra, f"train.seed={seed}", "train.threads=1"]
     train(str(ROOT / config), overrides=every, run_dir=autoencoder, overwrite=True, quiet=True)
     embed = core.Config(str(ROOT / "plugins/core-autoencoder/configs/embed-digits.yaml"))
     dataset = core.build("dataset", embed["data"], where="data")
     manifest = core.build_model(str(autoencoder / "final")).embed_dataset(dataset, work / "latents")
     overrides = [f"model.decoder.checkpoint={autoencoder / 'final'}", f"data.path={manifest}"]
     score_data = {key: value for key, value in embed["data"].items() if key != "split"}
-    return overrides, score_data, time.process_time() - start
+    return overrides, score_data
 
 
 #: the report card's rows, one line per family: a new family joins with one line here
@@ -110,7 +109,7 @@ def reconstruction_error(model: Any, data: dict[str, Any]) -> float | None:
     return (((recon - low) / (high - low) - (images + 1) / 2) ** 2).mean().item()
 
 
-def save_grid(model: Any, name: str, sample: dict[str, Any]) -> Path:
+def save_grid(model: Any, path: Path, sample: dict[str, Any]) -> Path:
     """Seed 0's 64 samples of ``model`` (labels 0..9 in turn when conditional) as a PNG."""
     import torch
 
@@ -125,20 +124,23 @@ def save_grid(model: Any, name: str, sample: dict[str, Any]) -> Path:
     images = draw_samples(
         model, 64, sampler=sample.get("sampler"), steps=sample.get("steps"), seed=0, **extra
     )
-    GRIDS.mkdir(parents=True, exist_ok=True)
-    return save_samples(images, GRIDS / f"{name}.png", getattr(model, "sample_range", None), nrow=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return save_samples(images, path, getattr(model, "sample_range", None), nrow=8)
 
 
-def run_family(name: str, seed: int, work: Path, n: int) -> dict[str, Any]:
-    """Train family ``name`` at ``seed`` in ``work`` and score it."""
+def run_family(
+    name: str, seed: int, work: Path, n: int, extra: list[str], grids: Path
+) -> dict[str, Any]:
+    """Train family ``name`` at ``seed`` in ``work`` (``extra`` overrides last) and score it;
+    seed 0 writes its grid into ``grids``."""
     import torch
 
     import core
 
     family = FAMILIES[name]
     load_before, cpu_start = os.getloadavg(), time.process_time()
-    before, score_data, _ = family.prepare(work, seed) if family.prepare else ([], None, 0.0)
-    every = [*family.overrides, *before, f"train.seed={seed}", "train.threads=1"]
+    before, score_data = family.prepare(work, seed, extra) if family.prepare else ([], None)
+    every = [*family.overrides, *before, *extra, f"train.seed={seed}", "train.threads=1"]
     config = core.Config(str(ROOT / family.config), overrides=every).to_dict()
     run_dir = work / "run"
     trained = train(
@@ -154,7 +156,7 @@ def run_family(name: str, seed: int, work: Path, n: int) -> dict[str, Any]:
         model, ref, sample.get("sampler"), sample.get("steps"), sample.get("guidance_scale")
     )
     if seed == 0:
-        save_grid(model, name, sample)
+        save_grid(model, grids / f"{name}.png", sample)
     return {
         "family": name,
         "seed": seed,
@@ -206,6 +208,8 @@ def main() -> None:
     parser.add_argument("--families", default=",".join(FAMILIES))
     parser.add_argument("--seeds", default="0,1,2", help="training seeds")
     parser.add_argument("--n", type=int, default=500, help="samples scored per run")
+    parser.add_argument("--set", action="append", default=[], help="override for every family")
+    parser.add_argument("--grids", default=str(GRIDS), help="folder of seed 0's sample grids")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/families.json"))
     parser.add_argument("--resume", action="store_true", help="skip runs already in --out")
     args = parser.parse_args()
@@ -222,7 +226,7 @@ def main() -> None:
             if (name, seed) in done:
                 continue
             with tempfile.TemporaryDirectory(prefix=f"families-{name}-") as work:
-                run = run_family(name, seed, Path(work), args.n)
+                run = run_family(name, seed, Path(work), args.n, args.set, Path(args.grids))
             record["runs"].append(run)
             print(f"{name} seed {seed}: {score_line(run['score'])}", flush=True)
             summarise_rows(record)

@@ -55,6 +55,13 @@ class DCGANConfig(ComponentConfig):
         description="DiffAugment transforms applied to real and generated images before the "
         "discriminator (color, translation, cutout); empty: none",
     )
+    sample_temperature: float = runtime(
+        1.0,
+        gt=0.0,
+        le=10.0,
+        description="standard deviation of the latents z drawn when sampling (below 1: the "
+        "truncation trick, fewer odd samples at some cost in variety)",
+    )
     r1_gamma: float = runtime(
         0.0,
         ge=0.0,

@@ -204,11 +204,13 @@ class DCGAN(BaseModel):
         *,
         generator: torch.Generator | None = None,
         y: torch.Tensor | None = None,
+        temperature: float | None = None,
         sampler: str | None = None,
         steps: int | None = None,
         **options: Any,
     ) -> torch.Tensor:
-        """``n`` images in [-1, 1], in one batch, generated in eval mode (BatchNorm running
+        """``n`` images in [-1, 1] from ``z ~ N(0, temperature^2 I)`` (default: the config's
+        ``sample_temperature``), in one batch, generated in eval mode (BatchNorm running
         statistics); ``core.sampling.draw_samples`` draws many in chunks, seeded.
 
         A class-conditional model draws classes ``y`` ``(n,)``, uniform at random when None.
@@ -218,7 +220,10 @@ class DCGAN(BaseModel):
         if given or n < 0:
             problem = f"unsupported option(s) {', '.join(given)}" if given else f"n = {n} < 0"
             raise ConfigError(f"dcgan.sample: {problem}")
+        if temperature is None:
+            temperature = self.config.sample_temperature
         z = torch.randn(n, self.config.latent_dim, 1, 1, device=self.device, generator=generator)
+        z = z * temperature
         if y is None and self.num_classes:
             y = torch.randint(self.num_classes, (n,), device=self.device, generator=generator)
         y = self._check_labels(y, n)
