@@ -87,7 +87,12 @@ def main() -> None:
         "epochs": train["epochs"],
         "date": time.strftime("%Y-%m-%d"),
         "command": "python plugins/core-difflut/scripts/train.py "
-        + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        + " ".join(shlex.quote(a) for a in _argv_without_trained(sys.argv[1:])),
+        **(
+            {"trained_by": "benchmarks/difflut_pareto.py --keep: the same training run, saved"}
+            if args.trained
+            else {}
+        ),
         "evaluation": "eval mode, deterministic truth tables (bit-exact with the exports)",
         **({"selection": preset["selection"]} if "selection" in preset else {}),
     }
@@ -102,6 +107,19 @@ def main() -> None:
     if args.save:
         info = model.save_to_pretrained(args.save, meta=meta)
         print(f"saved {info.reference} at {info.path}")
+
+
+def _argv_without_trained(argv: list[str]) -> list[str]:
+    """``argv`` less ``--trained DIR``: the command that trains the same model."""
+    out, skip = [], False
+    for arg in argv:
+        if skip or arg.startswith("--trained="):
+            skip = False
+            continue
+        skip = arg == "--trained"
+        if not skip:
+            out.append(arg)
+    return out
 
 
 def load_trained(

