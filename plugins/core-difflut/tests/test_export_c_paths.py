@@ -172,3 +172,14 @@ def test_the_bound_kernel_builds_and_runs(small_c, tmp_path) -> None:
     assert isinstance(kernel, BoundKernel) and kernel.isa == "portable"
     assert kernel.ops_per_run == kernel.node_ops * 78 * kernel.lanes
     kernel.run(3)
+
+
+def test_short_and_long_batches_run_only_the_vectors_they_fill(small_c) -> None:
+    """A block is 64 * lanes samples; a short batch after a long one reads no stale planes."""
+    _, x, numpy_net, folder = small_c
+    net = CNetwork(folder)
+    assert net.block == 64 * net.lanes == 4096
+    long = np.concatenate([x] * (net.block // len(x) + 1))[: net.block + 5]
+    assert np.array_equal(net.predict(long), numpy_net.predict(long))
+    for n in (3, 64, 65, 600):
+        assert np.array_equal(net.predict(x[:n]), numpy_net.predict(x[:n]))

@@ -1,10 +1,13 @@
 """Bit-sliced C export: one self-contained C file, a build script and a ctypes wrapper.
 
-Samples are packed 64 per uint64 and ``DIFFLUT_LANES`` words per GCC vector (512 samples per
-block by default). Every node is straight-line code (``c_ops``: a Shannon tree over its
+Samples are packed 64 per uint64 and ``DIFFLUT_LANES`` words per block (64 words, 4,096
+samples, by default). Every node is straight-line code (``c_ops``: a Shannon tree over its
 inputs, each op counted), compiled three times in one file: AVX-512, AVX2 and portable;
 ``difflut_isa()`` picks the widest the CPU runs at run time, ``$DIFFLUT_ISA`` or
-``difflut_set_isa`` forces one. Plain ``-O2`` builds it (no ``-march=native`` needed).
+``difflut_set_isa`` forces one. Plain ``-O2`` builds it (no ``-march=native`` needed). The
+nodes are compiled in parts of ``CHUNK``; each part runs over every vector of the block that
+holds samples before the next part starts, so its code is fetched once per block (a short
+last block runs only the vectors it fills).
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ def _spread() -> np.ndarray:
 
 _PRELUDE = r"""
 #ifndef DIFFLUT_LANES
-#define DIFFLUT_LANES 8
+#define DIFFLUT_LANES 64
 #endif
 #define BLOCK (64 * DIFFLUT_LANES)
 typedef uint64_t word_t __attribute__((vector_size(8 * DIFFLUT_LANES)));
@@ -94,7 +97,7 @@ static word_t in_planes[INPUT_BITS] __attribute__((aligned(64)));
 
 static void run_block(const word_t *planes, int64_t count, int32_t *out) {
     difflut_isa();
-    net_run(difflut_isa_index, planes, buf_a, buf_b, cls_planes);
+    net_run(difflut_isa_index, planes, buf_a, buf_b, cls_planes, (int)((count + 63) / 64));
     write_classes(cls_planes, count, out);
 }
 
@@ -243,14 +246,14 @@ def write_c(spec: dict[str, Any], directory: str | os.PathLike[str]) -> list[Pat
             )
             name = f"layer{i}_{start // CHUNK}"
             parts.append(f"\n#define {name}_NODES \\\n    {nodes}\nDIFFLUT_PATHS({name})\n")
-            calls.append(f"    {name}[isa]({src}, {'ab'[i % 2]});")
+            calls.append(f"    {name}[isa]({src}, {'ab'[i % 2]}, words);")
     last = "ab"[(len(layers) - 1) % 2]
     parts.append(
         f"\n#define classify_NODES \\\n    {_classify_code(spec)[0]}\nDIFFLUT_PATHS(classify)\n"
-        "\n/* The network on one block: input planes -> INDEX_BITS class-index planes. */\n"
-        "static void net_run(int isa, const word_t *in, word_t *a, word_t *b, word_t *cls) {\n"
-        + "\n".join(calls)
-        + f"\n    classify[isa]({last}, cls);\n}}\n"
+        "\n/* The network on the first `words` words of a block: input planes -> INDEX_BITS"
+        " class-index planes. */\n"
+        "static void net_run(int isa, const word_t *in, word_t *a, word_t *b, word_t *cls,"
+        " int words) {\n" + "\n".join(calls) + f"\n    classify[isa]({last}, cls, words);\n}}\n"
     )
     parts.append(_RUNTIME)
     source = directory / SOURCE_NAME

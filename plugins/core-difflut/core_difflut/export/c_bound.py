@@ -83,7 +83,7 @@ def write_bound(spec: dict[str, Any], directory: str | os.PathLike[str]) -> tupl
             "int difflut_lanes(void) { return DIFFLUT_LANES; }\n",
             "/* The kernel `reps` times on the path difflut_isa() names. */\n",
             "void bound_run(int64_t reps) {\n    difflut_isa();\n",
-            "    for (int64_t r = 0; r < reps; r++) bound[difflut_isa_index](arena, arena);\n}\n",
+            "    for (int64_t r = 0; r < reps; r++) bound[difflut_isa_index](arena, arena, DIFFLUT_LANES);\n}\n",
         ]
     )
     path = Path(directory) / SOURCE_NAME

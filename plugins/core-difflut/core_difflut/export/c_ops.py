@@ -180,15 +180,18 @@ def node_ops(table: np.ndarray, n: int | None = None) -> int:
 DISPATCH_C = r"""
 /* A compiled part F is the macro F_NODES: statements over W (the path's vector type) that
    read I[i * S] and write O[i * S]; DIFFLUT_PATHS(F) makes F[3], one function per path, each
-   running F_NODES on its widest vectors, S of them side by side in one word_t. */
+   running F_NODES on its widest vectors, S of them side by side in one word_t: one pass per
+   vector that holds any of the first `words` words (all the passes of a part run while its
+   code is in the instruction cache, which is what a wide block buys). */
 #define DIFFLUT_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define DIFFLUT_PATH(F, NAME, TARGET, BYTES) \
-    TARGET static void F##_##NAME(const void *in, void *out) { \
+    TARGET static void F##_##NAME(const void *in, void *out, int words) { \
         typedef uint64_t W __attribute__((vector_size(DIFFLUT_MIN(BYTES, 8 * DIFFLUT_LANES)))); \
-        enum { S = 8 * DIFFLUT_LANES / sizeof(W) }; \
+        enum { S = 8 * DIFFLUT_LANES / sizeof(W), K = sizeof(W) / 8 }; \
         const W ZERO = {0}, ONES = ~ZERO; \
         (void)ONES; \
-        for (int p = 0; p < S; p++) { \
+        const int passes = (words + K - 1) / K; \
+        for (int p = 0; p < passes; p++) { \
             const W *restrict I = (const W *)in + p; \
             W *restrict O = (W *)out + p; \
             F##_NODES \
@@ -200,11 +203,11 @@ DISPATCH_C = r"""
     DIFFLUT_PATH(F, portable, , 16) \
     DIFFLUT_PATH(F, avx2, __attribute__((target("avx2"))), 32) \
     DIFFLUT_PATH(F, avx512, __attribute__((target("avx512f"))), 64) \
-    static void (*const F[3])(const void *, void *) = {F##_portable, F##_avx2, F##_avx512};
+    static void (*const F[3])(const void *, void *, int) = {F##_portable, F##_avx2, F##_avx512};
 #else
 #define DIFFLUT_PATHS(F) \
     DIFFLUT_PATH(F, portable, , 16) \
-    static void (*const F[3])(const void *, void *) = {F##_portable, F##_portable, F##_portable};
+    static void (*const F[3])(const void *, void *, int) = {F##_portable, F##_portable, F##_portable};
 #endif
 
 static const char *const difflut_isa_names[3] = {"portable", "avx2", "avx512"};
