@@ -168,8 +168,9 @@ rm -f difflut_net.o
 """
 
 
-#: nodes per compiled function (one huge function takes GCC minutes).
-CHUNK = 64
+#: nodes per compiled part (one huge function takes GCC minutes; a part's code stays in the
+#: instruction cache while it runs over the block: 16 measured best of 8, 16, 32, 64).
+CHUNK = 16
 
 
 def _layers(spec: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray]]:
