@@ -202,6 +202,7 @@ def render(record: dict[str, Any], name: str = "difflut_export") -> Section:
         f"Network: {r['network']}. Input encoding "
         + ("excluded from" if r.get("encoding_excluded") else "included in")
         + " the C and NumPy timings."
+        + (f" Times are {r['timer']}." if r.get("timer") else "")
     )
     rows = [{"evaluator": _EVALUATORS.get(k, label(k)), **v} for k, v in r["results"].items()]
     s.table(
