@@ -66,6 +66,18 @@ def _flow(prefix: str, source: str, setting: str) -> dict[str, Figure]:
     }
 
 
+def _family(name: str) -> dict[str, Figure]:
+    """One ``families`` row's feature-FID over its floor and training CPU seconds."""
+    path = ("summary", name)
+    ratio = tuple(path + ("fid_ratio", part) for part in ("mean", "min", "max"))
+    return {
+        f"family-{name}-ratio": Figure("families", ratio, "{:.2f}x ({:.2f}-{:.2f}x)"),
+        f"family-{name}-cpu-s": Figure(
+            "families", (path + ("train_cpu_seconds", "mean"),), "{:.0f} s"
+        ),
+    }
+
+
 FIGURES: dict[str, Figure] = {
     "listing-s": Figure("plugin_startup", (("median_seconds", "core plugins list"),), "{:.2f} s"),
     "import-torch-s": Figure(
@@ -116,6 +128,9 @@ FIGURES: dict[str, Figure] = {
     "stream-rss": Figure("streaming_sample", (("rows", 0, "peak_rss_mib"),), "{:.0f} MiB"),
     "compile-speedup": Figure("compile", (("speedup",),), "{:.2f}x"),
     "compile-first-step-s": Figure("compile", (("rows", 1, "first_step_s"),), "{:.0f} s"),
+    # README and the GAN/VAE pages: the families' report card
+    **_family("dcgan"),
+    **_family("vae"),
 }
 
 

@@ -62,6 +62,13 @@ class DCGANConfig(ComponentConfig):
         description="standard deviation of the latents z drawn when sampling (below 1: the "
         "truncation trick, fewer odd samples at some cost in variety)",
     )
+    mode_seeking: float = runtime(
+        0.0,
+        ge=0.0,
+        le=100.0,
+        description="weight of the mode-seeking term (Mao et al. 2019): the generator is "
+        "penalised when two latents of one class give close images (0: off)",
+    )
     r1_gamma: float = runtime(
         0.0,
         ge=0.0,

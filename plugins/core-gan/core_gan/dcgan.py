@@ -18,7 +18,7 @@ from core.errors import ConfigError, DataError
 from core_gan.augment import diff_augment
 from core_gan.configs import DCGANConfig
 
-__all__ = ["DCGAN", "Generator", "Discriminator", "dcgan_init"]
+__all__ = ["DCGAN", "Generator", "Discriminator", "dcgan_init", "mode_seeking_penalty"]
 
 
 def _levels(image_size: int) -> int:
@@ -344,18 +344,36 @@ class DCGAN(BaseModel):
                 "dataset gave images only"
             )
         y = self._check_labels(labels if self.num_classes else None, real.shape[0])
-        fake = self.generator(self.sample_z(real.shape[0]).to(real.dtype), y)
+        half = real.shape[0] // 2
+        if self.config.mode_seeking > 0 and y is not None:
+            y = torch.cat([y[:half], y[:half], y[2 * half :]])  # pairs share their class
+        z = self.sample_z(real.shape[0]).to(real.dtype)
+        fake = self.generator(z, y)
 
         d_out = self.gan_losses(real, fake, y)
         optimizers.step("discriminator", d_out["loss_d"])
 
         with _frozen(self.discriminator):
             loss_g = self.generator_loss(fake, y)
+            if self.config.mode_seeking > 0 and half:
+                spread = mode_seeking_penalty(
+                    fake[:half], fake[half : 2 * half], z[:half], z[half : 2 * half]
+                )
+                loss_g = loss_g + self.config.mode_seeking * spread
             optimizers.step("generator", loss_g)
 
         loss_d = d_out.pop("loss_d").detach()
         loss_g = loss_g.detach()
         return {"loss": loss_d + loss_g, "loss_d": loss_d, "loss_g": loss_g, **d_out}
+
+
+def mode_seeking_penalty(
+    images_a: torch.Tensor, images_b: torch.Tensor, z_a: torch.Tensor, z_b: torch.Tensor
+) -> torch.Tensor:
+    """``1 / (|G(z_a) - G(z_b)| / |z_a - z_b|)`` with mean absolute differences (Mao et al.
+    2019): large when two latents give close images."""
+    ratio = (images_a - images_b).abs().mean() / (z_a - z_b).abs().mean()
+    return 1.0 / (ratio + 1e-5)
 
 
 @contextlib.contextmanager

@@ -119,3 +119,25 @@ def test_conditional_gan_saves_and_loads(tmp_path):
     z, y = gan.sample_z(3), torch.tensor([0, 1, 3])
     gan.eval(), same.eval()
     assert torch.equal(gan(z, y), same(z, y))
+
+
+def test_mode_seeking_penalty_is_large_for_close_images_and_pairs_share_a_class():
+    from core_gan.dcgan import mode_seeking_penalty
+
+    z_a, z_b = torch.zeros(2, 4), torch.ones(2, 4)
+    far = mode_seeking_penalty(torch.zeros(2, 3), torch.full((2, 3), 0.5), z_a, z_b)
+    close = mode_seeking_penalty(torch.zeros(2, 3), torch.full((2, 3), 0.01), z_a, z_b)
+    assert torch.isclose(far, torch.tensor(2.0), rtol=1e-3) and close > 40 * far
+
+    gan = _gan(num_classes=3, mode_seeking=1.0)
+    seen = []
+    gan.generator.register_forward_hook(lambda module, args, out: seen.append(args[1].clone()))
+
+    class Optimizers:
+        def step(self, name, loss):
+            loss.backward()
+
+    gan.training_step(
+        (torch.rand(5, 1, 16, 16) * 2 - 1, torch.tensor([0, 1, 2, 0, 1])), Optimizers()
+    )
+    assert seen[0].tolist() == [0, 1, 0, 1, 1]  # the two halves pair up by class
