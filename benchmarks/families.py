@@ -66,12 +66,14 @@ def latent_inputs(work: Path, seed: int, extra: list[str]) -> tuple[list[str], d
     return overrides, score_data
 
 
+DCGAN = "plugins/core-gan/configs/dcgan-digits.yaml"
 VAE = "plugins/core-vae/configs/vae-digits.yaml"
 
 #: the report card's rows, one line per family: a new family joins with one line here; a
 #: "-round2" row trains a shipped config with its previous recipe (the baseline)
 FAMILIES: dict[str, Family] = {
-    "dcgan": Family("plugins/core-gan/configs/dcgan-digits.yaml"),
+    "dcgan": Family(DCGAN),
+    "dcgan-round2": Family(DCGAN, ["model.augment=[]", "train.steps=1500"]),  # the baseline
     "vae": Family(VAE),
     "vae-round2": Family(VAE, ["model.num_classes=0", "train.steps=1500"]),  # the baseline
     "beta-vae": Family(VAE, ["model.type=beta-vae"]),
@@ -295,6 +297,27 @@ def render(record: dict[str, Any], name: str = "families") -> Section:
             ax.set_title(family, fontsize=9)
 
     s.plot(name, "seed 0's samples of each family, side by side", draw, size=(9.0, 5.0))
+    if record.get("screening"):
+        s.add(
+            "**Screening before the recipes were chosen** (one seed, seed 0; overrides on the "
+            "previous digits config; `weights` says which weights sampled, `temperature` the "
+            "latent's scale): each row reproduces with `benchmarks/families.py --families "
+            "dcgan-round2|vae-round2 --seeds 0 --set KEY=VALUE ...`."
+        )
+        s.table(
+            [
+                Col("family", "family", code),
+                Col("overrides", lambda r: " ".join(r["set"]) or "none", code),
+                Col("training s, CPU", "cpu_seconds", sig),
+                Col("weights", "weights", str),
+                Col("temperature", "temperature", sig),
+                Col("feature-FID", "feature_fid", sig),
+                Col("precision", "precision", sig),
+                Col("recall", "recall", sig),
+                Col("accuracy", "accuracy", sig),
+            ],
+            record["screening"],
+        )
     return s
 
 

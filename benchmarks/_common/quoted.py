@@ -66,15 +66,31 @@ def _flow(prefix: str, source: str, setting: str) -> dict[str, Figure]:
     }
 
 
-def _family(name: str) -> dict[str, Figure]:
-    """One ``families`` row's feature-FID over its floor and training CPU seconds."""
+def _family(name: str, *extra: str) -> dict[str, Figure]:
+    """One ``families`` row's feature-FID over its floor and training CPU seconds, mean
+    (lowest-highest seed), and the ``extra`` ones of ``fid``, ``floor``, ``accuracy``, ``mse``."""
     path = ("summary", name)
-    ratio = tuple(path + ("fid_ratio", part) for part in ("mean", "min", "max"))
+
+    def spread(key: str, form: str) -> Figure:
+        keys = tuple(path + (key, part) for part in ("mean", "min", "max"))
+        return Figure("families", keys, f"{form} ({form}-{form})")
+
+    optional = {
+        "fid": spread("feature_fid", "{:.2f}"),
+        "floor": Figure("families", (path + ("fid_floor",),), "{:.2f}"),
+        "accuracy": spread("accuracy", "{:.3f}"),
+        "mse": spread("reconstruction_mse", "{:.4f}"),
+    }
     return {
-        f"family-{name}-ratio": Figure("families", ratio, "{:.2f}x ({:.2f}-{:.2f}x)"),
+        f"family-{name}-ratio": Figure(
+            "families",
+            tuple(path + ("fid_ratio", part) for part in ("mean", "min", "max")),
+            "{:.2f}x ({:.2f}-{:.2f}x)",
+        ),
         f"family-{name}-cpu-s": Figure(
             "families", (path + ("train_cpu_seconds", "mean"),), "{:.0f} s"
         ),
+        **{f"family-{name}-{key}": optional[key] for key in extra},
     }
 
 
@@ -129,8 +145,11 @@ FIGURES: dict[str, Figure] = {
     "compile-speedup": Figure("compile", (("speedup",),), "{:.2f}x"),
     "compile-first-step-s": Figure("compile", (("rows", 1, "first_step_s"),), "{:.0f} s"),
     # README and the GAN/VAE pages: the families' report card
-    **_family("dcgan"),
-    **_family("vae"),
+    **_family("dcgan", "fid", "floor", "accuracy"),
+    **_family("dcgan-round2"),
+    **_family("vae", "fid", "floor", "accuracy", "mse"),
+    **_family("vae-round2"),
+    **_family("beta-vae"),
 }
 
 
