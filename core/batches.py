@@ -7,7 +7,7 @@ from typing import Any
 
 from core.errors import ConfigError, DataError
 
-__all__ = ["unpack_batch", "check_images"]
+__all__ = ["unpack_batch", "check_images", "check_labels"]
 
 _INPUT_KEYS = ("image", "x", "input", "latent")
 _TARGET_KEYS = ("label", "y", "target")
@@ -46,3 +46,32 @@ def check_images(x: Any, shape: tuple[int, int, int], who: str, what: str = "ima
             f"image_size={shape[1]})"
         )
     return x
+
+
+def check_labels(y: Any, batch_size: int, classes: int, who: str, device: Any = None) -> Any:
+    """Class labels ``y`` as a long ``(batch_size,)`` tensor on ``device``, or None.
+
+    ``classes`` 0 means an unconditional model: None passes, labels are refused; otherwise
+    labels are required, integers, one per item, in ``0 .. classes - 1``. Each problem is one
+    ConfigError naming ``who``.
+    """
+    import torch  # not at the top: this module is read by torch-free code
+
+    if y is None:
+        if classes:
+            raise ConfigError(f"{who}: class labels y are required (num_classes={classes})")
+        return None
+    if not classes:
+        raise ConfigError(f"{who}: class labels y given, but the model is unconditional")
+    y = torch.as_tensor(y, device=device)
+    if y.is_floating_point() or tuple(y.shape) != (batch_size,):
+        raise ConfigError(
+            f"{who}: expected integer labels y of shape ({batch_size},), got {y.dtype} "
+            f"{tuple(y.shape)}"
+        )
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= classes):
+        raise ConfigError(
+            f"{who}: labels must be classes 0 to {classes - 1}, got {int(y.min())} to "
+            f"{int(y.max())}"
+        )
+    return y.long()

@@ -1,4 +1,5 @@
-"""core.batches.check_images: the image check the image models share (dcgan, vae, beta-vae)."""
+"""core.batches.check_images and check_labels: the checks the image models share (dcgan, vae,
+beta-vae)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 import torch
 
 import core
-from core.batches import check_images
+from core.batches import check_images, check_labels
 from core.errors import ConfigError
 
 
@@ -40,3 +41,17 @@ def test_the_gan_and_the_vae_refuse_images_of_another_shape(name):
     with pytest.raises(ConfigError, match=rf"^{name}: expected images of shape \(B, 1, 16, 16\)"):
         check = model.discriminator_logits if name == "dcgan" else model.compute_loss
         check(torch.zeros(2, 3, 16, 16))
+
+
+def test_check_labels_refuses_each_problem_in_one_line():
+    assert check_labels(None, 3, 0, "m") is None
+    assert check_labels([0, 2, 1], 3, 3, "m").dtype == torch.long
+    for y, classes, message in (
+        (None, 3, "class labels y are required \\(num_classes=3\\)"),
+        ([0, 1], 0, "the model is unconditional"),
+        ([0.0, 1.0], 3, "expected integer labels y of shape \\(2,\\)"),
+        ([0, 1, 2], 3, "expected integer labels y of shape \\(2,\\)"),
+        ([0, 3], 3, "m: labels must be classes 0 to 2, got 0 to 3"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            check_labels(y, 2, classes, "m")

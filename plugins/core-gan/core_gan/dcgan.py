@@ -13,7 +13,7 @@ from torch import nn
 
 from core import BaseModel
 from core.base_model import ExportCall, ExportedNetwork
-from core.batches import check_images, unpack_batch
+from core.batches import check_images, check_labels, unpack_batch
 from core.errors import ConfigError, DataError
 from core_gan.augment import diff_augment
 from core_gan.configs import DCGANConfig
@@ -160,25 +160,7 @@ class DCGAN(BaseModel):
     def _check_labels(self, y: Any, batch_size: int) -> torch.Tensor | None:
         """``y`` as ``(batch_size,)`` class indices on the model's device; None when
         unconditional (where labels are refused)."""
-        classes = self.num_classes
-        if y is None:
-            if classes:
-                raise ConfigError(f"dcgan: class labels y are required (num_classes={classes})")
-            return None
-        if not classes:
-            raise ConfigError("dcgan: class labels y given, but the model is unconditional")
-        y = torch.as_tensor(y, device=self.device)
-        if y.is_floating_point() or tuple(y.shape) != (batch_size,):
-            raise ConfigError(
-                f"dcgan: expected integer labels y of shape ({batch_size},), got "
-                f"{y.dtype} {tuple(y.shape)}"
-            )
-        if y.numel() and (int(y.min()) < 0 or int(y.max()) >= classes):
-            raise ConfigError(
-                f"dcgan: labels must be classes 0 to {classes - 1}, got {int(y.min())} to "
-                f"{int(y.max())}"
-            )
-        return y.long()
+        return check_labels(y, batch_size, self.num_classes, self.model_type, self.device)
 
     # -- public API ---------------------------------------------------------------------------
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:

@@ -11,7 +11,7 @@ from torch import nn
 
 from core import BaseModel
 from core.base_model import ExportCall, ExportedNetwork
-from core.batches import check_images, unpack_batch
+from core.batches import check_images, check_labels, unpack_batch
 from core.errors import ConfigError, DataError
 from core_vae.configs import BetaVAEConfig, VAEConfig
 
@@ -92,29 +92,10 @@ class VAE(BaseModel):
 
     def _with_labels(self, h: torch.Tensor, y: Any) -> torch.Tensor:
         """``h`` ``(B, F)`` with the one-hot labels appended (conditional), else ``h``."""
-        classes = self.num_classes
+        y = check_labels(y, h.shape[0], self.num_classes, self.model_type, h.device)
         if y is None:
-            if classes:
-                raise ConfigError(
-                    f"{self.model_type}: class labels y are required (num_classes={classes})"
-                )
             return h
-        if not classes:
-            raise ConfigError(
-                f"{self.model_type}: class labels y given, but the model is unconditional"
-            )
-        y = torch.as_tensor(y, device=h.device)
-        if y.is_floating_point() or tuple(y.shape) != (h.shape[0],):
-            raise ConfigError(
-                f"{self.model_type}: expected integer labels y of shape ({h.shape[0]},), got "
-                f"{y.dtype} {tuple(y.shape)}"
-            )
-        if y.numel() and (int(y.min()) < 0 or int(y.max()) >= classes):
-            raise ConfigError(
-                f"{self.model_type}: labels must be classes 0 to {classes - 1}, got "
-                f"{int(y.min())} to {int(y.max())}"
-            )
-        return torch.cat([h, F.one_hot(y.long(), classes).to(h.dtype)], 1)
+        return torch.cat([h, F.one_hot(y, self.num_classes).to(h.dtype)], 1)
 
     def _check_latent(self, z: Any) -> torch.Tensor:
         d = self.config.latent_dim
