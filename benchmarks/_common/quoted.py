@@ -145,11 +145,15 @@ FIGURES: dict[str, Figure] = {
     "compile-speedup": Figure("compile", (("speedup",),), "{:.2f}x"),
     "compile-first-step-s": Figure("compile", (("rows", 1, "first_step_s"),), "{:.0f} s"),
     # README and the GAN/VAE pages: the families' report card
-    **_family("dcgan", "fid", "floor", "accuracy"),
+    **_family("dcgan", "fid", "floor"),
     **_family("dcgan-round2"),
     **_family("vae", "fid", "floor", "accuracy", "mse"),
     **_family("vae-round2"),
     **_family("beta-vae"),
+    **_family("ddpm", "fid", "floor"),
+    **_family("flow", "fid", "floor"),
+    **_family("cnn-denoiser", "fid", "floor"),
+    **_family("latent-diffusion", "fid", "floor"),
 }
 
 
