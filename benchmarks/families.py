@@ -76,7 +76,7 @@ FAMILIES: dict[str, Family] = {
     "dcgan-round2": Family(DCGAN, ["model.augment=[]", "train.steps=1500"]),  # the baseline
     "vae": Family(VAE),
     "vae-round2": Family(VAE, ["model.num_classes=0", "train.steps=1500"]),  # the baseline
-    "beta-vae": Family(VAE, ["model.type=beta-vae"]),
+    "beta-vae": Family(VAE, ["model.type=beta-vae", "model.beta=4"]),
     "ddpm": Family("examples/quickstart.yaml"),
     "cnn-denoiser": Family("plugins/core-denoisers/configs/cnn_digits.yaml"),
     "latent-diffusion": Family(
