@@ -110,7 +110,7 @@ def dcgan_init(module: nn.Module) -> None:
 
 class DCGAN(BaseModel):
     """DCGAN trained with two Adam optimizers: the non-saturating or hinge loss, optional
-    DiffAugment and R1; class-conditional with ``num_classes``.
+    DiffAugment, R1 and mode seeking; class-conditional with ``num_classes``.
 
     ``model(z)`` generates images in [-1, 1]; ``discriminate(x)`` gives the probability that
     each image is real. Train on data normalised to [-1, 1].
