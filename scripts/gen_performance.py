@@ -59,6 +59,7 @@ def benchmark(script: str) -> ModuleType:
         raise SystemExit(f"{shown(path)}: no such benchmark script to render its results")
     spec = importlib.util.spec_from_file_location(f"_benchmark_{script}", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses in the script look their module up
     spec.loader.exec_module(module)
     if not callable(getattr(module, "render", None)):
         raise SystemExit(f"{shown(path)}: no render(record, name) for its results")
