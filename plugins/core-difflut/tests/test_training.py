@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 import torch
 from core_difflut.configs import ModelConfig
-from core_difflut.training import TrainSettings, evaluate, train_classifier
+from core_difflut.training import PRESETS, TrainSettings, evaluate, train_classifier
 
 
 def _data(n: int = 96, seed: int = 0) -> dict[str, np.ndarray]:
@@ -59,3 +62,18 @@ def test_validation_accuracy_is_reported_per_epoch_and_at_the_end():
     assert [("val_accuracy" in row) for row in settings.history] == [True, True]
     assert settings.history[-1]["val_accuracy"] == stats["validation_accuracy"]
     assert "validation_accuracy" not in _train(0)[1]
+
+
+@pytest.mark.parametrize("name", ["digits-dwn", "mnist5k-dwn"])
+def test_shipped_config_files_describe_their_preset(name):
+    """configs/<preset>.yaml is the preset scripts/train.py trains: every model key agrees."""
+    import yaml
+
+    path = Path(__file__).resolve().parents[1] / "configs" / f"{name}.yaml"
+    model = yaml.safe_load(path.read_text())["model"]
+    for key, value in PRESETS[name]["config"].items():
+        if key == "runtime":
+            assert model["runtime"]["tau"] == value["tau"]
+            continue
+        got = model[key]
+        assert value in (got, [got]), f"{path.name}: {key} is {got!r}, the preset says {value!r}"
