@@ -278,13 +278,18 @@ class DCGAN(BaseModel):
     ) -> dict[str, torch.Tensor]:
         """Discriminator loss on ``real`` and detached ``fake`` (``loss``: non-saturating BCE
         on logits, or hinge), plus the R1 penalty on ``real`` when ``r1_gamma > 0``."""
-        real = self._check_images(real)
-        y = self._check_labels(y, real.shape[0])
+        real, fake = self._check_images(real), self._check_images(fake)
+        return self._discriminator_loss(real, fake, self._check_labels(y, real.shape[0]))
+
+    def _discriminator_loss(
+        self, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor | None
+    ) -> dict[str, torch.Tensor]:
+        """``gan_losses`` on inputs already checked."""
         penalise = self.config.r1_gamma > 0 and torch.is_grad_enabled()
         if penalise:
             real = real.detach().requires_grad_(True)
         logits_real = self._judge(real, y)
-        logits_fake = self._judge(self._check_images(fake).detach(), y)
+        logits_fake = self._judge(fake.detach(), y)
         if self.config.loss == "hinge":
             loss = F.relu(1 - logits_real).mean() + F.relu(1 + logits_fake).mean()
         else:
@@ -305,7 +310,11 @@ class DCGAN(BaseModel):
     def generator_loss(self, fake: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """The generator's loss: ``-log D(G(z))`` (non-saturating) or ``-D(G(z))`` (hinge)."""
         fake = self._check_images(fake)
-        logits = self._judge(fake, self._check_labels(y, fake.shape[0]))
+        return self._generator_loss(fake, self._check_labels(y, fake.shape[0]))
+
+    def _generator_loss(self, fake: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """``generator_loss`` on inputs already checked."""
+        logits = self._judge(fake, y)
         if self.config.loss == "hinge":
             return -logits.mean()
         return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
@@ -332,11 +341,11 @@ class DCGAN(BaseModel):
         z = self.sample_z(real.shape[0]).to(real.dtype)
         fake = self.generator(z, y)
 
-        d_out = self.gan_losses(real, fake, y)
+        d_out = self._discriminator_loss(real, fake, y)  # real and y checked once, above
         optimizers.step("discriminator", d_out["loss_d"])
 
         with _frozen(self.discriminator):
-            loss_g = self.generator_loss(fake, y)
+            loss_g = self._generator_loss(fake, y)
             if self.config.mode_seeking > 0 and half:
                 spread = mode_seeking_penalty(
                     fake[:half], fake[half : 2 * half], z[:half], z[half : 2 * half]

@@ -90,12 +90,17 @@ class VAE(BaseModel):
         """Class labels the model is conditioned on (0: unconditional)."""
         return self.config.num_classes
 
-    def _with_labels(self, h: torch.Tensor, y: Any) -> torch.Tensor:
+    def _one_hot(self, y: Any, inputs: torch.Tensor) -> torch.Tensor | None:
+        """Checked labels ``y`` of ``inputs`` (one per row, on their device) as one-hot rows
+        ``(B, num_classes)``; None when unconditional."""
+        batch_size, device = inputs.shape[0], inputs.device
+        y = check_labels(y, batch_size, self.num_classes, self.model_type, device)
+        return None if y is None else F.one_hot(y, self.num_classes)
+
+    @staticmethod
+    def _with_labels(h: torch.Tensor, one_hot: torch.Tensor | None) -> torch.Tensor:
         """``h`` ``(B, F)`` with the one-hot labels appended (conditional), else ``h``."""
-        y = check_labels(y, h.shape[0], self.num_classes, self.model_type, h.device)
-        if y is None:
-            return h
-        return torch.cat([h, F.one_hot(y, self.num_classes).to(h.dtype)], 1)
+        return h if one_hot is None else torch.cat([h, one_hot.to(h.dtype)], 1)
 
     def _check_latent(self, z: Any) -> torch.Tensor:
         d = self.config.latent_dim
@@ -117,10 +122,16 @@ class VAE(BaseModel):
         """``(mu, logvar)``, each ``(B, latent_dim)``, of images ``(B, C, H, W)`` in [0, 1]
         (and their labels ``y`` ``(B,)`` when class-conditional)."""
         x = self._check_images(x)
+        return self._encode(x, self._one_hot(y, x))
+
+    def _encode(
+        self, x: torch.Tensor, one_hot: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``encode`` of checked images and one-hot labels."""
         if any(self._pad):
             left, right = self._pad
             x = F.pad(x, (left, right, left, right))
-        h = self._with_labels(self.encoder(x).flatten(1), y)
+        h = self._with_labels(self.encoder(x).flatten(1), one_hot)
         return self.fc_mu(h), self.fc_logvar(h)
 
     def reparameterize(
@@ -137,8 +148,12 @@ class VAE(BaseModel):
     def decode_logits(self, z: torch.Tensor, y: Any = None) -> torch.Tensor:
         """Pre-Sigmoid decoder output ``(B, C, H, W)``."""
         z = self._check_latent(z)
-        h = self.decoder_input(self._with_labels(z, y)).view(z.shape[0], *self._feature_shape)
-        out = self.decoder(h)
+        return self._decode_logits(z, self._one_hot(y, z))
+
+    def _decode_logits(self, z: torch.Tensor, one_hot: torch.Tensor | None) -> torch.Tensor:
+        """``decode_logits`` of checked latents and one-hot labels."""
+        h = self.decoder_input(self._with_labels(z, one_hot))
+        out = self.decoder(h.view(z.shape[0], *self._feature_shape))
         if any(self._pad):
             left = self._pad[0]
             size = self.config.image_size
@@ -153,13 +168,18 @@ class VAE(BaseModel):
         self, x: torch.Tensor, y: Any = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(recon, mu, logvar)``; ``recon`` decodes a sample ``z ~ q(z | x)``."""
-        mu, logvar = self.encode(x, y)
-        return self.decode(self.reparameterize(mu, logvar), y), mu, logvar
+        x = self._check_images(x)
+        one_hot = self._one_hot(y, x)
+        mu, logvar = self._encode(x, one_hot)
+        recon = torch.sigmoid(self._decode_logits(self.reparameterize(mu, logvar), one_hot))
+        return recon, mu, logvar
 
     def reconstruct(self, x: torch.Tensor, y: Any = None) -> torch.Tensor:
         """Deterministic reconstruction: decode the posterior mean."""
-        mu, _ = self.encode(x, y)
-        return self.decode(mu, y)
+        x = self._check_images(x)
+        one_hot = self._one_hot(y, x)
+        mu, _ = self._encode(x, one_hot)
+        return torch.sigmoid(self._decode_logits(mu, one_hot))
 
     @torch.no_grad()
     def sample(
@@ -256,8 +276,9 @@ class VAE(BaseModel):
                     "(x, y); the dataset gave images only"
                 )
             y = labels if self.num_classes else None
-            mu, logvar = self.encode(x, y)
-            logits = self.decode_logits(self.reparameterize(mu, logvar), y)
+            one_hot = self._one_hot(y, x)
+            mu, logvar = self._encode(x, one_hot)
+            logits = self._decode_logits(self.reparameterize(mu, logvar), one_hot)
         else:
             self._check_images(recon, "recon")
             for name, value in (("mu", mu), ("logvar", logvar)):
