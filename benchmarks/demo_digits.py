@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import save_record, start_record, train
+from _common import resumed_record, save_record, train
 from _common.digits import reference_set, save_figure, score_line, score_samples, summarise
 from _common.markdown import Col, Section, sig
 
@@ -164,9 +164,7 @@ def main() -> None:
     import core
 
     out_path = Path(args.out)
-    record = start_record("demo_digits", training_clock=CLOCK)
-    if args.resume and out_path.is_file():
-        record = {**json.loads(out_path.read_text()), **record}
+    record = resumed_record("demo_digits", out_path, args.resume, training_clock=CLOCK)
     record.setdefault("runs", [])
     done = {(r["recipe"], r["seed"]) for r in record["runs"]}
 

@@ -20,7 +20,6 @@ test split, in [0, 1] units. Seed 0's first 64 samples are written as a grid per
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -29,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _common import save_record, start_record, train
+from _common import resumed_record, save_record, train
 from _common.digits import reference_set, score_line, score_samples, split_images, summarise
 from _common.markdown import Col, Section, code, integer, sig
 
@@ -222,9 +221,7 @@ def main() -> None:
     args = parser.parse_args()
 
     out = Path(args.out)
-    record = start_record("families")
-    if args.resume and out.is_file():
-        record = {**json.loads(out.read_text()), **record}
+    record = resumed_record("families", out, args.resume)
     record.setdefault("runs", [])
     record["n"], record["budget_seconds"] = args.n, BUDGET_SECONDS
     done = {(r["family"], r["seed"]) for r in record["runs"]}

@@ -30,7 +30,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from _common import logged_seconds, save_record, start_record
+from _common import logged_seconds, resumed_record, save_record
 from _common.digits import (
     SCORE_COLUMNS,
     reference_set,
@@ -96,9 +96,7 @@ def main() -> None:
     from core.training.checkpoint import checkpoint_step, list_checkpoints
     from core.weights import load_weights
 
-    record = start_record("fid_vs_time")
-    if args.resume and out_path.is_file():
-        record = {**json.loads(out_path.read_text()), **record}
+    record = resumed_record("fid_vs_time", out_path, args.resume)
     record.setdefault("runs", {})
     runs = []  # every run checked before the first is scored
     for spec in args.run:

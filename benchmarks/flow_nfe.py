@@ -27,7 +27,6 @@ thread (the table shows the seconds measured). Writes one JSON (``--out``) after
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -35,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import save_record, start_record, train
+from _common import resumed_record, save_record, train
 from _common.digits import reference_set, score_line, score_samples
 from _common.markdown import Col, Section, code, integer, sig, values
 from _common.nfe import steps_for
@@ -168,9 +167,7 @@ def main() -> None:
     import core
 
     out = Path(args.out)
-    record = start_record("flow_nfe")
-    if args.resume and out.is_file():
-        record = {**json.loads(out.read_text()), **record}
+    record = resumed_record("flow_nfe", out, args.resume)
     record.setdefault("runs", [])
     record.setdefault("recipes", {}).update(
         {name: RECIPES[name] for name in args.recipes.split(",")}

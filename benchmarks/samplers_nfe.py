@@ -24,14 +24,13 @@ already there), looping seed by seed so that a cut-short sweep has every sampler
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
-from _common import save_record, start_record
+from _common import resumed_record, save_record
 from _common.digits import split_images, to_symmetric
 from _common.markdown import DASH, Col, Section, code, integer, sig, values, yes_no
 from _common.nfe import steps_for
@@ -126,9 +125,7 @@ def main() -> None:
         return int(model.last_nfe)
 
     out = Path(args.out)
-    record = start_record("samplers_nfe")
-    if args.resume and out.is_file():
-        record = {**json.loads(out.read_text()), **record}
+    record = resumed_record("samplers_nfe", out, args.resume)
     record.setdefault("points", [])
     done = {(p["sampler"], p["nfe_budget"], p["seed"]) for p in record["points"]}
     record.update(

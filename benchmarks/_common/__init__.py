@@ -3,7 +3,7 @@
 Scripts in ``benchmarks/`` import it as ``_common`` (``benchmarks/`` is on ``sys.path`` when a
 script runs); ``scripts/gen_performance.py`` imports each benchmark's ``render`` the same way.
 
-- ``record``: ``start_record``, the one ``machine()`` record, ``save_record`` through
+- ``record``: ``start_record`` (``resumed_record`` to continue a results file), the one ``machine()`` record, ``save_record`` through
   ``core.atomic``, ``load_record`` (old records' machine keys mapped to the one shape);
 - ``clock``: the Trainer's own clock (``fit()``'s ``summary["seconds"]`` and its logged steps);
 - ``markdown``: cells, tables and the ``Section`` a benchmark's ``render(record, name)`` returns;
@@ -15,7 +15,14 @@ script runs); ``scripts/gen_performance.py`` imports each benchmark's ``render``
 """
 
 from .clock import Trained, logged_seconds, seconds_per_step, train
-from .record import load_record, machine, machine_label, save_record, start_record
+from .record import (
+    load_record,
+    machine,
+    machine_label,
+    resumed_record,
+    save_record,
+    start_record,
+)
 
 __all__ = [
     "Trained",
@@ -25,6 +32,7 @@ __all__ = [
     "machine_label",
     "save_record",
     "seconds_per_step",
+    "resumed_record",
     "start_record",
     "train",
 ]

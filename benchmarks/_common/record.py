@@ -26,6 +26,7 @@ __all__ = [
     "machine_label",
     "machine_line",
     "save_record",
+    "resumed_record",
     "start_record",
 ]
 
@@ -75,6 +76,15 @@ def start_record(name: str, **fields: Any) -> dict[str, Any]:
     """A new record of benchmark ``name``: the command that ran it and the machine, load now."""
     command = shlex.join(["python", f"benchmarks/{name}.py", *sys.argv[1:]])
     return {"benchmark": name, "command": command, "machine": machine(), **fields}
+
+
+def resumed_record(name: str, out: Path, resume: bool, **fields: Any) -> dict[str, Any]:
+    """``start_record(name, **fields)``, over the record already in ``out`` when ``resume``
+    (its runs kept, the command and machine of this run)."""
+    record = start_record(name, **fields)
+    if resume and out.is_file():
+        record = {**json.loads(out.read_text()), **record}
+    return record
 
 
 def save_record(name: str, data: Any, path: str | os.PathLike[str] | None = None) -> Path:
