@@ -150,13 +150,13 @@ def score_samples(
 def score_line(score: dict[str, Any]) -> str:
     """One scored set as a line: FID with its floor, accuracy with its ceiling, memorisation,
     then precision and recall with the real data's when the set has them."""
-    accuracy = score["accuracy"]
+    accuracy = ""  # an unconditional model has none
+    if score["accuracy"] is not None:
+        accuracy = f"accuracy {score['accuracy']:.4f} (ceiling {score['accuracy_ceiling']:.4f}) "
     line = (
         f"feature-FID {score['feature_fid']:.3f} (floor {score['fid_floor']:.3f}) "
-        + ("" if accuracy is None else f"accuracy {accuracy:.4f} ")
-        + ("" if accuracy is None else f"(ceiling {score['accuracy_ceiling']:.4f}) ")
-        + "nearest-train median "
-        f"{score['sample_to_train_median']:.3f} (test {score['test_to_train_median']:.3f})"
+        f"{accuracy}nearest-train median {score['sample_to_train_median']:.3f} "
+        f"(test {score['test_to_train_median']:.3f})"
     )
     if "precision" not in score:  # a record from before precision and recall were scored
         return line
