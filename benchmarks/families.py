@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import resumed_record, save_record, train
-from _common.digits import reference_set, score_line, score_samples, split_images, summarise
+from _common.digits import draw_balanced, reference_set, score_line, score_samples, summarise
 from _common.markdown import Col, Section, code, integer, sig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,14 +98,14 @@ NOT_SCORED = {
 SCORES = ("feature_fid", "precision", "recall", "accuracy", "sample_to_train_median")
 
 
-def reconstruction_error(model: Any, data: dict[str, Any]) -> float | None:
+def reconstruction_error(model: Any, ref: dict[str, Any]) -> float | None:
     """Mean squared error per pixel, in [0, 1] units, of ``model.reconstruct`` on the test
-    split; None for a model that does not reconstruct."""
+    split of ``ref`` (``reference_set``); None for a model that does not reconstruct."""
     import torch
 
     if not hasattr(model, "reconstruct"):
         return None
-    images, labels = split_images(data, "test")  # in [-1, 1]
+    images, labels = ref["test"], ref["test_labels"]  # in [-1, 1]
     low, high = getattr(model, "sample_range", None) or (-1.0, 1.0)
     inputs = (images + 1) / 2 * (high - low) + low
     extra = (labels,) if getattr(model, "num_classes", 0) else ()
@@ -116,21 +116,12 @@ def reconstruction_error(model: Any, data: dict[str, Any]) -> float | None:
 
 def save_grid(model: Any, path: Path, sample: dict[str, Any]) -> Path:
     """Seed 0's 64 samples of ``model`` (labels 0..9 in turn when conditional) as a PNG."""
-    import torch
-
-    from core.sampling import draw_samples
     from core.training.images import save_samples
 
-    extra: dict[str, Any] = {}
-    if getattr(model, "num_classes", 0):
-        extra["y"] = torch.arange(64) % model.num_classes
-    if sample.get("guidance_scale") is not None:
-        extra["guidance_scale"] = sample["guidance_scale"]
-    images = draw_samples(
-        model, 64, sampler=sample.get("sampler"), steps=sample.get("steps"), seed=0, **extra
-    )
+    settings = (sample.get("sampler"), sample.get("steps"), sample.get("guidance_scale"))
+    images, _ = draw_balanced(model, 64, *settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return save_samples(images, path, getattr(model, "sample_range", None), nrow=8)
+    return save_samples(images, path, (-1.0, 1.0), nrow=8)
 
 
 def run_family(
@@ -174,7 +165,7 @@ def run_family(
         "train_cpu_seconds": cpu_seconds,
         "load_average_before": load_before,
         "load_average_after": load_after,
-        "reconstruction_mse": reconstruction_error(model, data),
+        "reconstruction_mse": reconstruction_error(model, ref),
         "score": score,
     }
 

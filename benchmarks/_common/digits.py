@@ -18,6 +18,7 @@ from .markdown import Col, sig
 
 __all__ = [
     "SCORE_COLUMNS",
+    "draw_balanced",
     "reference_set",
     "save_figure",
     "score_line",
@@ -77,6 +78,7 @@ def reference_set(data: dict[str, Any], n: int) -> dict[str, Any]:
     floor_pr = precision_recall(train_x[pick], test_x)
     _REFERENCES[key] = {
         "test": test_x,
+        "test_labels": test_y,
         "train": flat_train,
         "fid": fid,
         "accuracy": accuracy,
@@ -89,6 +91,32 @@ def reference_set(data: dict[str, Any], n: int) -> dict[str, Any]:
         "test_to_train_median": test_nn.median().item(),
     }
     return _REFERENCES[key]
+
+
+def draw_balanced(
+    model: Any,
+    n: int,
+    sampler: str | None,
+    steps: int | None,
+    guidance: float | None,
+    interval=None,
+) -> tuple[Any, Any]:
+    """``(samples in [-1, 1], labels)``: ``n`` samples from seed 0, labels 0..9 in turn when
+    the model is class-conditional (else None); ``guidance`` None sets no guidance scale,
+    ``interval`` (low, high) overrides the model's guidance interval."""
+    import torch
+
+    from core.sampling import draw_samples
+
+    classes = getattr(model, "num_classes", 0) or 0
+    labels = torch.arange(n) % classes if classes else None
+    extra = {} if interval is None else {"guidance_interval": interval}
+    if labels is not None:
+        extra["y"] = labels
+    if guidance is not None:
+        extra["guidance_scale"] = guidance
+    samples = draw_samples(model, n, sampler=sampler, steps=steps, seed=0, **extra)
+    return to_symmetric(samples, getattr(model, "sample_range", None)).clamp(-1, 1), labels
 
 
 def score_samples(
@@ -109,18 +137,8 @@ def score_samples(
     """
     import torch
 
-    from core.sampling import draw_samples
-
-    classes = getattr(model, "num_classes", 0) or 0
-    labels = torch.arange(ref["n"]) % classes if classes else None
-    extra = {} if interval is None else {"guidance_interval": interval}
-    if labels is not None:
-        extra["y"] = labels
-    if guidance is not None:
-        extra["guidance_scale"] = guidance
     start = time.perf_counter()
-    samples = draw_samples(model, ref["n"], sampler=sampler, steps=steps, seed=0, **extra)
-    samples = to_symmetric(samples, getattr(model, "sample_range", None)).clamp(-1, 1)
+    samples, labels = draw_balanced(model, ref["n"], sampler, steps, guidance, interval)
     sample_seconds = time.perf_counter() - start
     nearest = torch.cdist(samples.flatten(1), ref["train"]).min(1).values
     pr = ref["precision_recall"](samples, ref["test"])
